@@ -1,0 +1,50 @@
+/**
+ * agentctl's calls to agentd over the lean D-Bus client, with bus errors turned into
+ * AgentErrors a person can act on (agent not running, not allowed).
+ */
+import {
+  AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_METHODS, AGENT_OBJECT_PATH, type AgentMethod, type AgentStatus,
+} from '../api/agent1.js';
+import { AgentError, isAgentError } from '../core/errors.js';
+import { BusErrorReply, callMethod } from '../host/bus/lean-client.js';
+import type { CliContext } from './verb.js';
+
+const NOT_RUNNING = new Set([
+  'org.freedesktop.DBus.Error.ServiceUnknown',
+  'org.freedesktop.DBus.Error.NameHasNoOwner',
+]);
+
+export async function callAgent(ctx: CliContext, method: AgentMethod, body: unknown[] = []): Promise<unknown[]> {
+  try {
+    return await callMethod({
+      bus: ctx.bus, env: ctx.env, destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH,
+      interface: AGENT_INTERFACE, member: method, signature: AGENT_METHODS[method].in, body,
+    });
+  } catch (e) {
+    if ((e instanceof BusErrorReply && NOT_RUNNING.has(e.errorName)) || isAgentError(e, 'bus.unreachable')) {
+      throw new AgentError({
+        code: 'cli.agent-not-running',
+        message: `agentd is not running on the ${ctx.bus} bus`,
+        hint: ctx.bus === 'system' ? 'Start it with: systemctl start host-agent' : 'Start the demo with: scripts/demo',
+        cause: e,
+      });
+    }
+    if (e instanceof BusErrorReply && e.errorName === 'org.freedesktop.DBus.Error.AccessDenied') {
+      throw new AgentError({
+        code: 'cli.access-denied',
+        message: `${method} was refused: ${e.message}`,
+        hint: 'Changes are for root only; run agentctl as root',
+        cause: e,
+      });
+    }
+    if (e instanceof BusErrorReply) {
+      throw new AgentError({ code: 'cli.agent-error', message: e.message, cause: e });
+    }
+    throw e;
+  }
+}
+
+export async function fetchStatus(ctx: CliContext): Promise<AgentStatus> {
+  const [json] = await callAgent(ctx, 'GetStatus');
+  return JSON.parse(json as string) as AgentStatus;
+}

@@ -1,0 +1,35 @@
+/**
+ * What a verb of agentctl is: its name, help, options, and the function that runs it.
+ * Verbs get everything they touch through the context, so tests can run them directly.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import type { BusKind } from '../api/agent1.js';
+
+export interface CliContext {
+  bus: BusKind;
+  env: NodeJS.ProcessEnv;
+  stdout: NodeJS.WritableStream;
+  stderr: NodeJS.WritableStream;
+  /** Colours and other terminal niceties, only when stdout is a TTY and NO_COLOR is unset. */
+  color: boolean;
+}
+
+export interface VerbArgs {
+  values: Record<string, string | boolean | string[] | boolean[] | undefined>;
+  positionals: string[];
+}
+
+export interface Verb {
+  name: string;
+  summary: string;
+  /** Usage line after "agentctl NAME", e.g. "[--json]". */
+  synopsis: string;
+  /** Option lines of the verb's --help. */
+  help: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  positionals: { min: number; max: number };
+  run(ctx: CliContext, args: VerbArgs): Promise<number>;
+}
+
+/** Exit codes, as systemctl uses them where they overlap. */
+export const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3 } as const;

@@ -1,0 +1,55 @@
+/**
+ * agentctl status: the agent, its systemd link, config, update state and managed units,
+ * like `systemctl status`; --json prints the same data as the AgentStatus document.
+ */
+import type { AgentStatus, UnitStatus } from '../../api/agent1.js';
+import { fetchStatus } from '../agent-client.js';
+import { humanDuration } from '../render/duration.js';
+import { activeStateStyle, styler } from '../render/style.js';
+import { renderTable } from '../render/table.js';
+import { EXIT, type CliContext, type Verb } from '../verb.js';
+
+export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): string {
+  const paint = styler(color);
+  const dot = s.state === 'running' ? paint('green', '●') : paint('yellow', '●');
+  const systemd = s.systemd.connected
+    ? `${s.systemd.version} on the ${s.systemd.bus} bus`
+    : paint('red', `not connected (${s.systemd.error ?? 'unknown'})`) + (s.systemd.nextRetryAt ? `, next try at ${s.systemd.nextRetryAt}` : '');
+  const configState = s.config.state === 'ok' ? paint('green', 'ok') : s.config.state === 'invalid' ? paint('red', 'invalid') : s.config.state;
+  const lines = [
+    `${dot} host-agent ${s.version} — ${s.state}`,
+    `    Uptime: ${humanDuration(s.uptimeSeconds)} (since ${s.startedAt}), PID ${s.pid}`,
+    `   systemd: ${systemd}`,
+    `    Config: ${s.config.path} (${configState})`,
+    ...s.config.entries.map((e) => `            ${e.file}: line ${e.line}: ${e.level}: ${e.message}`),
+    `    Update: ${s.update.state}`,
+    '',
+  ];
+  if (s.units.length === 0) return lines.join('\n') + 'No managed units.\n';
+  const since = (u: UnitStatus): string => (u.activeSince && u.activeState === 'active'
+    ? `${humanDuration((now.getTime() - Date.parse(u.activeSince)) / 1000)} ago` : '-');
+  const table = renderTable(s.units, [
+    { header: 'UNIT', value: (u) => u.name },
+    { header: 'ACTIVE', value: (u) => u.activeState, style: (u, t) => { const st = activeStateStyle(u.activeState); return st ? paint(st, t) : t; } },
+    { header: 'SUB', value: (u) => u.subState },
+    { header: 'PID', value: (u) => (u.mainPid ? String(u.mainPid) : '-') },
+    { header: 'RESTARTS', value: (u) => String(u.nRestarts) },
+    { header: 'EXIT', value: (u) => (u.execMainStatus ? String(u.execMainStatus) : '-') },
+    { header: 'SINCE', value: since },
+  ]);
+  return lines.join('\n') + table;
+}
+
+export const statusVerb: Verb = {
+  name: 'status',
+  summary: 'Show the agent, its systemd connection, config and managed units',
+  synopsis: '[--json]',
+  help: '  --json    print the status as JSON (the AgentStatus document of docs/dbus-api.md)\n',
+  options: { json: { type: 'boolean' } },
+  positionals: { min: 0, max: 0 },
+  async run(ctx: CliContext, { values }) {
+    const status = await fetchStatus(ctx);
+    ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status, ctx.color));
+    return EXIT.ok;
+  },
+};

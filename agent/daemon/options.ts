@@ -1,0 +1,85 @@
+/**
+ * agentd's command line and the host paths it uses, with every path overridable (tests,
+ * sandboxes). Defaults follow DESIGN.md §3.
+ */
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import type { BusKind } from '../api/agent1.js';
+import { AgentError } from '../core/errors.js';
+import { busKindFromEnv } from '../host/bus/address.js';
+import { defaultLogFormat, type LogFormat } from '../host/log/logger.js';
+import { defaultUnitDirs, type UnitDirs } from '../host/systemd/unit-files.js';
+
+export interface AgentOptions {
+  bus: BusKind;
+  configPath: string;
+  stateDir: string;
+  runtimeDir: string;
+  unitDirs: UnitDirs;
+  logFormat: LogFormat;
+  logLevel: string;
+}
+
+export const AGENTD_USAGE = `Usage: agentd [OPTIONS]
+
+The host-agent daemon: runs containers as systemd units, keeps images and the OS updated.
+
+Options:
+  --user                 use the session bus and the user's systemd manager
+  --system               use the system bus (the default)
+  --config PATH          cloud-config file (default /etc/host-agent/cloud-config.yaml)
+  --state-dir DIR        state directory (default /var/lib/host-agent)
+  --runtime-dir DIR      runtime directory (default /run/host-agent)
+  --unit-dir DIR         where unit files are written (default by bus)
+  --log-format FORMAT    journal, human or json (default: journal under systemd, else human)
+  --log-level LEVEL      error, warn, info or debug (default info)
+  -h, --help             show this help
+  --version              print the version
+`;
+
+export type ParsedAgentArgs = { help: true } | { version: true } | { options: AgentOptions };
+
+export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedAgentArgs {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        user: { type: 'boolean' },
+        system: { type: 'boolean' },
+        config: { type: 'string' },
+        'state-dir': { type: 'string' },
+        'runtime-dir': { type: 'string' },
+        'unit-dir': { type: 'string' },
+        'log-format': { type: 'string' },
+        'log-level': { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+        version: { type: 'boolean' },
+      },
+    }));
+  } catch (e) {
+    throw new AgentError({ code: 'agent.usage', message: (e as Error).message, hint: 'See agentd --help' });
+  }
+  if (values.help) return { help: true };
+  if (values.version) return { version: true };
+  const bus: BusKind = values.user ? 'session' : values.system ? 'system' : busKindFromEnv(env);
+  const logFormat = (values['log-format'] ?? defaultLogFormat(env)) as LogFormat;
+  if (!['journal', 'human', 'json'].includes(logFormat)) {
+    throw new AgentError({ code: 'agent.usage', message: `--log-format ${logFormat} is not a format`, hint: 'Use journal, human or json' });
+  }
+  const unitDirs = defaultUnitDirs(bus, env);
+  if (values['unit-dir']) unitDirs.persistent = values['unit-dir'];
+  return {
+    options: {
+      bus,
+      configPath: values.config ?? '/etc/host-agent/cloud-config.yaml',
+      stateDir: values['state-dir'] ?? '/var/lib/host-agent',
+      runtimeDir: values['runtime-dir'] ?? (bus === 'system' ? '/run/host-agent' : join(env.XDG_RUNTIME_DIR ?? '/run', 'host-agent')),
+      unitDirs,
+      logFormat,
+      logLevel: values['log-level'] ?? 'info',
+    },
+  };
+}

@@ -1,0 +1,86 @@
+/**
+ * The agent's status, assembled from its parts and published: every change is coalesced
+ * over a short delay and handed to the listeners (the StatusChanged signal, systemd's
+ * STATUS= line). Parts own their slice; nothing else writes here.
+ */
+import type { AgentStatus, ConfigStatus, SystemdStatus, UnitStatus } from '../api/agent1.js';
+
+export type StatusListener = (status: AgentStatus) => void;
+
+const COALESCE_MS = 50;
+
+export class StatusBoard {
+  private readonly startedAt = new Date();
+  private state: AgentStatus['state'] = 'starting';
+  private systemd: SystemdStatus;
+  private config: ConfigStatus;
+  private units = new Map<string, UnitStatus>();
+  private updateState = 'IDLE';
+  private readonly listeners: StatusListener[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(readonly version: string, systemd: SystemdStatus, config: ConfigStatus) {
+    this.systemd = systemd;
+    this.config = config;
+  }
+
+  snapshot(now = new Date()): AgentStatus {
+    return {
+      version: this.version,
+      pid: process.pid,
+      startedAt: this.startedAt.toISOString(),
+      uptimeSeconds: Math.round((now.getTime() - this.startedAt.getTime()) / 1000),
+      state: this.state,
+      systemd: { ...this.systemd },
+      config: { ...this.config, entries: [...this.config.entries] },
+      units: [...this.units.values()].sort((a, b) => a.name.localeCompare(b.name)),
+      update: { state: this.updateState },
+    };
+  }
+
+  onChange(listener: StatusListener): void {
+    this.listeners.push(listener);
+  }
+
+  setState(state: AgentStatus['state']): void {
+    this.state = state;
+    this.changed();
+  }
+
+  setSystemd(systemd: SystemdStatus): void {
+    this.systemd = systemd;
+    this.changed();
+  }
+
+  setConfig(config: ConfigStatus): void {
+    this.config = config;
+    this.changed();
+  }
+
+  setUnits(units: UnitStatus[]): void {
+    this.units = new Map(units.map((u) => [u.name, u]));
+    this.changed();
+  }
+
+  updateUnit(unit: UnitStatus): void {
+    this.units.set(unit.name, unit);
+    this.changed();
+  }
+
+  hasUnit(name: string): boolean {
+    return this.units.has(name);
+  }
+
+  /** Publish now, skipping the coalescing delay (used at shutdown). */
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const status = this.snapshot();
+    for (const l of this.listeners) l(status);
+  }
+
+  private changed(): void {
+    if (this.timer) return;
+    this.timer = setTimeout(() => this.flush(), COALESCE_MS);
+  }
+}

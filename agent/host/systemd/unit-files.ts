@@ -1,0 +1,88 @@
+/**
+ * Unit files the agent writes: where they live, atomic write and removal, and the marker
+ * that tells the agent's own units from the administrator's.
+ *
+ * A unit the agent wrote carries `X-HostAgent-Source=<origin>` in [Unit] (systemd ignores
+ * X- keys) after a header comment; only such units are ever changed or removed.
+ */
+import { readFile, readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { homedir } from 'node:os';
+import { writeFileAtomic, removeFileDurably } from '../fs/atomic.js';
+import type { BusKind } from '../../api/agent1.js';
+
+export const MARKER_KEY = 'X-HostAgent-Source';
+const MARKER_LINE = new RegExp(`^${MARKER_KEY}=(.*)$`, 'm');
+
+export interface UnitDirs {
+  /** Persistent unit files (/etc/systemd/system, or the user config dir). */
+  persistent: string;
+  /** Runtime unit files, gone at reboot (/run/systemd/system, or $XDG_RUNTIME_DIR/systemd/user). */
+  runtime: string;
+}
+
+export function defaultUnitDirs(bus: BusKind, env: NodeJS.ProcessEnv = process.env): UnitDirs {
+  if (bus === 'system') return { persistent: '/etc/systemd/system', runtime: '/run/systemd/system' };
+  const config = env.XDG_CONFIG_HOME || join(homedir(), '.config');
+  const runtime = env.XDG_RUNTIME_DIR || `/run/user/${process.getuid?.() ?? 0}`;
+  return { persistent: join(config, 'systemd/user'), runtime: join(runtime, 'systemd/user') };
+}
+
+/** The origin recorded in a unit file's marker, or undefined when the agent did not write it. */
+export function markerOf(text: string): string | undefined {
+  return MARKER_LINE.exec(text)?.[1]?.trim();
+}
+
+export interface ManagedUnitFile {
+  name: string;
+  path: string;
+  origin: string;
+  text: string;
+}
+
+export class UnitFileStore {
+  constructor(readonly dirs: UnitDirs) {}
+
+  pathOf(name: string, runtime = false): string {
+    return join(runtime ? this.dirs.runtime : this.dirs.persistent, name);
+  }
+
+  async write(name: string, text: string, runtime = false): Promise<void> {
+    await writeFileAtomic(this.pathOf(name, runtime), text, { mode: 0o644, mkdirs: true });
+  }
+
+  async read(name: string, runtime = false): Promise<string | undefined> {
+    try {
+      return await readFile(this.pathOf(name, runtime), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async remove(name: string, runtime = false): Promise<boolean> {
+    return removeFileDurably(this.pathOf(name, runtime));
+  }
+
+  /** Unit files in both directories that carry the agent's marker. */
+  async listManaged(): Promise<ManagedUnitFile[]> {
+    const found: ManagedUnitFile[] = [];
+    for (const dir of [this.dirs.persistent, this.dirs.runtime]) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') continue;
+        throw e;
+      }
+      for (const name of names.sort()) {
+        if (!/\.(service|socket|timer|path|mount|target)$/.test(name)) continue;
+        const path = join(dir, name);
+        const text = await readFile(path, 'utf8').catch(() => undefined);
+        const origin = text === undefined ? undefined : markerOf(text);
+        if (text !== undefined && origin !== undefined) found.push({ name, path, origin, text });
+      }
+    }
+    return found;
+  }
+}
