@@ -5,18 +5,13 @@
  */
 import { createConnection, type Socket } from 'node:net';
 import type { BusKind } from '../../api/agent1.js';
+import type { MethodCall } from '../../api/method-call.js';
 import { AgentError } from '../../core/errors.js';
 import { busAddress, unixSocketPaths } from './address.js';
 import { marshalCall, messageLength, unmarshalMessage, MessageType, type ReceivedMessage } from './wire.js';
 
-export interface CallOptions {
+export interface CallOptions extends MethodCall {
   bus: BusKind;
-  destination: string;
-  path: string;
-  interface: string;
-  member: string;
-  signature?: string;
-  body?: unknown[];
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
 }

@@ -4,6 +4,7 @@
  * and variants. agentd itself uses dbus-next; agentctl must start in a few milliseconds,
  * and loading dbus-next alone costs more than node's own start (docs/benchmarks.md).
  */
+import type { MethodCall } from '../../api/method-call.js';
 import { splitSignature } from '../../api/signature.js';
 
 export const enum MessageType {
@@ -24,14 +25,8 @@ const enum Field {
   Signature = 8,
 }
 
-export interface CallMessage {
+export interface CallMessage extends MethodCall {
   serial: number;
-  destination: string;
-  path: string;
-  interface: string;
-  member: string;
-  signature?: string;
-  body?: unknown[];
 }
 
 export interface ReceivedMessage {

@@ -6,6 +6,7 @@
  */
 import dbus from 'dbus-next';
 import type { BusKind } from '../../api/agent1.js';
+import type { MethodCall } from '../../api/method-call.js';
 import { busAddress } from '../bus/address.js';
 
 export type Bus = dbus.MessageBus;
@@ -33,16 +34,7 @@ export async function connectBus(kind: BusKind, env: NodeJS.ProcessEnv = process
   return bus;
 }
 
-export interface CallSpec {
-  destination: string;
-  path: string;
-  interface: string;
-  member: string;
-  signature?: string;
-  body?: unknown[];
-}
-
-export async function call(bus: Bus, spec: CallSpec): Promise<unknown[]> {
+export async function call(bus: Bus, spec: MethodCall): Promise<unknown[]> {
   const name = `${spec.interface}.${spec.member}`;
   try {
     const reply = await bus.call(new dbus.Message({

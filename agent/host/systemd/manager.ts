@@ -5,7 +5,8 @@
  */
 import { AgentError } from '../../core/errors.js';
 import type { BusKind, UnitStatus } from '../../api/agent1.js';
-import { addMatch, call, connectBus, toNumber, unwrap, type Bus, type CallSpec } from './dbus.js';
+import type { MethodCall } from '../../api/method-call.js';
+import { addMatch, call, connectBus, toNumber, unwrap, type Bus } from './dbus.js';
 import { systemdError } from './errors.js';
 import { JobTracker, type JobResult } from './jobs.js';
 
@@ -91,7 +92,7 @@ export class SystemdManager {
   }
 
   private async getAll(path: string, iface: string): Promise<Record<string, unknown>> {
-    const spec: CallSpec = { destination: DEST, path, interface: PROPS_IFACE, member: 'GetAll', signature: 's', body: [iface] };
+    const spec: MethodCall = { destination: DEST, path, interface: PROPS_IFACE, member: 'GetAll', signature: 's', body: [iface] };
     const [props] = await call(this.bus, spec);
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(props as Record<string, unknown>)) out[k] = unwrap(v);
@@ -186,39 +187,30 @@ export class SystemdManager {
     }
   }
 
-  async enable(files: string[], runtime = false): Promise<UnitFileChange[]> {
-    try {
-      const [, changes] = await this.managerCall('EnableUnitFiles', 'asbb', [files, runtime, true]);
-      return toChanges(changes);
-    } catch (e) {
-      throw systemdError(e, `enable ${files.join(' ')}`, files.join(' '));
-    }
+  enable(files: string[], runtime = false): Promise<UnitFileChange[]> {
+    return this.unitFileCall('enable', 'EnableUnitFiles', files, [runtime, true]);
   }
 
-  async disable(files: string[], runtime = false): Promise<UnitFileChange[]> {
-    try {
-      const [changes] = await this.managerCall('DisableUnitFiles', 'asb', [files, runtime]);
-      return toChanges(changes);
-    } catch (e) {
-      throw systemdError(e, `disable ${files.join(' ')}`, files.join(' '));
-    }
+  disable(files: string[], runtime = false): Promise<UnitFileChange[]> {
+    return this.unitFileCall('disable', 'DisableUnitFiles', files, [runtime]);
   }
 
-  async mask(files: string[], runtime = false): Promise<UnitFileChange[]> {
-    try {
-      const [changes] = await this.managerCall('MaskUnitFiles', 'asbb', [files, runtime, true]);
-      return toChanges(changes);
-    } catch (e) {
-      throw systemdError(e, `mask ${files.join(' ')}`, files.join(' '));
-    }
+  mask(files: string[], runtime = false): Promise<UnitFileChange[]> {
+    return this.unitFileCall('mask', 'MaskUnitFiles', files, [runtime, true]);
   }
 
-  async unmask(files: string[], runtime = false): Promise<UnitFileChange[]> {
+  unmask(files: string[], runtime = false): Promise<UnitFileChange[]> {
+    return this.unitFileCall('unmask', 'UnmaskUnitFiles', files, [runtime]);
+  }
+
+  /** The unit-file methods take the files and booleans (runtime[, force]) and return the
+   *  changes, after a carries_install_info flag for EnableUnitFiles. */
+  private async unitFileCall(action: string, member: string, files: string[], flags: boolean[]): Promise<UnitFileChange[]> {
     try {
-      const [changes] = await this.managerCall('UnmaskUnitFiles', 'asb', [files, runtime]);
-      return toChanges(changes);
+      const reply = await this.managerCall(member, 'as' + 'b'.repeat(flags.length), [files, ...flags]);
+      return toChanges(reply[reply.length - 1]);
     } catch (e) {
-      throw systemdError(e, `unmask ${files.join(' ')}`, files.join(' '));
+      throw systemdError(e, `${action} ${files.join(' ')}`, files.join(' '));
     }
   }
 
