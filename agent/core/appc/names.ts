@@ -5,6 +5,8 @@
  * Pure: no I/O.
  */
 
+import { invalid, readString } from './json.js';
+
 const IDENTIFIER_CHARS = /^[a-z0-9\-._~/_]*$/; // "_" is accepted too, as the reference does
 const NAME_CHARS = /^[a-z0-9-]*$/;
 const ALNUM_EDGES = /^[a-z0-9](.*[a-z0-9])?$/s;
@@ -31,4 +33,18 @@ export function acNameProblem(value: string): string | undefined {
     return 'ACName must start and end with only lower case alphanumeric characters';
   }
   return undefined;
+}
+
+/** Reads a JSON string that must be an AC Identifier; `path` names the field. */
+export function readAcIdentifier(value: unknown, path: string): string {
+  const s = readString(value, path);
+  const problem = acIdentifierProblem(s);
+  return problem ? invalid(path, problem) : s;
+}
+
+/** Reads a JSON string that must be an AC Name; `path` names the field. */
+export function readAcName(value: unknown, path: string): string {
+  const s = readString(value, path);
+  const problem = acNameProblem(s);
+  return problem ? invalid(path, problem) : s;
 }
