@@ -30,10 +30,10 @@ const FORMATS: Record<LogFormat, () => winston.Logform.Format> = {
   json: () => winston.format.combine(winston.format.timestamp(), winston.format.json()),
 };
 
-export function createLogger(format: LogFormat, level = 'info'): Logger {
+export function createLogger(format: LogFormat, level = 'info', stream: NodeJS.WritableStream = process.stdout): Logger {
   return winston.createLogger({
     level,
     format: FORMATS[format](),
-    transports: [new winston.transports.Console()],
+    transports: [new winston.transports.Stream({ stream })],
   });
 }
