@@ -1,0 +1,295 @@
+/**
+ * From a merged document without errors to the typed HostConfig, with the checks that need
+ * the whole item or all files (a container's image may come from another file than its
+ * memory limit): required names and paths, unit and drop-in file names, windows given whole,
+ * the first `exec` word. Defaults are filled in here. Entries name the file of the node.
+ * Pure: no I/O.
+ */
+import { parseAppString } from '../appc/app-string.js';
+import type { RebootStrategy } from '../schedule/strategy.js';
+import { parseWindow } from '../schedule/window.js';
+import { parseCpuPercent, parseSize } from './checks.js';
+import { FLANNEL } from './coreos-schema.js';
+import { contentBytes, decodeContent, type Gunzip } from './encoding.js';
+import { resolveAbsolute } from './paths.js';
+import type { Report } from './report.js';
+import { child, present, type Named } from './schema.js';
+import type { MapNode, TreeNode } from './tree.js';
+import type {
+  ConfiguredWindow, Container, DropIn, HostConfig, Isolation, LocksmithConfig, Origin, Port, Protocol,
+  RestartPolicy, TrustEntry, Unit, UnitCommand, User, Volume, WriteFile,
+} from './types.js';
+
+const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
+const DROP_IN_NAME = /^[^/.][^/]*\.conf$/;
+const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+
+/** Reads typed values out of a merged document, reporting what is missing or wrong. */
+class Reader {
+  constructor(private readonly report: Report) {}
+
+  error(node: TreeNode, line: number, message: string): void {
+    this.report.addFor(node.file, 'error', line, message);
+  }
+
+  origin(node: TreeNode): Origin {
+    return node.file === undefined ? { line: node.line } : { file: node.file, line: node.line };
+  }
+
+  /** A string field: its text, or undefined when absent, empty or not a scalar. */
+  text(parent: TreeNode | undefined, key: string): string | undefined {
+    const c = present(parent, key);
+    return c?.node.kind === 'scalar' && c.node.text !== '' ? c.node.text : undefined;
+  }
+
+  flag(parent: TreeNode | undefined, key: string): boolean {
+    const c = present(parent, key);
+    return c?.node.kind === 'scalar' && c.node.value === true;
+  }
+
+  number(parent: TreeNode | undefined, key: string): number | undefined {
+    const c = present(parent, key);
+    return c?.node.kind === 'scalar' && c.node.type === 'int' ? (c.node.value as number) : undefined;
+  }
+
+  strings(parent: TreeNode | undefined, key: string): string[] | undefined {
+    const c = present(parent, key);
+    if (c?.node.kind !== 'seq') return undefined;
+    return c.node.items.flatMap((i) => (i.kind === 'scalar' && i.type !== 'null' ? [i.text] : []));
+  }
+
+  /** The map items of a list (items of another type were reported by the structure rule). */
+  items(parent: TreeNode | undefined, key: string): MapNode[] {
+    const c = present(parent, key);
+    return c?.node.kind === 'seq' ? c.node.items.filter((i): i is MapNode => i.kind === 'map') : [];
+  }
+
+  map(parent: TreeNode | undefined, key: string): MapNode | undefined {
+    const c = present(parent, key);
+    return c?.node.kind === 'map' ? c.node : undefined;
+  }
+
+  /** The item's name, or an error saying it is required. */
+  required(item: MapNode, key: string, what: string, example: string): string | undefined {
+    const value = this.text(item, key);
+    if (value === undefined) this.error(item, item.line, `${what} has no "${key}"; e.g. ${key}: ${example}`);
+    return value;
+  }
+
+  /** A window given as two keys: both or neither. */
+  window(parent: TreeNode | undefined, startKey: string, lengthKey: string): ConfiguredWindow | undefined {
+    const start = this.text(parent, startKey);
+    const length = this.text(parent, lengthKey);
+    if (start === undefined && length === undefined) return undefined;
+    const at: Named = (present(parent, start === undefined ? lengthKey : startKey))!;
+    if (start === undefined || length === undefined) {
+      this.error(at.node, at.line, `a window needs both "${startKey}" and "${lengthKey}", e.g. "Sun 03:00" and "2h"`);
+      return undefined;
+    }
+    const parsed = parseWindow(start, length);
+    if (!parsed.ok) {
+      this.error(at.node, at.line, parsed.problem);
+      return undefined;
+    }
+    return { start, length, window: parsed.value };
+  }
+}
+
+function readUnit(r: Reader, item: MapNode): Unit | undefined {
+  const name = r.required(item, 'name', 'a unit', 'web.service');
+  if (name === undefined) return undefined;
+  if (!UNIT_NAME.test(name)) {
+    r.error(item, item.line, `invalid unit name "${name}": use a unit file name with its type, e.g. web.service or backup.timer`);
+    return undefined;
+  }
+  const dropIns: DropIn[] = [];
+  for (const d of r.items(item, 'drop_ins')) {
+    const dropIn = r.required(d, 'name', `a drop-in of ${name}`, '50-limits.conf');
+    if (dropIn === undefined) continue;
+    if (!DROP_IN_NAME.test(dropIn)) {
+      r.error(d, d.line, `invalid drop-in name "${dropIn}": use a file name ending in .conf, e.g. 50-limits.conf`);
+      continue;
+    }
+    dropIns.push({ name: dropIn, content: r.text(d, 'content') ?? '' });
+  }
+  const content = r.text(item, 'content');
+  const command = r.text(item, 'command') as UnitCommand | undefined;
+  return {
+    name,
+    ...(content !== undefined && { content }),
+    runtime: r.flag(item, 'runtime'),
+    enable: r.flag(item, 'enable'),
+    mask: r.flag(item, 'mask'),
+    ...(command !== undefined && { command }),
+    dropIns,
+    origin: r.origin(item),
+  };
+}
+
+function readWriteFile(r: Reader, item: MapNode, gunzip: Gunzip): WriteFile | undefined {
+  const path = r.required(item, 'path', 'a write_files item', '/etc/motd');
+  if (path === undefined) return undefined;
+  const content = decodeContent(contentBytes(present(item, 'content')?.node) ?? new Uint8Array(0), r.text(item, 'encoding') ?? '', gunzip);
+  if (content === undefined) {
+    r.error(item, item.line, `content of ${path} cannot be decoded`);
+    return undefined;
+  }
+  const owner = r.text(item, 'owner');
+  const permissions = r.text(item, 'permissions');
+  return {
+    path: resolveAbsolute(path),
+    content,
+    ...(owner !== undefined && { owner }),
+    permissions: permissions === undefined ? 0o644 : parseInt(permissions, 8),
+    origin: r.origin(item),
+  };
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]?: V } {
+  return (value === undefined ? {} : { [key]: value }) as { [P in K]?: V };
+}
+
+function readUser(r: Reader, item: MapNode): User | undefined {
+  const name = r.required(item, 'name', 'a user', 'core');
+  if (name === undefined) return undefined;
+  return {
+    name,
+    ...optional('passwd', r.text(item, 'passwd')),
+    sshAuthorizedKeys: r.strings(item, 'ssh_authorized_keys') ?? [],
+    ...optional('gecos', r.text(item, 'gecos')),
+    ...optional('homedir', r.text(item, 'homedir')),
+    noCreateHome: r.flag(item, 'no_create_home'),
+    ...optional('primaryGroup', r.text(item, 'primary_group')),
+    groups: r.strings(item, 'groups') ?? [],
+    noUserGroup: r.flag(item, 'no_user_group'),
+    system: r.flag(item, 'system'),
+    noLogInit: r.flag(item, 'no_log_init'),
+    ...optional('shell', r.text(item, 'shell')),
+    origin: r.origin(item),
+  };
+}
+
+function readContainer(r: Reader, item: MapNode): Container | undefined {
+  const name = r.required(item, 'name', 'a container', 'web');
+  if (name === undefined) return undefined;
+  const imageText = r.required(item, 'image', `container "${name}"`, 'example.com/web:1.4.0');
+  const exec = r.strings(item, 'exec');
+  if (exec !== undefined && !exec[0]?.startsWith('/')) {
+    const at = present(item, 'exec')!;
+    r.error(at.node, at.line, `the exec of container "${name}" must begin with an absolute path, e.g. [/bin/httpd, -f]`);
+    return undefined;
+  }
+  const volumes: Volume[] = [];
+  for (const v of r.items(item, 'volumes')) {
+    const host = r.required(v, 'host', `a volume of container "${name}"`, '/var/lib/web');
+    const path = r.required(v, 'path', `a volume of container "${name}"`, '/data');
+    if (host !== undefined && path !== undefined) volumes.push({ host, path, readOnly: r.flag(v, 'read_only') });
+  }
+  const ports: Port[] = [];
+  for (const p of r.items(item, 'ports')) {
+    const host = r.number(p, 'host');
+    if (host === undefined) {
+      r.error(p, p.line, `a port of container "${name}" has no "host"; e.g. {host: 8080, container: 80}`);
+      continue;
+    }
+    ports.push({ host, container: r.number(p, 'container') ?? host, protocol: (r.text(p, 'protocol') ?? 'tcp') as Protocol });
+  }
+  if (imageText === undefined) return undefined;
+  const environment: Record<string, string> = Object.fromEntries((r.map(item, 'environment')?.pairs ?? [])
+    .flatMap((p) => (p.value.kind === 'scalar' && p.value.type !== 'null' ? [[p.key, p.value.text]] : [])));
+  const memory = r.text(item, 'memory');
+  const cpu = r.text(item, 'cpu');
+  const privateUsers = r.text(item, 'private_users');
+  return {
+    name,
+    image: parseAppString(imageText),
+    imageText,
+    ...optional('exec', exec),
+    environment,
+    volumes,
+    ...optional('memoryBytes', memory === undefined ? undefined : parseSize(memory)),
+    ...optional('cpuPercent', cpu === undefined ? undefined : parseCpuPercent(cpu)),
+    restart: (r.text(item, 'restart') ?? 'no') as RestartPolicy,
+    isolation: (r.text(item, 'isolation') ?? 'nspawn') as Isolation,
+    autoUpdate: r.flag(item, 'auto_update'),
+    ...optional('user', r.text(item, 'user')),
+    ...optional('group', r.text(item, 'group')),
+    ...optional('workingDirectory', r.text(item, 'working_directory')),
+    ports,
+    ...optional('privateUsers', privateUsers === 'true' ? 'yes' : privateUsers === 'false' ? 'no' : privateUsers),
+    origin: r.origin(item),
+  };
+}
+
+function readTrust(r: Reader, item: MapNode): TrustEntry | undefined {
+  const prefix = r.required(item, 'prefix', 'a trust entry', 'example.com/web');
+  const key = r.required(item, 'key', 'a trust entry', '"-----BEGIN PGP PUBLIC KEY BLOCK-----…"');
+  return prefix === undefined || key === undefined ? undefined : { prefix, key, origin: r.origin(item) };
+}
+
+function readLocksmith(r: Reader, node: TreeNode | undefined): LocksmithConfig {
+  return {
+    ...optional('endpoint', r.text(node, 'endpoint')),
+    ...optional('group', r.text(node, 'group')),
+    ...optional('window', r.window(node, 'window_start', 'window_length')),
+    ...optional('etcdCaFile', r.text(node, 'etcd_cafile')),
+    ...optional('etcdCertFile', r.text(node, 'etcd_certfile')),
+    ...optional('etcdKeyFile', r.text(node, 'etcd_keyfile')),
+    ...optional('etcdUsername', r.text(node, 'etcd_username')),
+    ...optional('etcdPassword', r.text(node, 'etcd_password')),
+  };
+}
+
+const defined = <T>(values: (T | undefined)[]): T[] => values.filter((v): v is T => v !== undefined);
+
+/** The typed configuration of a merged document; errors go to `report`. */
+export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): HostConfig {
+  const r = new Reader(report);
+  const coreos = r.map(tree, 'coreos');
+  const agent = r.map(tree, 'host_agent');
+  const hostname = r.text(tree, 'hostname');
+  if (hostname !== undefined && (hostname.length > 64 || !HOSTNAME.test(hostname))) {
+    const at = child(tree, 'hostname')!;
+    r.error(at.node, at.line, `invalid hostname "${hostname}": use letters, digits, "-" and ".", at most 64 characters, e.g. web-1.example.com`);
+  }
+  const manageEtcHosts = r.text(tree, 'manage_etc_hosts');
+  if (manageEtcHosts !== undefined && manageEtcHosts !== 'localhost') {
+    const at = child(tree, 'manage_etc_hosts')!;
+    r.error(at.node, at.line, `unsupported manage_etc_hosts value "${manageEtcHosts}": only "localhost" is supported`);
+  }
+  const update = r.map(coreos, 'update');
+  const images = r.map(agent, 'images');
+  const flannel = r.map(coreos, 'flannel');
+  const oem = r.map(coreos, 'oem');
+  return {
+    ...optional('hostname', hostname),
+    sshAuthorizedKeys: r.strings(tree, 'ssh_authorized_keys') ?? [],
+    users: defined(r.items(tree, 'users').map((i) => readUser(r, i))),
+    writeFiles: defined(r.items(tree, 'write_files').map((i) => readWriteFile(r, i, gunzip))),
+    ...optional('manageEtcHosts', manageEtcHosts === 'localhost' ? 'localhost' as const : undefined),
+    units: defined(r.items(coreos, 'units').map((i) => readUnit(r, i))),
+    update: {
+      ...optional('rebootStrategy', r.text(update, 'reboot_strategy') as RebootStrategy | undefined),
+      ...optional('group', r.text(update, 'group')),
+      ...optional('server', r.text(update, 'server')),
+    },
+    locksmith: readLocksmith(r, r.map(coreos, 'locksmith')),
+    flannel: Object.fromEntries(Object.keys(FLANNEL.fields).flatMap((key) => {
+      const text = r.text(flannel, key);
+      return text === undefined ? [] : [[key, text]];
+    })),
+    oem: {
+      ...optional('id', r.text(oem, 'id')),
+      ...optional('name', r.text(oem, 'name')),
+      ...optional('versionId', r.text(oem, 'version_id')),
+      ...optional('homeUrl', r.text(oem, 'home_url')),
+      ...optional('bugReportUrl', r.text(oem, 'bug_report_url')),
+    },
+    containers: defined(r.items(agent, 'containers').map((i) => readContainer(r, i))),
+    images: {
+      ...optional('check', r.text(images, 'check')),
+      ...optional('window', r.window(r.map(images, 'window'), 'start', 'length')),
+    },
+    trust: defined(r.items(agent, 'trust').map((i) => readTrust(r, i))),
+  };
+}

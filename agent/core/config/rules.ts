@@ -1,0 +1,156 @@
+/**
+ * The validation rules of one cloud-config document, in the reference's order and with its
+ * wording: discovery URL, content encodings, structure (unknown keys, types, deprecations),
+ * validity of values, files under /usr, and `write_files` misplaced under `coreos`.
+ * Our own keys are checked in the validity rule with messages that name the fix.
+ * Pure: no I/O.
+ */
+import { contentBytes, decodeContent, type Gunzip } from './encoding.js';
+import { isInside, resolveAbsolute } from './paths.js';
+import type { Report } from './report.js';
+import {
+  child, childrenOf, humanType, isCompatible, isNull, present, type Named, type Schema, type StructSchema,
+} from './schema.js';
+import type { MapNode } from './tree.js';
+
+export interface RuleOptions {
+  schema: StructSchema;
+  gunzip: Gunzip;
+}
+
+/** Runs every rule on a document, adding entries to `report`. */
+export function checkDocument(tree: MapNode, report: Report, options: RuleOptions): void {
+  const root: Named = { name: '', line: 0, node: tree };
+  checkDiscoveryUrl(tree, report);
+  checkEncoding(root, report, options.gunzip);
+  checkStructure(root, options.schema, report);
+  checkValidity(root, options.schema, report);
+  checkWriteFiles(root, report);
+  checkWriteFilesUnderCoreos(tree, report);
+}
+
+/** Go's url.ParseRequestURI, as far as a discovery URL needs it. */
+export function isRequestUri(text: string): boolean {
+  if (text === '' || /[\u0000-\u001f\u007f]/.test(text) || /%(?![0-9a-fA-F]{2})/.test(text)) return false;
+  if (text.startsWith('/')) return true;
+  const m = /^[a-zA-Z][a-zA-Z0-9+.-]*:(.*)$/s.exec(text);
+  if (!m) return false;
+  const rest = m[1]!;
+  if (!rest.startsWith('//')) return true;
+  const authority = rest.slice(2).split(/[/?#]/, 1)[0]!;
+  const host = authority.slice(authority.lastIndexOf('@') + 1);
+  const port = /^(?:\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(host);
+  return port !== null && /^[0-9]*$/.test(port[1] ?? '');
+}
+
+function checkDiscoveryUrl(tree: MapNode, report: Report): void {
+  const discovery = present(child(child(tree, 'coreos')?.node, 'etcd')?.node, 'discovery');
+  if (!discovery) return;
+  const { node } = discovery;
+  if (node.kind !== 'scalar' || !isRequestUri(node.text)) report.warning(discovery.line, 'discovery URL is not valid');
+}
+
+function writeFiles(root: Named): Named[] {
+  const files = child(root.node, 'write_files');
+  return files ? childrenOf(files, true) : [];
+}
+
+function checkEncoding(root: Named, report: Report, gunzip: Gunzip): void {
+  for (const file of writeFiles(root)) {
+    const encoding = present(file.node, 'encoding');
+    if (encoding?.node.kind !== 'scalar') continue;
+    const content = present(file.node, 'content');
+    const bytes = contentBytes(content?.node);
+    if (bytes === undefined || decodeContent(bytes, encoding.node.text, gunzip) === undefined) {
+      report.error(content?.line ?? encoding.line, `content cannot be decoded as ${JSON.stringify(encoding.node.text)}`);
+    }
+  }
+}
+
+function checkStructure(n: Named, schema: Schema, report: Report): void {
+  if (!isCompatible(n.node, schema)) {
+    report.warning(n.line, `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(schema)})`);
+    return;
+  }
+  switch (schema.kind) {
+    case 'struct': {
+      const seen = new Map<string, number>();
+      for (const c of childrenOf(n, true)) {
+        const earlier = seen.get(c.name);
+        if (earlier !== undefined) report.warning(c.line, `duplicate key ${JSON.stringify(c.name)} (also at line ${earlier}); the later value wins`);
+        else seen.set(c.name, c.line);
+        const field = Object.hasOwn(schema.fields, c.name) ? schema.fields[c.name] : undefined;
+        if (!field) {
+          report.warning(c.line, `unrecognized key ${JSON.stringify(c.name)}`);
+          continue;
+        }
+        if (field.deprecated) report.warning(c.line, `deprecated key ${JSON.stringify(c.name)} (${field.deprecated})`);
+        checkStructure(c, field.schema, report);
+      }
+      return;
+    }
+    case 'list':
+    case 'map':
+      for (const c of childrenOf(n, false)) checkStructure(c, schema.of, report);
+      return;
+    default:
+      return;
+  }
+}
+
+function checkValidity(n: Named, schema: Schema, report: Report): void {
+  const { node } = n;
+  if (!isCompatible(node, schema)) return;
+  switch (schema.kind) {
+    case 'string': {
+      if (node.kind !== 'scalar' || node.text === '') return;
+      if (schema.valid && !schema.valid.test(node.text)) report.error(n.line, `invalid value ${node.text}`);
+      const problem = schema.check?.(node.text);
+      if (problem) report.error(n.line, problem);
+      return;
+    }
+    case 'int': {
+      const problem = node.kind === 'scalar' ? schema.check?.(node.value as number) : undefined;
+      if (problem) report.error(n.line, problem);
+      return;
+    }
+    case 'struct':
+      for (const c of childrenOf(n, true)) {
+        const field = Object.hasOwn(schema.fields, c.name) ? schema.fields[c.name] : undefined;
+        if (field) checkValidity(c, field.schema, report);
+      }
+      return;
+    case 'list':
+      for (const c of childrenOf(n, false)) checkValidity(c, schema.of, report);
+      return;
+    case 'map':
+      for (const c of childrenOf(n, false)) {
+        const problem = schema.keyCheck?.(c.name);
+        if (problem) report.error(c.line, problem);
+        checkValidity(c, schema.of, report);
+      }
+      return;
+    default:
+      return;
+  }
+}
+
+/**
+ * Files under /usr cannot be written: /usr is read-only. The path is judged once resolved
+ * (`/etc/../usr/x` and the relative `usr/x`, which is written from /, are under /usr).
+ */
+function checkWriteFiles(root: Named, report: Report): void {
+  for (const file of writeFiles(root)) {
+    const path = present(file.node, 'path');
+    if (path?.node.kind !== 'scalar') continue;
+    if (isInside(resolveAbsolute(path.node.text), '/usr')) {
+      report.error(path.line, 'file cannot be written to a read-only filesystem');
+    }
+  }
+}
+
+function checkWriteFilesUnderCoreos(tree: MapNode, report: Report): void {
+  const misplaced = child(child(tree, 'coreos')?.node, 'write_files');
+  if (misplaced && !isNull(misplaced.node)) report.info(misplaced.line, "write_files doesn't belong under coreos");
+}
+

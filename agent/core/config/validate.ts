@@ -1,0 +1,94 @@
+/**
+ * The entry point of configuration validation: the files of a configuration, in merge order,
+ * in; the report and, when it has no error, the merged typed HostConfig out.
+ *
+ * Stages: each file is parsed and checked on its own (the reference validator's rules, so a
+ * single file gives exactly its entries); if no file has an error, the files are merged (later
+ * wins, named items by name) and the whole is read into a HostConfig, with the checks that
+ * need the merged item. Any error entry means the configuration is not applicable.
+ * Pure: no I/O; decompression comes from the caller.
+ */
+import { AgentError } from '../errors.js';
+import { buildHostConfig } from './build.js';
+import type { Gunzip } from './encoding.js';
+import { mergeTrees } from './merge.js';
+import { DEFAULT_PARSE_LIMITS, parseCloudConfig, type ParsedSource, type ParseLimits, type SourceKind } from './parse.js';
+import { formatEntry, hasErrors, Report, uniqueEntries, type ReportEntry } from './report.js';
+import { CLOUD_CONFIG } from './root-schema.js';
+import { checkDocument } from './rules.js';
+import type { MapNode } from './tree.js';
+import type { HostConfig } from './types.js';
+
+/** One file of the configuration. */
+export interface ConfigSource {
+  /** Its path, used in report entries; absent for text without a file. */
+  file?: string;
+  text: string;
+}
+
+export interface ValidateOptions {
+  /** gzip decompression for `write_files` encodings (the host bounds its output). */
+  gunzip: Gunzip;
+  /** Limits against hostile input; defaults in DEFAULT_PARSE_LIMITS. */
+  limits?: Partial<ParseLimits>;
+}
+
+export interface SourceSummary {
+  file?: string;
+  kind: SourceKind;
+}
+
+export interface ConfigResult {
+  /** The merged configuration; present if and only if no entry is an error. */
+  config?: HostConfig;
+  /** Every entry, file by file in merge order, then those of the merged configuration. */
+  entries: ReportEntry[];
+  sources: SourceSummary[];
+}
+
+/**
+ * The first stage for one file: parse and the rules of the reference validator (with our
+ * value checks). Its entries are those the reference gives for the file.
+ */
+export function checkSource(source: ConfigSource, options: ValidateOptions): ParsedSource {
+  const parsed = parseCloudConfig(source.text, source.file, { ...DEFAULT_PARSE_LIMITS, ...options.limits });
+  if (!parsed.tree) return parsed;
+  const report = new Report(source.file);
+  checkDocument(parsed.tree, report, { schema: CLOUD_CONFIG, gunzip: options.gunzip });
+  return { ...parsed, entries: uniqueEntries([...parsed.entries, ...report.entries]) };
+}
+
+/** Validates and merges the files of a configuration, given in merge order (last wins). */
+export function validateSources(sources: readonly ConfigSource[], options: ValidateOptions): ConfigResult {
+  const entries: ReportEntry[] = [];
+  const trees: MapNode[] = [];
+  const summaries: SourceSummary[] = [];
+  for (const source of sources) {
+    const checked = checkSource(source, options);
+    summaries.push(source.file === undefined ? { kind: checked.kind } : { file: source.file, kind: checked.kind });
+    entries.push(...checked.entries);
+    if (checked.tree) trees.push(checked.tree);
+  }
+  if (hasErrors(entries)) return { entries: uniqueEntries(entries), sources: summaries };
+  const report = new Report();
+  const config = buildHostConfig(mergeTrees(trees, CLOUD_CONFIG), report, options.gunzip);
+  const all = uniqueEntries([...entries, ...report.entries]);
+  return hasErrors(all) ? { entries: all, sources: summaries } : { config, entries: all, sources: summaries };
+}
+
+/** Validates one text, e.g. a file given to `agentctl config validate`. */
+export function validateText(text: string, options: ValidateOptions & { file?: string }): ConfigResult {
+  return validateSources([options.file === undefined ? { text } : { file: options.file, text }], options);
+}
+
+/** The error to raise (or show) for a result that is not applicable. */
+export function invalidConfigError(result: ConfigResult): AgentError {
+  const errors = result.entries.filter((e) => e.level === 'error');
+  const first = errors[0];
+  return new AgentError({
+    code: 'config.invalid',
+    message: `the configuration has ${errors.length} error${errors.length === 1 ? '' : 's'}${first ? `, first: ${formatEntry(first)}` : ''}`,
+    ...(first?.file !== undefined && { subject: first.file }),
+    hint: 'Fix the lines named in the report and save; until then the last good configuration stays in force',
+  });
+}

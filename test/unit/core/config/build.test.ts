@@ -1,0 +1,213 @@
+/**
+ * The typed HostConfig: every section read with its defaults, and the checks that need the
+ * whole (merged) item: required names, unit and drop-in file names, windows given whole.
+ */
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { gzipSync } from 'node:zlib';
+import { report, validate } from './helpers.js';
+
+const cc = (body: string) => `#cloud-config\n${body}`;
+
+test('the full standard sections, typed', () => {
+  const gz = gzipSync('compressed\n').toString('base64');
+  const result = validate(cc(`hostname: web-1.example.com
+ssh_authorized_keys: [ssh-ed25519 AAAA one, ssh-ed25519 BBBB two]
+manage_etc_hosts: localhost
+users:
+  - name: elroy
+    passwd: "$6$x"
+    gecos: Elroy Jetson
+    homedir: /home/elroy
+    no-create-home: true
+    primary-group: jetsons
+    groups: [sudo, docker]
+    no-user-group: true
+    system: true
+    no-log-init: true
+    shell: /bin/zsh
+    ssh-authorized-keys: [ssh-ed25519 CCCC elroy]
+write_files:
+  - path: /etc/plain
+    content: plain
+  - path: /etc/b64
+    encoding: b64
+    permissions: "0600"
+    owner: core:core
+    content: aGVsbG8K
+  - path: /etc/gz
+    encoding: gzip+base64
+    permissions: 755
+    content: ${gz}
+  - path: /etc/bin
+    content: !!binary AAEC
+coreos:
+  update: {reboot-strategy: etcd-lock, group: stable, server: "https://updates.example.com"}
+  locksmith:
+    endpoint: http://127.0.0.1:2379
+    group: web
+    window-start: Thu 04:00
+    window-length: 1h
+    etcd_cafile: /etc/ca.pem
+    etcd-certfile: /etc/cert.pem
+    etcd_keyfile: /etc/key.pem
+    etcd_username: u
+    etcd_password: p
+  flannel: {etcd-endpoints: "http://127.0.0.1:2379", interface: eth0}
+  oem: {id: qemu, name: QEMU, version-id: 1, home-url: "https://qemu.org", bug-report-url: "https://qemu.org/bugs"}
+  units:
+    - name: web.service
+      runtime: true
+      enable: true
+      command: reload-or-restart
+      content: "[Service]\\nExecStart=/bin/web\\n"
+      drop-ins: [{name: 50-x.conf, content: "[Service]\\nNice=1\\n"}]
+    - name: ntpd.service
+      mask: true
+`), '/etc/host-agent/cloud-config.yaml');
+  assert.deepEqual(result.entries, []);
+  const c = result.config!;
+  assert.equal(c.hostname, 'web-1.example.com');
+  assert.deepEqual(c.sshAuthorizedKeys, ['ssh-ed25519 AAAA one', 'ssh-ed25519 BBBB two']);
+  assert.equal(c.manageEtcHosts, 'localhost');
+  assert.deepEqual(c.users, [{
+    name: 'elroy', passwd: '$6$x', sshAuthorizedKeys: ['ssh-ed25519 CCCC elroy'], gecos: 'Elroy Jetson', homedir: '/home/elroy',
+    noCreateHome: true, primaryGroup: 'jetsons', groups: ['sudo', 'docker'], noUserGroup: true, system: true, noLogInit: true,
+    shell: '/bin/zsh', origin: { file: '/etc/host-agent/cloud-config.yaml', line: 6 },
+  }]);
+  assert.deepEqual(c.writeFiles.map((f) => [f.path, Buffer.from(f.content).toString('hex'), f.permissions, f.owner]), [
+    ['/etc/plain', Buffer.from('plain').toString('hex'), 0o644, undefined],
+    ['/etc/b64', Buffer.from('hello\n').toString('hex'), 0o600, 'core:core'],
+    ['/etc/gz', Buffer.from('compressed\n').toString('hex'), 0o755, undefined],
+    ['/etc/bin', '000102', 0o644, undefined],
+  ]);
+  assert.deepEqual(c.update, { rebootStrategy: 'etcd-lock', group: 'stable', server: 'https://updates.example.com' });
+  assert.deepEqual(c.locksmith, {
+    endpoint: 'http://127.0.0.1:2379', group: 'web',
+    window: { start: 'Thu 04:00', length: '1h', window: { start: { weekday: 4, hour: 4, minute: 0 }, lengthMs: 3_600_000 } },
+    etcdCaFile: '/etc/ca.pem', etcdCertFile: '/etc/cert.pem', etcdKeyFile: '/etc/key.pem', etcdUsername: 'u', etcdPassword: 'p',
+  });
+  assert.deepEqual(c.flannel, { etcd_endpoints: 'http://127.0.0.1:2379', interface: 'eth0' });
+  assert.deepEqual(c.oem, { id: 'qemu', name: 'QEMU', versionId: '1', homeUrl: 'https://qemu.org', bugReportUrl: 'https://qemu.org/bugs' });
+  assert.deepEqual(c.units.map(({ origin: _, ...u }) => u), [
+    { name: 'web.service', content: '[Service]\nExecStart=/bin/web\n', runtime: true, enable: true, mask: false,
+      command: 'reload-or-restart', dropIns: [{ name: '50-x.conf', content: '[Service]\nNice=1\n' }] },
+    { name: 'ntpd.service', runtime: false, enable: false, mask: true, dropIns: [] },
+  ]);
+});
+
+test('defaults of an empty configuration', () => {
+  assert.deepEqual(validate(cc('')).config, {
+    sshAuthorizedKeys: [], users: [], writeFiles: [], units: [], update: {}, locksmith: {}, flannel: {}, oem: {},
+    containers: [], images: {}, trust: [],
+  });
+});
+
+test('our section, typed, with its defaults', () => {
+  const result = validate(cc(`host-agent:
+  containers:
+    - name: web
+      image: example.com/web:1.4.0
+      exec: [/bin/httpd, -f, -p, 8080]
+      environment: {GREETING: hello, PORT: 8080, __proto__: x}
+      volumes: [{host: /var/lib/web, path: /data, read-only: true}, {host: /srv, path: /srv}]
+      memory: 1G
+      cpu: 150%
+      restart: always
+      isolation: fly
+      auto-update: true
+      user: www-data
+      group: "33"
+      working-directory: /data
+      ports: [{host: 8080, container: 80, protocol: udp}, {host: 9090}]
+      private-users: true
+    - name: db
+      image: example.com/db,version=2.0,os=linux
+  images:
+    check: "0 */6 * * *"
+    window: {start: "Sun 03:00", length: 2h}
+  trust:
+    - prefix: example.com
+      key: |
+        -----BEGIN PGP PUBLIC KEY BLOCK-----
+        abc
+`));
+  assert.deepEqual(result.entries, []);
+  const [web, db] = result.config!.containers;
+  assert.deepEqual({ ...web, origin: undefined }, {
+    name: 'web', image: { name: 'example.com/web', labels: { version: '1.4.0' } }, imageText: 'example.com/web:1.4.0',
+    exec: ['/bin/httpd', '-f', '-p', '8080'],
+    environment: Object.fromEntries([['GREETING', 'hello'], ['PORT', '8080'], ['__proto__', 'x']]),
+    volumes: [{ host: '/var/lib/web', path: '/data', readOnly: true }, { host: '/srv', path: '/srv', readOnly: false }],
+    memoryBytes: 2 ** 30, cpuPercent: 150, restart: 'always', isolation: 'fly', autoUpdate: true,
+    user: 'www-data', group: '33', workingDirectory: '/data',
+    ports: [{ host: 8080, container: 80, protocol: 'udp' }, { host: 9090, container: 9090, protocol: 'tcp' }],
+    privateUsers: 'yes', origin: undefined,
+  });
+  assert.deepEqual({ ...db, origin: undefined }, {
+    name: 'db', image: { name: 'example.com/db', labels: { version: '2.0', os: 'linux' } },
+    imageText: 'example.com/db,version=2.0,os=linux', environment: {}, volumes: [], restart: 'no', isolation: 'nspawn',
+    autoUpdate: false, ports: [], origin: undefined,
+  });
+  assert.deepEqual(result.config!.images, {
+    check: '0 */6 * * *',
+    window: { start: 'Sun 03:00', length: '2h', window: { start: { weekday: 0, hour: 3, minute: 0 }, lengthMs: 7_200_000 } },
+  });
+  assert.deepEqual(result.config!.trust.map((t) => [t.prefix, t.key]), [
+    ['example.com', '-----BEGIN PGP PUBLIC KEY BLOCK-----\nabc\n']]);
+});
+
+test('required names and paths', () => {
+  assert.deepEqual(report(cc('coreos:\n  units:\n    - command: start\n')), [
+    'line 4: error: a unit has no "name"; e.g. name: web.service']);
+  assert.deepEqual(report(cc('coreos:\n  units:\n    - name: a.service\n      drop-ins: [{content: x}]\n')), [
+    'line 5: error: a drop-in of a.service has no "name"; e.g. name: 50-limits.conf']);
+  assert.deepEqual(report(cc('write_files:\n  - content: hi\n')), [
+    'line 3: error: a write_files item has no "path"; e.g. path: /etc/motd']);
+  assert.deepEqual(report(cc('users:\n  - groups: [a]\n')), ['line 3: error: a user has no "name"; e.g. name: core']);
+  assert.deepEqual(report(cc('host-agent:\n  containers:\n    - image: example.com/web\n')), [
+    'line 4: error: a container has no "name"; e.g. name: web']);
+  assert.deepEqual(report(cc('host-agent:\n  trust:\n    - prefix: example.com\n')), [
+    'line 4: error: a trust entry has no "key"; e.g. key: "-----BEGIN PGP PUBLIC KEY BLOCK-----…"']);
+  assert.deepEqual(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      volumes: [{host: /a}]\n      ports: [{container: 80}]\n')), [
+    'line 6: error: a volume of container "web" has no "path"; e.g. path: /data',
+    'line 7: error: a port of container "web" has no "host"; e.g. {host: 8080, container: 80}']);
+});
+
+test('unit and drop-in names are file names of the right kind (no paths)', () => {
+  for (const bad of ['web', '../../etc/passwd.service', 'a/b.service', 'web.exe', 'web service.service']) {
+    assert.deepEqual(report(cc(`coreos:\n  units:\n    - name: "${bad}"\n`)), [
+      `line 4: error: invalid unit name "${bad}": use a unit file name with its type, e.g. web.service or backup.timer`]);
+  }
+  for (const ok of ['web.service', 'getty@tty1.service', 'backup.timer', 'var-lib.mount', 'x\\x2dy.slice']) {
+    assert.deepEqual(report(cc(`coreos:\n  units:\n    - name: '${ok}'\n`)), [], ok);
+  }
+  for (const bad of ['50-x', '../x.conf', '.hidden.conf', 'a/b.conf']) {
+    assert.deepEqual(report(cc(`coreos:\n  units:\n    - name: a.service\n      drop-ins: [{name: "${bad}"}]\n`)), [
+      `line 5: error: invalid drop-in name "${bad}": use a file name ending in .conf, e.g. 50-limits.conf`]);
+  }
+});
+
+test('hostname and manage_etc_hosts are checked', () => {
+  assert.deepEqual(report(cc('hostname: "bad_name!"\n')), [
+    'line 2: error: invalid hostname "bad_name!": use letters, digits, "-" and ".", at most 64 characters, e.g. web-1.example.com']);
+  assert.equal(report(cc(`hostname: ${'a'.repeat(65)}\n`)).length, 1);
+  assert.deepEqual(report(cc('manage_etc_hosts: yes-please\n')), [
+    'line 2: error: unsupported manage_etc_hosts value "yes-please": only "localhost" is supported']);
+});
+
+test('windows: both keys or neither, and a length shorter than the period', () => {
+  assert.deepEqual(report(cc('coreos:\n  locksmith:\n    window-start: "04:00"\n')), [
+    'line 4: error: a window needs both "window_start" and "window_length", e.g. "Sun 03:00" and "2h"']);
+  assert.deepEqual(report(cc('host-agent:\n  images:\n    window: {length: 1h}\n')), [
+    'line 4: error: a window needs both "start" and "length", e.g. "Sun 03:00" and "2h"']);
+  const daily = report(cc('coreos:\n  locksmith:\n    window-start: "04:00"\n    window-length: 25h\n'));
+  assert.equal(daily.length, 1);
+  assert.match(daily[0]!, /^line 4: error: invalid window length "25h": it must be shorter than a day/);
+});
+
+test('exec must begin with an absolute path', () => {
+  assert.deepEqual(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: [httpd, -f]\n')), [
+    'line 6: error: the exec of container "web" must begin with an absolute path, e.g. [/bin/httpd, -f]']);
+  assert.equal(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: []\n')).length, 1);
+});
