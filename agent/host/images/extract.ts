@@ -1,0 +1,272 @@
+/**
+ * Safe extraction of an ACI's tar stream into a fresh directory that only this extraction
+ * writes to. The appc layout (only `manifest` and `rootfs/`, nothing twice) is checked by
+ * core/appc/layout. Invariants, checked per entry before anything is written:
+ * - no entry escapes the tree: no absolute names, no `..`, no entry below a symlink
+ *   (a symlinked parent directory), symlink targets that are relative stay inside rootfs
+ *   (absolute targets are rooted at rootfs, as the container sees them), hardlinks point
+ *   at an earlier entry inside the tree;
+ * - a non-directory entry appears once; device nodes only when allowed (FIFOs always);
+ * - entry count and total content size stay under the limits (decompression bombs).
+ * Modes, mtimes and (as root) ownership are kept; directory metadata is applied last so
+ * that creating children does not undo it. Nothing is held whole in memory.
+ */
+import { execFile } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { chmod, lchown, link, lstat, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
+import { join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import { promisify } from 'node:util';
+import { extract as tarExtract, type Extract, type Header } from 'tar-stream';
+import { AgentError } from '../../core/errors.js';
+import { createLayoutChecker, type LayoutChecker } from '../../core/appc/layout.js';
+
+const run = promisify(execFile);
+
+export interface ExtractLimits {
+  /** Most entries an image may have. */
+  maxEntries: number;
+  /** Most bytes of file content an image may unpack to. */
+  maxBytes: number;
+  /** Largest manifest accepted. */
+  maxManifestBytes: number;
+}
+
+export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = {
+  maxEntries: 1_000_000,
+  maxBytes: 64 * 1024 ** 3,
+  maxManifestBytes: 1024 ** 2,
+};
+
+export interface ExtractOptions {
+  /** The image (name or source) for messages. */
+  image: string;
+  limits: ExtractLimits;
+  /** Create character and block devices (only for trusted images that need them). */
+  allowDevices: boolean;
+  /** Keep the archive's uid/gid; needs root. */
+  keepOwnership: boolean;
+}
+
+export interface ExtractResult {
+  entries: number;
+  /** Bytes of file content written. */
+  bytes: number;
+}
+
+function unsafe(image: string, entry: string, why: string): AgentError {
+  return new AgentError({
+    code: 'image.unsafe-archive',
+    message: `archive entry ${JSON.stringify(entry)} ${why}`,
+    subject: image,
+    hint: 'The image is malformed or malicious and was not stored: do not use it, and tell its publisher',
+  });
+}
+
+/** The entry's path as components; refuses absolute names and `..`. */
+export function entryComponents(name: string, image: string): string[] {
+  if (name.includes('\0')) throw unsafe(image, name, 'has a NUL byte in its name');
+  if (name.startsWith('/')) throw unsafe(image, name, 'has an absolute path');
+  const parts = name.split('/').filter((c) => c !== '' && c !== '.');
+  if (parts.includes('..')) throw unsafe(image, name, 'climbs out of the image with ".."');
+  return parts;
+}
+
+/** One entry's body as tar-stream gives it (a streamx Readable). */
+type TarEntry = Extract extends AsyncIterable<infer E> ? E : never;
+
+interface DirMeta {
+  path: string;
+  mode: number;
+  uid: number;
+  gid: number;
+  mtime: Date;
+}
+
+class Extraction {
+  private readonly symlinks = new Set<string>();
+  private readonly dirs = new Map<string, DirMeta>();
+  private entries = 0;
+  private bytes = 0;
+
+  private readonly layout: LayoutChecker = createLayoutChecker();
+
+  constructor(private readonly dest: string, private readonly options: ExtractOptions) {}
+
+  private refuse(name: string, why: string): never {
+    throw unsafe(this.options.image, name, why);
+  }
+
+  /** Refuses `parts` when any of its parents is a symlink made by an earlier entry. */
+  private checkParents(name: string, parts: string[]): void {
+    for (let i = 1; i < parts.length; i++) {
+      if (this.symlinks.has(parts.slice(0, i).join('/'))) this.refuse(name, `lies below the symlink ${parts.slice(0, i).join('/')}`);
+    }
+  }
+
+  private checkSymlinkTarget(name: string, parts: string[], target: string): void {
+    if (target === '' || target.includes('\0')) this.refuse(name, 'is a symlink without a valid target');
+    if (target.startsWith('/')) return; // rooted at the container's root, as the container sees it
+    const inTree = parts[0] === 'rootfs' ? parts.slice(1, -1) : parts.slice(0, -1);
+    const resolved = posix.normalize(posix.join(inTree.join('/') || '.', target));
+    if (resolved === '..' || resolved.startsWith('../')) this.refuse(name, `is a symlink to ${JSON.stringify(target)}, outside the image`);
+  }
+
+  private count(name: string, size: number): void {
+    const { maxEntries, maxBytes } = this.options.limits;
+    if (++this.entries > maxEntries) {
+      throw new AgentError({
+        code: 'image.too-many-entries',
+        message: `the archive has more than ${maxEntries} entries`,
+        subject: this.options.image,
+        hint: 'Raise the entry limit in the image settings if this image is genuine',
+      });
+    }
+    this.bytes += size;
+    if (this.bytes > maxBytes) {
+      throw new AgentError({
+        code: 'image.too-large',
+        message: `the archive unpacks to more than ${maxBytes} bytes (at ${JSON.stringify(name)})`,
+        subject: this.options.image,
+        hint: 'Raise the size limit in the image settings if this image is genuine',
+      });
+    }
+  }
+
+  private async setOwner(path: string, header: Header): Promise<void> {
+    if (this.options.keepOwnership) await lchown(path, header.uid ?? 0, header.gid ?? 0);
+  }
+
+  private async created(name: string, make: () => Promise<unknown>): Promise<void> {
+    try {
+      await make();
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') this.refuse(name, 'appears twice');
+      throw e;
+    }
+  }
+
+  async entry(header: Header, body: TarEntry): Promise<void> {
+    const name = header.name;
+    const parts = entryComponents(name, this.options.image);
+    const type = header.type ?? 'file';
+    const size = type === 'file' || type === 'contiguous-file' ? header.size ?? 0 : 0;
+    this.count(name, size);
+    if (this.layout.add({ name, type }).kind === 'skip') {
+      body.resume();
+      return; // the archive's own root, "./"
+    }
+    this.checkParents(name, parts);
+    const rel = parts.join('/');
+    const path = join(this.dest, ...parts);
+    const mode = (header.mode ?? 0o644) & 0o7777;
+    await mkdir(join(this.dest, ...parts.slice(0, -1)), { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOTDIR' || e.code === 'EEXIST') this.refuse(name, 'lies below an entry that is not a directory');
+      throw e;
+    });
+
+    switch (type) {
+      case 'directory': {
+        try {
+          await mkdir(path, { mode: 0o700 });
+        } catch (e) {
+          if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+          if (!(await lstat(path)).isDirectory()) this.refuse(name, 'appears twice');
+        }
+        this.dirs.set(rel, { path, mode, uid: header.uid ?? 0, gid: header.gid ?? 0, mtime: header.mtime ?? new Date(0) });
+        body.resume();
+        return;
+      }
+      case 'file':
+      case 'contiguous-file': {
+        if (parts.length === 1 && parts[0] === 'manifest' && size > this.options.limits.maxManifestBytes) {
+          this.refuse(name, `is larger than ${this.options.limits.maxManifestBytes} bytes`);
+        }
+        await this.created(name, () => pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 })));
+        break;
+      }
+      case 'symlink': {
+        this.checkSymlinkTarget(name, parts, header.linkname ?? '');
+        body.resume();
+        await this.created(name, () => symlink(header.linkname!, path));
+        this.symlinks.add(rel);
+        await this.setOwner(path, header);
+        if (header.mtime) await lutimes(path, header.mtime, header.mtime);
+        return;
+      }
+      case 'link': {
+        const target = entryComponents(header.linkname ?? '', this.options.image);
+        if (target.length === 0) this.refuse(name, 'is a hardlink without a target');
+        this.checkParents(name, [...target, '']);
+        if (this.symlinks.has(target.join('/'))) this.refuse(name, `is a hardlink to the symlink ${target.join('/')}`);
+        body.resume();
+        try {
+          await this.created(name, () => link(join(this.dest, ...target), path));
+        } catch (e) {
+          if (e instanceof AgentError) throw e;
+          this.refuse(name, `is a hardlink to ${JSON.stringify(header.linkname)}, which is not an earlier file of the image`);
+        }
+        return; // shares the target's inode, metadata included
+      }
+      case 'character-device':
+      case 'block-device':
+      case 'fifo': {
+        if (type !== 'fifo' && !this.options.allowDevices) this.refuse(name, 'is a device node, which images may not contain');
+        body.resume();
+        const spec = type === 'fifo' ? ['p'] : [type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
+        await this.created(name, async () => {
+          if ((await lstat(path).catch(() => undefined)) !== undefined) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+          await run('mknod', ['-m', '600', path, ...spec]);
+        });
+        break;
+      }
+      default:
+        this.refuse(name, `has the unsupported type ${type}`);
+    }
+    await this.setOwner(path, header);
+    await chmod(path, mode);
+    if (header.mtime) await utimes(path, header.mtime, header.mtime);
+  }
+
+  /** Checks the archive was complete, then applies directory owners, modes and mtimes, deepest first. */
+  async finish(): Promise<ExtractResult> {
+    this.layout.finish();
+    const dirs = [...this.dirs.values()].sort((a, b) => b.path.length - a.path.length);
+    for (const dir of dirs) {
+      if (this.options.keepOwnership) await lchown(dir.path, dir.uid, dir.gid);
+      await chmod(dir.path, dir.mode);
+      await utimes(dir.path, dir.mtime, dir.mtime);
+    }
+    return { entries: this.entries, bytes: this.bytes };
+  }
+}
+
+/** Extracts the ACI tar stream `tar` into `dest` (an empty directory owned by the caller). */
+export async function extractAci(tar: Readable, dest: string, options: ExtractOptions): Promise<ExtractResult> {
+  const extraction = new Extraction(dest, options);
+  const parser = tarExtract();
+  tar.on('error', (e) => parser.destroy(e));
+  tar.pipe(parser);
+  try {
+    for await (const entry of parser) {
+      await extraction.entry(entry.header, entry);
+    }
+  } catch (e) {
+    tar.destroy();
+    throw asArchiveError(e, options.image);
+  }
+  return extraction.finish();
+}
+
+/** tar-stream's parse errors as `image.corrupt-archive`; our own and file-system errors as they are. */
+export function asArchiveError(e: unknown, image: string): unknown {
+  if (e instanceof AgentError || (e as NodeJS.ErrnoException).syscall !== undefined) return e;
+  return new AgentError({
+    code: 'image.corrupt-archive',
+    message: `the image is not a valid tar archive (${e instanceof Error ? e.message : String(e)})`,
+    subject: image,
+    hint: 'The file is damaged or not an App Container Image: fetch it again, or ask the publisher',
+    cause: e,
+  });
+}

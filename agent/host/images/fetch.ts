@@ -1,0 +1,338 @@
+/**
+ * Fetching an image into the store: by file path, by https URL, or by name through appc
+ * meta discovery. The order is fixed and is the whole point:
+ *   1. get the signature (`.aci.asc`) — a missing one fails before the image is downloaded;
+ *   2. download the image to a temp file in the store (idle timeout, truncation check);
+ *   3. read the manifest from the archive in memory (nothing written) and check that its
+ *      name and labels are the ones asked for;
+ *   4. verify the signature over the bytes as served with the keys trusted for that name;
+ *   5. only then extract (layout and safety checks), hashing the uncompressed tar into the
+ *      image ID, and move the tree into the store by one rename.
+ * Every failure removes the temp files, so the store is left as it was. Streams only.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { open, readFile, rm, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { AgentError, describeError } from '../../core/errors.js';
+import type { AppRef } from '../../core/appc/app-string.js';
+import { DEFAULT_VERSION } from '../../core/appc/app-string.js';
+import { isArchiveFormat, sniffFormat, SNIFF_BYTES } from '../../core/appc/compression.js';
+import { discoverEndpoints } from '../../core/appc/discovery.js';
+import { validateImageManifest, type ImageManifest } from '../../core/appc/manifest.js';
+import { parseManifestText } from '../../core/appc/validate.js';
+import type { Keystore } from '../trust/keystore.js';
+import { verifyDetached } from '../trust/verify.js';
+import { decompress, type ArchiveFormat } from './decompress.js';
+import { DEFAULT_EXTRACT_LIMITS, extractAci, type ExtractLimits } from './extract.js';
+import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from './http.js';
+import { peekManifest } from './peek.js';
+import type { ImageInfo, ImageStore } from './store.js';
+
+export type InsecureOption = 'http' | 'image';
+
+export type ImageSource =
+  | { kind: 'file'; path: string }
+  | { kind: 'url'; url: string }
+  | { kind: 'name'; app: AppRef };
+
+export interface FetchProgress {
+  phase: 'download' | 'verify' | 'extract';
+  done: number;
+  total: number | undefined;
+}
+
+export interface FetchOptions {
+  store: ImageStore;
+  keystore: Keystore;
+  /** TLS, timeouts and connect overrides; `allowHttp` is taken from `insecureOptions`. */
+  http?: Omit<HttpOptions, 'allowHttp'>;
+  /** `http`: allow plain http; `image`: store without a verified signature (warns). */
+  insecureOptions?: ReadonlySet<InsecureOption>;
+  limits?: Partial<ExtractLimits>;
+  /** Allow device nodes in the image's tree. */
+  allowDevices?: boolean;
+  /** Keep the archive's owners (default: when running as root). */
+  keepOwnership?: boolean;
+  /** A port for discovery URLs (tests on loopback). */
+  discoveryPort?: number;
+  onProgress?: (progress: FetchProgress) => void;
+  onWarning?: (message: string) => void;
+}
+
+/** Where an image is and what it must be. */
+interface Located {
+  /** Path of the archive on disk (the source file, or our download). */
+  archive: string;
+  /** The armored signature, or undefined when fetching without verification. */
+  signature: string | undefined;
+  /** For messages and meta.json: the path or URL. */
+  source: string;
+  /** Our download, removed afterwards. */
+  temp?: string;
+}
+
+function signatureMissing(where: string, insecureHint: boolean): AgentError {
+  return new AgentError({
+    code: 'image.signature-missing',
+    message: 'the image has no signature',
+    subject: where,
+    hint:
+      'The publisher must publish a detached armored signature (`gpg --armor --detach-sign`) next to the image' +
+      (insecureHint ? '; to store it unverified anyway, use --insecure-options=image' : ''),
+  });
+}
+
+async function readLocalSignature(path: string): Promise<string> {
+  try {
+    return await readFile(`${path}.asc`, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') throw signatureMissing(`${path}.asc`, true);
+    throw e;
+  }
+}
+
+async function fetchSignature(url: string, http: HttpOptions): Promise<string> {
+  const res = await httpGet(url, http);
+  if (res.status === 404 || res.status === 410) {
+    res.body.resume();
+    throw signatureMissing(url, true);
+  }
+  expectOk(res, 'signature', '');
+  return readText(res, 64 * 1024);
+}
+
+async function download(url: string, to: string, http: HttpOptions, onProgress: FetchOptions['onProgress']): Promise<void> {
+  const res = await httpGet(url, http);
+  expectOk(res, 'image', 'Check the image address');
+  await pipeline(
+    bodyMeter(res, (done, total) => onProgress?.({ phase: 'download', done, total })),
+    createWriteStream(to, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }),
+  );
+}
+
+/** A pass-through that reports bytes read. */
+function meter(phase: FetchProgress['phase'], total: number, onProgress: FetchOptions['onProgress']): Transform {
+  let done = 0;
+  return new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      done += chunk.length;
+      onProgress?.({ phase, done, total });
+      cb(null, chunk);
+    },
+  });
+}
+
+function readArchive(path: string, extra?: Transform): Readable {
+  const file = createReadStream(path, { highWaterMark: 1 << 20 });
+  if (!extra) return file;
+  file.on('error', (e) => extra.destroy(e));
+  extra.on('close', () => file.destroy());
+  return file.pipe(extra);
+}
+
+async function formatOf(path: string, source: string): Promise<ArchiveFormat> {
+  const handle = await open(path, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const { bytesRead } = await handle.read(head, 0, SNIFF_BYTES, 0);
+    const format = sniffFormat(head.subarray(0, bytesRead));
+    if (!isArchiveFormat(format)) {
+      throw new AgentError({
+        code: 'image.not-an-image',
+        message: 'this is not an image archive (neither tar nor gzip, bzip2 or xz)',
+        subject: source,
+        hint: 'Give an .aci file or its URL',
+      });
+    }
+    return format as ArchiveFormat;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Checks the manifest is the image asked for (for a fetch by name). */
+function checkWanted(manifest: ImageManifest, app: AppRef | undefined, source: string): void {
+  if (!app) return;
+  if (manifest.name !== app.name) {
+    throw new AgentError({
+      code: 'image.name-mismatch',
+      message: `the image is named ${manifest.name}, not ${app.name}`,
+      subject: source,
+      hint: 'The server gave a different image than asked for: tell the publisher; nothing was stored',
+    });
+  }
+  for (const [label, value] of Object.entries(app.labels)) {
+    if (label === 'version' && value === DEFAULT_VERSION) continue;
+    const actual = manifest.labels.find((l) => l.name === label)?.value;
+    if (actual !== value) {
+      throw new AgentError({
+        code: 'image.label-mismatch',
+        message: `the image has ${label}=${actual ?? '(none)'}, not ${label}=${value}`,
+        subject: source,
+        hint: 'The server gave a different image than asked for: tell the publisher; nothing was stored',
+      });
+    }
+  }
+}
+
+export class Fetcher {
+  private readonly limits: ExtractLimits;
+  private readonly insecure: ReadonlySet<InsecureOption>;
+  private readonly http: HttpOptions;
+
+  constructor(private readonly options: FetchOptions) {
+    this.limits = { ...DEFAULT_EXTRACT_LIMITS, ...options.limits };
+    this.insecure = options.insecureOptions ?? new Set();
+    this.http = { ...options.http, allowHttp: this.insecure.has('http') };
+  }
+
+  /** Fetches, verifies and stores one image; resolves with what the store holds. */
+  async fetch(source: ImageSource): Promise<ImageInfo> {
+    const located = await this.locate(source);
+    try {
+      return await this.ingest(located, source.kind === 'name' ? source.app : undefined);
+    } finally {
+      if (located.temp) await rm(located.temp, { force: true });
+    }
+  }
+
+  private async locate(source: ImageSource): Promise<Located> {
+    if (source.kind === 'file') {
+      await stat(source.path).catch((e: NodeJS.ErrnoException) => {
+        throw new AgentError({
+          code: 'image.not-found',
+          message: `cannot read the image file (${e.code ?? e.message})`,
+          subject: source.path,
+          hint: 'Check the path',
+          cause: e,
+        });
+      });
+      const signature = this.insecure.has('image') ? undefined : await readLocalSignature(source.path);
+      return { archive: source.path, signature, source: source.path };
+    }
+    if (source.kind === 'url') return this.downloadFrom(source.url, `${source.url}.asc`);
+    const found = await discoverEndpoints(source.app, {
+      get: pageGetter(this.http),
+      insecureHttp: this.insecure.has('http'),
+      ...(this.options.discoveryPort !== undefined && { port: this.options.discoveryPort }),
+    });
+    const errors: string[] = [];
+    for (const endpoint of found.found) {
+      try {
+        return await this.downloadFrom(endpoint.aci, endpoint.asc);
+      } catch (e) {
+        if (found.found.length === 1) throw e;
+        errors.push(`${endpoint.aci}: ${describeError(e)}`);
+      }
+    }
+    throw new AgentError({
+      code: 'image.download-failed',
+      message: `no discovered location served the image (${errors.join('; ')})`,
+      subject: source.app.name,
+      hint: 'Try again later; if it persists, tell the publisher',
+    });
+  }
+
+  private async downloadFrom(url: string, ascUrl: string): Promise<Located> {
+    const signature = this.insecure.has('image') ? undefined : await fetchSignature(ascUrl, this.http);
+    const temp = this.options.store.tempFile('download');
+    try {
+      await download(url, temp, this.http, this.options.onProgress);
+    } catch (e) {
+      await rm(temp, { force: true });
+      throw e;
+    }
+    return { archive: temp, signature, source: url, temp };
+  }
+
+  /** Steps 3–5 on an archive on disk: manifest, verification, extraction, commit. */
+  private async ingest(located: Located, wanted: AppRef | undefined): Promise<ImageInfo> {
+    const { archive, source } = located;
+    const before = await stat(archive);
+    const format = await formatOf(archive, source);
+    const manifestBytes = await peekManifest(decompress(readArchive(archive), format, source), source, this.limits.maxManifestBytes);
+    const manifest = validateImageManifest(parseManifestText(manifestBytes.toString('utf8')));
+    checkWanted(manifest, wanted, source);
+    const signer = await this.verify(located, manifest.name, before.size);
+
+    const work = await this.options.store.newTempDir('extract');
+    try {
+      const hash = createHash('sha512');
+      let size = 0;
+      const tap = new Transform({
+        transform(chunk: Buffer, _enc, cb) {
+          hash.update(chunk);
+          size += chunk.length;
+          cb(null, chunk);
+        },
+      });
+      const tar = decompress(readArchive(archive, meter('extract', before.size, this.options.onProgress)), format, source);
+      tar.on('error', (e) => tap.destroy(e));
+      tap.on('close', () => tar.destroy()); // an aborted extraction stops decompression (and its child)
+      await extractAci(tar.pipe(tap), work, {
+        image: manifest.name,
+        limits: this.limits,
+        allowDevices: this.options.allowDevices ?? false,
+        keepOwnership: this.options.keepOwnership ?? process.getuid?.() === 0,
+      });
+      await this.checkUnchanged(located, before, manifestBytes, join(work, 'manifest'));
+      return await this.options.store.commit(work, {
+        id: `sha512-${hash.digest('hex')}`,
+        name: manifest.name,
+        labels: manifest.labels,
+        size,
+        imported: new Date().toISOString(),
+        lastUsed: null,
+        source,
+        signer,
+      });
+    } catch (e) {
+      await rm(work, { recursive: true, force: true });
+      throw e;
+    }
+  }
+
+  private async verify(located: Located, name: string, size: number): Promise<string | null> {
+    if (located.signature === undefined) {
+      this.options.onWarning?.(`image ${name} from ${located.source} is stored WITHOUT signature verification (--insecure-options=image)`);
+      return null;
+    }
+    const { keystore } = this.options;
+    const verified = await verifyDetached({
+      name,
+      signature: located.signature,
+      data: readArchive(located.archive, meter('verify', size, this.options.onProgress)),
+      trusted: await keystore.keysFor(name),
+      known: await keystore.list(),
+    });
+    return verified.fingerprint;
+  }
+
+  /** The archive read for extraction must be the one verified (a local file may change). */
+  private async checkUnchanged(located: Located, before: { size: number; mtimeMs: number; ino: number; ctimeMs: number }, manifestBytes: Buffer, extractedManifest: string): Promise<void> {
+    const after = await stat(located.archive);
+    const same =
+      after.size === before.size && after.mtimeMs === before.mtimeMs && after.ino === before.ino && after.ctimeMs === before.ctimeMs;
+    if (!same || !(await readFile(extractedManifest)).equals(manifestBytes)) {
+      throw new AgentError({
+        code: 'image.changed-during-fetch',
+        message: 'the image file changed while it was being verified and extracted',
+        subject: located.source,
+        hint: 'Fetch it again once nothing writes to it; nothing was stored',
+      });
+    }
+  }
+}
+
+/**
+ * What a person means by an image argument: an http(s) URL, a file path (absolute,
+ * relative with `./` or `../`, or ending in `.aci`), or else an image name for discovery.
+ */
+export function classifyImageArgument(arg: string, toApp: (text: string) => AppRef): ImageSource {
+  if (/^https?:\/\//.test(arg)) return { kind: 'url', url: arg };
+  if (arg.startsWith('/') || arg.startsWith('./') || arg.startsWith('../') || arg.endsWith('.aci')) return { kind: 'file', path: arg };
+  return { kind: 'name', app: toApp(arg) };
+}
