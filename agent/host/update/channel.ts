@@ -1,0 +1,78 @@
+/**
+ * The update channel: fetches `<server>/<group>/release.json` and its detached signature
+ * `release.json.asc`, has the signature checked by the injected verifier (the trust module
+ * decides which keys count), validates the manifest and decides whether to take it.
+ */
+import { AgentError } from '../../core/errors.js';
+import { decideRelease, parseRelease, type Release, type TakeDecision } from '../../core/update/release.js';
+import { httpGetSmall, type HttpOptions } from './http.js';
+
+/** Checks a detached armored OpenPGP signature over `data`; rejects when bad or untrusted. */
+export type VerifySignature = (data: Uint8Array, armoredSignature: string) => Promise<{ fingerprint: string }>;
+
+export interface ChannelOptions {
+  /** Base URL of the update server, e.g. https://updates.example.com/v1 */
+  server: string;
+  /** Release group (channel), e.g. stable. */
+  group: string;
+  verifySignature: VerifySignature;
+  http?: HttpOptions;
+}
+
+const MANIFEST_LIMIT = 64 * 1024;
+
+export function manifestUrl(options: Pick<ChannelOptions, 'server' | 'group'>): string {
+  return `${options.server.replace(/\/+$/, '')}/${encodeURIComponent(options.group)}/release.json`;
+}
+
+export interface SignedRelease {
+  release: Release;
+  /** The payload URL, made absolute against the manifest's URL. */
+  payloadUrl: string;
+  /** Fingerprint of the key that signed the manifest. */
+  signedBy: string;
+}
+
+/** Fetch and verify the channel's current release (whatever its version). */
+export async function fetchRelease(options: ChannelOptions): Promise<SignedRelease> {
+  const url = manifestUrl(options);
+  const [data, signature] = await Promise.all([
+    httpGetSmall(url, MANIFEST_LIMIT, options.http),
+    httpGetSmall(`${url}.asc`, MANIFEST_LIMIT, options.http),
+  ]);
+  let signedBy: string;
+  try {
+    ({ fingerprint: signedBy } = await options.verifySignature(data, signature.toString('utf8')));
+  } catch (e) {
+    throw new AgentError({
+      code: 'update.bad-signature',
+      message: `the release manifest's signature does not verify against the update keyring: ${e instanceof Error ? e.message : String(e)}`,
+      subject: url,
+      hint: 'Check that release.json.asc was made by a key in the update keyring (trustedkeys) and that release.json was not changed after signing',
+      cause: e,
+    });
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(data.toString('utf8'));
+  } catch (e) {
+    throw new AgentError({ code: 'update.bad-manifest', message: 'release.json is not valid JSON', subject: url, hint: 'Publish a valid release.json', cause: e });
+  }
+  const release = parseRelease(json, url);
+  return { release, payloadUrl: new URL(release.payload.url, url).href, signedBy };
+}
+
+export type ChannelAnswer = { available: SignedRelease } | { available: undefined; offered: SignedRelease; decision: Exclude<TakeDecision, { take: true }> };
+
+/** Fetch the channel's release and decide whether it is an update for this host. */
+export async function checkChannel(
+  options: ChannelOptions & { currentVersion: string; failedVersions: readonly string[]; allowDowngrade?: boolean },
+): Promise<ChannelAnswer> {
+  const offered = await fetchRelease(options);
+  const decision = decideRelease(offered.release, {
+    current: options.currentVersion,
+    failed: options.failedVersions,
+    allowDowngrade: options.allowDowngrade,
+  });
+  return decision.take ? { available: offered } : { available: undefined, offered, decision };
+}

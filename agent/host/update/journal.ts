@@ -1,0 +1,60 @@
+/**
+ * The staging journal (`<stateDir>/staging.json`), rewritten atomically at each checkpoint:
+ * which release goes into which slot (by PARTUUID), how many bytes are written, synced and
+ * covered by `prefixSha512`, and whether the slot is already staged for the next boot.
+ * A journal that does not parse is treated as absent (the install restarts cleanly).
+ */
+import { readFile } from 'node:fs/promises';
+import { removeFileDurably, writeFileAtomic } from '../fs/atomic.js';
+
+export interface StagingJournal {
+  phase: 'writing' | 'staged';
+  version: string;
+  /** sha512 of the whole image, from the signed manifest. */
+  sha512: string;
+  size: number;
+  /** PARTUUID of the slot being written. */
+  partUuid: string;
+  /** Bytes from the slot's start that were written and synced. */
+  verifiedBytes: number;
+  /** sha512 of those bytes, to check them before resuming. */
+  prefixSha512: string;
+}
+
+function isJournal(j: unknown): j is StagingJournal {
+  if (typeof j !== 'object' || j === null) return false;
+  const o = j as Record<string, unknown>;
+  return (
+    (o.phase === 'writing' || o.phase === 'staged') &&
+    typeof o.version === 'string' &&
+    typeof o.sha512 === 'string' &&
+    typeof o.partUuid === 'string' &&
+    typeof o.prefixSha512 === 'string' &&
+    Number.isSafeInteger(o.size) &&
+    Number.isSafeInteger(o.verifiedBytes)
+  );
+}
+
+export async function readJournal(path: string): Promise<StagingJournal | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw e;
+  }
+  try {
+    const j: unknown = JSON.parse(text);
+    return isJournal(j) ? j : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export function writeJournal(path: string, journal: StagingJournal): Promise<void> {
+  return writeFileAtomic(path, `${JSON.stringify(journal, null, 2)}\n`, { mkdirs: true, mode: 0o600 });
+}
+
+export async function clearJournal(path: string): Promise<void> {
+  await removeFileDurably(path);
+}

@@ -1,0 +1,192 @@
+/**
+ * Stages a verified release into the inactive slot, in this order:
+ *  1. mark the target unbootable (priority 0, tries 0, successful 0) and start a journal;
+ *  2. stream download → decompress → sha512 → write at the slot's offset, in `chunkBytes`
+ *     writes, with an fsync and an atomic journal checkpoint every `checkpointBytes`;
+ *  3. check size and sha512 against the signed manifest, fsync, re-read the written range
+ *     and check its sha512 again;
+ *  4. `successful=0 tries=1` and a priority above the booted slot's, journal `staged`;
+ *  5. write the reboot-required flag file.
+ * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
+ * payloads, by an HTTP range request) or restarts from byte 0. The booted slot is never
+ * written; until step 4 the bootloader cannot pick the target.
+ * Memory use is bounded by one chunk buffer plus stream buffers, whatever the payload size.
+ */
+import { createHash, type Hash } from 'node:crypto';
+import { AgentError } from '../../core/errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { readBootedSlot } from '../slots/booted.js';
+import { otherSlot, promoteChanges, readSlots, updateSlotAttributes, type Slot, type SlotName } from '../slots/slots.js';
+import { openSlotWriter, type SlotWriter } from '../slots/writer.js';
+import type { SignedRelease } from './channel.js';
+import { decompress } from './decompress.js';
+import { httpGet, type HttpOptions } from './http.js';
+import { clearJournal, readJournal, writeJournal, type StagingJournal } from './journal.js';
+import type { UpdatePaths } from './paths.js';
+
+export interface StageHooks {
+  /** Writing begins into `target`; `resumedFrom` bytes were already there and checked. */
+  onStart?(target: SlotName, resumedFrom: number): void;
+  /** Bytes of the image written so far (including resumed ones). */
+  onProgress?(bytesDone: number): void;
+  /** The download is complete and its sha512 matched; the re-read check starts. */
+  onVerifying?(): void;
+  /** The slot checked out; attributes and the flag file are being written. */
+  onFinalizing?(): void;
+}
+
+export interface StageOptions extends StageHooks {
+  paths: UpdatePaths;
+  http?: HttpOptions;
+  /** fsync + journal checkpoint interval; default 64 MiB. */
+  checkpointBytes?: number;
+  /** Size of each write; default 1 MiB. */
+  chunkBytes?: number;
+  xzPath?: string;
+}
+
+export interface StageResult {
+  target: SlotName;
+  resumedFrom: number;
+  /** The release was already staged in the target by an earlier run; nothing was written. */
+  alreadyStaged: boolean;
+}
+
+const MiB = 1024 * 1024;
+
+function stagingError(code: `update.${string}`, message: string, subject: string, hint: string): AgentError {
+  return new AgentError({ code, message, subject, hint });
+}
+
+/** sha512 of the first `length` bytes of the slot, read in `buf`-sized pieces into `hash`. */
+async function hashSlot(writer: SlotWriter, length: number, hash: Hash, buf: Buffer): Promise<Hash> {
+  for (let pos = 0; pos < length; ) {
+    const n = await writer.read(buf, pos, Math.min(buf.length, length - pos));
+    if (n === 0) break;
+    hash.update(buf.subarray(0, n));
+    pos += n;
+  }
+  return hash;
+}
+
+function sameRelease(j: StagingJournal, signed: SignedRelease, slot: Slot): boolean {
+  return j.sha512 === signed.release.payload.sha512 && j.size === signed.release.payload.size && j.partUuid === slot.partUuid;
+}
+
+/** Stage `signed` into the slot that is not booted. */
+export async function stageRelease(signed: SignedRelease, options: StageOptions): Promise<StageResult> {
+  const { paths } = options;
+  const { release } = signed;
+  const size = release.payload.size;
+  const { booted, slots } = await readBootedSlot(paths);
+  const target = otherSlot(booted);
+  const slot = slots[target];
+  if (size > slot.size) {
+    throw stagingError('update.too-large', `the ${size}-byte image does not fit in ${slot.label} (${slot.size} bytes)`, signed.payloadUrl, 'Publish a release built for this disk layout');
+  }
+
+  const journal = await readJournal(paths.journalPath);
+  if (
+    journal?.phase === 'staged' &&
+    sameRelease(journal, signed, slot) &&
+    slot.attributes.tries > 0 &&
+    slot.attributes.priority > slots[booted].attributes.priority
+  ) {
+    return { target, resumedFrom: size, alreadyStaged: true };
+  }
+
+  const chunk = Buffer.alloc(options.chunkBytes ?? MiB);
+  const writer = await openSlotWriter(paths.disk, slot, booted);
+  try {
+    // 1. Resume from a checked prefix, or make the target unbootable and start over.
+    let hash = createHash('sha512');
+    let resumeFrom = 0;
+    const resumable = release.payload.compression === 'none' && slot.attributes.priority === 0;
+    if (journal?.phase === 'writing' && resumable && sameRelease(journal, signed, slot) && journal.verifiedBytes > 0) {
+      await hashSlot(writer, journal.verifiedBytes, hash, chunk);
+      if (hash.copy().digest('hex') === journal.prefixSha512) {
+        resumeFrom = journal.verifiedBytes;
+      } else {
+        hash = createHash('sha512');
+      }
+    }
+    const base: StagingJournal = { phase: 'writing', version: release.version, sha512: release.payload.sha512, size, partUuid: slot.partUuid, verifiedBytes: 0, prefixSha512: createHash('sha512').digest('hex') };
+    if (resumeFrom === 0) {
+      await updateSlotAttributes(paths.disk, { [target]: { priority: 0, tries: 0, successful: false } }, booted);
+      await writeJournal(paths.journalPath, base);
+    }
+
+    // 2. Download → decompress → hash → write.
+    options.onStart?.(target, resumeFrom);
+    const response = resumeFrom < size ? await httpGet(signed.payloadUrl, { ...options.http, rangeStart: resumeFrom }) : undefined;
+    if (response && resumeFrom > 0 && response.statusCode !== 206) {
+      resumeFrom = 0; // the server ignored the range: start over on the same target
+      hash = createHash('sha512');
+      options.onProgress?.(0);
+    }
+    let pos = resumeFrom;
+    let fill = 0;
+    let lastCheckpoint = pos;
+    const checkpointBytes = options.checkpointBytes ?? 64 * MiB;
+    const flush = async (): Promise<void> => {
+      if (fill === 0) return;
+      if (pos + fill > size) {
+        throw stagingError('update.size-mismatch', `the payload is longer than the ${size} bytes the release names`, signed.payloadUrl, 'The payload on the server does not match its release manifest; republish the release');
+      }
+      const data = chunk.subarray(0, fill);
+      hash.update(data);
+      await writer.write(data, pos);
+      pos += fill;
+      fill = 0;
+      if (pos - lastCheckpoint >= checkpointBytes) {
+        await writer.sync();
+        await writeJournal(paths.journalPath, { ...base, verifiedBytes: pos, prefixSha512: hash.copy().digest('hex') });
+        lastCheckpoint = pos;
+      }
+      options.onProgress?.(pos);
+    };
+    try {
+      const pieces = response ? decompress(response, release.payload.compression, { subject: signed.payloadUrl, xzPath: options.xzPath }) : [];
+      for await (const piece of pieces) {
+        for (let off = 0; off < piece.length; ) {
+          const n = Math.min(piece.length - off, chunk.length - fill);
+          piece.copy(chunk, fill, off, off + n);
+          fill += n;
+          off += n;
+          if (fill === chunk.length) await flush();
+        }
+      }
+      await flush();
+    } catch (e) {
+      response?.destroy();
+      if (e instanceof AgentError) throw e;
+      throw new AgentError({ code: 'update.fetch-failed', message: `the download broke off at byte ${pos}: ${(e as Error).message}`, subject: signed.payloadUrl, hint: 'It resumes on the next attempt; check the connection to the update server', cause: e });
+    }
+
+    // 3. Verify what was downloaded, then what is on the disk.
+    if (pos !== size) {
+      await clearJournal(paths.journalPath);
+      throw stagingError('update.size-mismatch', `the payload has ${pos} bytes, the release names ${size}`, signed.payloadUrl, 'The payload on the server does not match its release manifest; republish the release');
+    }
+    if (hash.digest('hex') !== release.payload.sha512) {
+      await clearJournal(paths.journalPath);
+      throw stagingError('update.hash-mismatch', 'the payload\'s sha512 does not match the signed release manifest', signed.payloadUrl, 'The payload was changed or damaged; the slot stays unbootable. Check the server and try again');
+    }
+    options.onVerifying?.();
+    await writer.sync();
+    const onDisk = (await hashSlot(writer, size, createHash('sha512'), chunk)).digest('hex');
+    if (onDisk !== release.payload.sha512) {
+      await clearJournal(paths.journalPath);
+      throw stagingError('update.readback-mismatch', `${slot.label} does not read back what was written`, paths.disk, 'The disk may be failing; check its health (smartctl, dmesg) before trying again');
+    }
+
+    // 4-5. Make it the next boot, remember it is staged, ask for a reboot.
+    options.onFinalizing?.();
+    await updateSlotAttributes(paths.disk, promoteChanges(await readSlots(paths.disk), target), booted);
+    await writeJournal(paths.journalPath, { ...base, phase: 'staged', verifiedBytes: size, prefixSha512: release.payload.sha512 });
+    await writeFileAtomic(paths.rebootRequiredPath, '', { mkdirs: true });
+    return { target, resumedFrom: resumeFrom, alreadyStaged: false };
+  } finally {
+    await writer.close();
+  }
+}
