@@ -109,9 +109,9 @@ async function readSource(file: string, maxBytes: number): Promise<ReadResult> {
 }
 
 /** Reads every configuration file; unreadable ones become error entries. */
-export async function readConfigSources(options: LoadOptions = {}): Promise<ConfigFiles & { sources: ConfigSource[] }> {
+export async function readConfigSources(options: LoadOptions = {}, listed?: ConfigFiles): Promise<ConfigFiles & { sources: ConfigSource[] }> {
   const sources: ConfigSource[] = [];
-  const listing = await configFiles(options);
+  const listing = listed ?? await configFiles(options);
   const entries = [...listing.entries];
   for (const file of listing.files) {
     const read = await readSource(file, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
@@ -135,8 +135,8 @@ function inFileOrder(entries: ReportEntry[], options: Partial<ConfigPaths>, file
  * When a file cannot be read, the others are still checked one by one (not merged: the
  * whole would lack that file).
  */
-export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfig> {
-  const { files, sources, entries } = await readConfigSources(options);
+export async function loadConfig(options: LoadOptions = {}, listed?: ConfigFiles): Promise<LoadedConfig> {
+  const { files, sources, entries } = await readConfigSources(options, listed);
   const validateOptions = {
     gunzip: boundedGunzip(options.maxGunzipBytes),
     ...(options.limits && { limits: options.limits }),
@@ -148,4 +148,9 @@ export async function loadConfig(options: LoadOptions = {}): Promise<LoadedConfi
     sources: checked.map((c) => ({ file: c.source.file!, kind: c.kind })),
     files: sources,
   };
+}
+
+/** Like loadConfig, for the given files in the given order (`agentctl config validate FILE…`). */
+export function loadConfigFiles(files: string[], options: LoadOptions = {}): Promise<LoadedConfig> {
+  return loadConfig(options, { files, entries: [] });
 }

@@ -178,6 +178,18 @@ export class SystemdManager {
     });
   }
 
+  /** The unit file state (enabled, disabled, static, masked…), '' when there is no unit file. */
+  async unitFileState(name: string): Promise<string> {
+    try {
+      const [state] = await this.managerCall('GetUnitFileState', 's', [name]);
+      return String(state);
+    } catch (e) {
+      const err = systemdError(e, `read the unit file state of ${name}`, name);
+      if (err.code === 'systemd.no-such-unit' || err.code === 'systemd.call-failed') return '';
+      throw err;
+    }
+  }
+
   /** systemctl daemon-reload: re-read every unit file. */
   async daemonReload(): Promise<void> {
     try {

@@ -5,14 +5,14 @@
  * A unit the agent wrote carries `X-HostAgent-Source=<origin>` in [Unit] (systemd ignores
  * X- keys) after a header comment; only such units are ever changed or removed.
  */
-import { readFile, readdir } from 'node:fs/promises';
+import { readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
 import { writeFileAtomic, removeFileDurably } from '../fs/atomic.js';
 import type { BusKind } from '../../api/agent1.js';
+import { markerOf } from '../../core/plan/unit-text.js';
 
-export const MARKER_KEY = 'X-HostAgent-Source';
-const MARKER_LINE = new RegExp(`^${MARKER_KEY}=(.*)$`, 'm');
+export { markerOf };
 
 export interface UnitDirs {
   /** Persistent unit files (/etc/systemd/system, or the user config dir). */
@@ -28,14 +28,10 @@ export function defaultUnitDirs(bus: BusKind, env: NodeJS.ProcessEnv = process.e
   return { persistent: join(config, 'systemd/user'), runtime: join(runtime, 'systemd/user') };
 }
 
-/** The origin recorded in a unit file's marker, or undefined when the agent did not write it. */
-export function markerOf(text: string): string | undefined {
-  return MARKER_LINE.exec(text)?.[1]?.trim();
-}
-
 export interface ManagedUnitFile {
   name: string;
   path: string;
+  runtime: boolean;
   origin: string;
   text: string;
 }
@@ -64,10 +60,41 @@ export class UnitFileStore {
     return removeFileDurably(this.pathOf(name, runtime));
   }
 
+  dropInPath(unit: string, name: string, runtime = false): string {
+    return join(this.pathOf(`${unit}.d`, runtime), name);
+  }
+
+  async writeDropIn(unit: string, name: string, text: string, runtime = false): Promise<void> {
+    await writeFileAtomic(this.dropInPath(unit, name, runtime), text, { mode: 0o644, mkdirs: true });
+  }
+
+  /** Remove a drop-in, and its directory when that is left empty. */
+  async removeDropIn(unit: string, name: string, runtime = false): Promise<boolean> {
+    const removed = await removeFileDurably(this.dropInPath(unit, name, runtime));
+    await rmdir(this.pathOf(`${unit}.d`, runtime)).catch(() => undefined);
+    return removed;
+  }
+
+  /** The agent's drop-ins of `unit` in both directories, with the origin their marker names. */
+  async readDropIns(unit: string): Promise<Array<{ name: string; runtime: boolean; origin: string; text: string }>> {
+    const found: Array<{ name: string; runtime: boolean; origin: string; text: string }> = [];
+    for (const runtime of [false, true]) {
+      const dir = this.pathOf(`${unit}.d`, runtime);
+      const names = await readdir(dir).catch(() => [] as string[]);
+      for (const name of names.filter((n) => n.endsWith('.conf')).sort()) {
+        const text = await readFile(join(dir, name), 'utf8').catch(() => undefined);
+        const origin = text === undefined ? undefined : markerOf(text);
+        if (text !== undefined && origin !== undefined) found.push({ name, runtime, origin, text });
+      }
+    }
+    return found;
+  }
+
   /** Unit files in both directories that carry the agent's marker. */
   async listManaged(): Promise<ManagedUnitFile[]> {
     const found: ManagedUnitFile[] = [];
-    for (const dir of [this.dirs.persistent, this.dirs.runtime]) {
+    for (const runtime of [false, true]) {
+      const dir = runtime ? this.dirs.runtime : this.dirs.persistent;
       let names: string[];
       try {
         names = await readdir(dir);
@@ -80,7 +107,7 @@ export class UnitFileStore {
         const path = join(dir, name);
         const text = await readFile(path, 'utf8').catch(() => undefined);
         const origin = text === undefined ? undefined : markerOf(text);
-        if (text !== undefined && origin !== undefined) found.push({ name, path, origin, text });
+        if (text !== undefined && origin !== undefined) found.push({ name, path, runtime, origin, text });
       }
     }
     return found;

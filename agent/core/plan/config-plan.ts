@@ -1,0 +1,184 @@
+/**
+ * plan(desired config, previous config, observed host) → the steps that make the host
+ * match the config. Pure. Applying a plan and planning again gives no steps: files are
+ * written only when their bytes differ, units are restarted only when their files changed
+ * (or they are not running and the config says so), and nothing is done to a unit the
+ * agent did not write or was never told about.
+ *
+ * Order: files, hostname and SSH keys first (units may use them); stops of units removed
+ * from the config and disables while their files still exist; unit files, drop-ins and
+ * masks; one daemon reload; enables; last each unit's command, in config order.
+ */
+import type { HostConfig, Unit } from '../config/types.js';
+import type { Step } from './steps.js';
+import { CONFIG_ORIGIN, withMarker } from './unit-text.js';
+
+export interface ObservedFile {
+  content: Uint8Array;
+  mode: number;
+  uid: number;
+  gid: number;
+}
+
+export interface ObservedUnit {
+  /** The unit file the agent wrote from cloud-config, if any. */
+  file?: { runtime: boolean; text: string };
+  /** Drop-ins the agent wrote from cloud-config. */
+  dropIns: Array<{ name: string; runtime: boolean; text: string }>;
+  /** systemd's UnitFileState: enabled, enabled-runtime, disabled, static, masked, masked-runtime, '' … */
+  unitFileState: string;
+  activeState: string;
+}
+
+export interface ObservedHost {
+  files: Map<string, ObservedFile | undefined>;
+  /** Owner strings of write_files resolved to ids; absent when the name is unknown. */
+  owners: Map<string, { uid: number; gid: number }>;
+  hostname?: string;
+  /** Keys of the agent's block in the SSH user's authorized_keys; undefined: no such user. */
+  sshKeys?: string[];
+  sshUser: string;
+  units: Map<string, ObservedUnit>;
+}
+
+export interface Plan {
+  steps: Step[];
+  /** What cannot be done, e.g. an owner that does not exist; the rest is still planned. */
+  problems: string[];
+}
+
+const EMPTY_UNIT: ObservedUnit = { dropIns: [], unitFileState: '', activeState: 'inactive' };
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.length === b.length && a.every((v, i) => v === b[i]);
+}
+
+const isActive = (u: ObservedUnit): boolean => u.activeState === 'active' || u.activeState === 'reloading' || u.activeState === 'activating';
+const isMasked = (u: ObservedUnit): boolean => u.unitFileState.startsWith('masked');
+const isEnabled = (u: ObservedUnit): boolean => u.unitFileState.startsWith('enabled');
+
+function planFiles(desired: HostConfig, observed: ObservedHost, plan: Plan): void {
+  for (const f of desired.writeFiles) {
+    const current = observed.files.get(f.path);
+    let owner: { uid: number; gid: number } = { uid: 0, gid: 0 };
+    if (f.owner !== undefined) {
+      const resolved = observed.owners.get(f.owner);
+      if (!resolved) {
+        plan.problems.push(`write_files ${f.path}: owner "${f.owner}" does not exist on this host; create the user or group first`);
+        continue;
+      }
+      owner = resolved;
+    }
+    const same = current && sameBytes(current.content, f.content) && (current.mode & 0o7777) === f.permissions
+      && current.uid === owner.uid && current.gid === owner.gid;
+    if (!same) {
+      plan.steps.push({ kind: 'write-file', path: f.path, content: f.content, mode: f.permissions, ...(f.owner !== undefined && { owner: f.owner }) });
+    }
+  }
+  if (desired.hostname !== undefined && desired.hostname !== observed.hostname) {
+    plan.steps.push({ kind: 'set-hostname', hostname: desired.hostname });
+  }
+  const keys = desired.sshAuthorizedKeys;
+  if (keys.length > 0 || (observed.sshKeys?.length ?? 0) > 0) {
+    if (observed.sshKeys === undefined) {
+      if (keys.length > 0) plan.problems.push(`ssh_authorized_keys: user "${observed.sshUser}" does not exist on this host`);
+    } else if (keys.join('\n') !== observed.sshKeys.join('\n')) {
+      plan.steps.push({ kind: 'write-ssh-keys', user: observed.sshUser, keys });
+    }
+  }
+}
+
+interface UnitChanges {
+  stops: Step[];
+  disables: Step[];
+  files: Step[];
+  enables: Step[];
+  jobs: Step[];
+}
+
+/** Steps for one unit of the config; `changed` says whether its files change. */
+function planUnit(u: Unit, prev: Unit | undefined, o: ObservedUnit, out: UnitChanges): void {
+  let changed = false;
+  const write = (s: Step): void => {
+    out.files.push(s);
+    changed = true;
+  };
+
+  const desiredText = u.content !== undefined && !u.mask ? withMarker(u.content, CONFIG_ORIGIN) : undefined;
+  if (o.file && (desiredText === undefined || o.file.runtime !== u.runtime)) {
+    write({ kind: 'remove-unit', unit: u.name, runtime: o.file.runtime });
+  }
+  if (desiredText !== undefined && (o.file?.text !== desiredText || o.file.runtime !== u.runtime)) {
+    write({ kind: 'write-unit', unit: u.name, runtime: u.runtime, text: desiredText });
+  }
+
+  const wanted = new Map(u.mask ? [] : u.dropIns.map((d) => [d.name, withMarker(d.content, CONFIG_ORIGIN)]));
+  for (const d of o.dropIns) {
+    if (wanted.get(d.name) === undefined || d.runtime !== u.runtime) write({ kind: 'remove-dropin', unit: u.name, name: d.name, runtime: d.runtime });
+  }
+  for (const [name, text] of wanted) {
+    const have = o.dropIns.find((d) => d.name === name && d.runtime === u.runtime);
+    if (have?.text !== text) write({ kind: 'write-dropin', unit: u.name, name, runtime: u.runtime, text });
+  }
+
+  if (u.mask && !isMasked(o)) write({ kind: 'mask', unit: u.name, runtime: u.runtime });
+  if (!u.mask && isMasked(o) && prev?.mask) write({ kind: 'unmask', unit: u.name, runtime: prev.runtime });
+
+  if (u.enable && !u.mask && !isEnabled(o)) out.enables.push({ kind: 'enable', unit: u.name, runtime: u.runtime });
+  if (!u.enable && prev?.enable && isEnabled(o)) out.disables.push({ kind: 'disable', unit: u.name, runtime: prev.runtime });
+
+  const job = jobFor(u, o, changed);
+  if (job) out.jobs.push(job);
+}
+
+/** The job a unit's `command` needs now, given whether its files changed. */
+function jobFor(u: Unit, o: ObservedUnit, changed: boolean): Step | undefined {
+  const active = isActive(o);
+  const job = (command: Unit['command'] & string, reason: string): Step => ({ kind: 'unit-job', unit: u.name, command, reason });
+  switch (u.command) {
+    case undefined: return undefined;
+    case 'start':
+      if (!active) return job('start', 'not running');
+      return changed ? job('restart', 'its files changed') : undefined;
+    case 'stop':
+      return active ? job('stop', 'running') : undefined;
+    case 'restart':
+    case 'reload-or-restart':
+      if (!active) return job(u.command, 'not running');
+      return changed ? job(u.command, 'its files changed') : undefined;
+    case 'reload':
+    case 'try-restart':
+    case 'reload-or-try-restart':
+      return active && changed ? job(u.command, 'its files changed') : undefined;
+  }
+}
+
+/** Steps that undo a unit the config no longer names (only what the agent did). */
+function planRemoval(name: string, prev: Unit | undefined, o: ObservedUnit, out: UnitChanges): void {
+  if (isActive(o) && (prev?.command !== undefined || o.file)) {
+    out.stops.push({ kind: 'unit-job', unit: name, command: 'stop', reason: 'removed from the config' });
+  }
+  if (prev?.enable && isEnabled(o)) out.disables.push({ kind: 'disable', unit: name, runtime: prev.runtime });
+  if (prev?.mask && isMasked(o)) out.files.push({ kind: 'unmask', unit: name, runtime: prev.runtime });
+  for (const d of o.dropIns) out.files.push({ kind: 'remove-dropin', unit: name, name: d.name, runtime: d.runtime });
+  if (o.file) out.files.push({ kind: 'remove-unit', unit: name, runtime: o.file.runtime });
+}
+
+export function planHostConfig(desired: HostConfig, previous: HostConfig | undefined, observed: ObservedHost): Plan {
+  const plan: Plan = { steps: [], problems: [] };
+  planFiles(desired, observed, plan);
+
+  const prevUnits = new Map((previous?.units ?? []).map((u) => [u.name, u]));
+  const wantedNames = new Set(desired.units.map((u) => u.name));
+  const out: UnitChanges = { stops: [], disables: [], files: [], enables: [], jobs: [] };
+  const removedNames = new Set([...prevUnits.keys(), ...[...observed.units].filter(([, o]) => o.file || o.dropIns.length).map(([n]) => n)]);
+  for (const name of [...removedNames].sort()) {
+    if (!wantedNames.has(name)) planRemoval(name, prevUnits.get(name), observed.units.get(name) ?? EMPTY_UNIT, out);
+  }
+  for (const u of desired.units) planUnit(u, prevUnits.get(u.name), observed.units.get(u.name) ?? EMPTY_UNIT, out);
+
+  plan.steps.push(...out.stops, ...out.disables, ...out.files);
+  if (out.files.length > 0) plan.steps.push({ kind: 'daemon-reload' });
+  plan.steps.push(...out.enables, ...out.jobs);
+  return plan;
+}

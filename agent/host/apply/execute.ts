@@ -1,0 +1,61 @@
+/**
+ * Runs a plan's steps against the host, in order. A step that fails is reported with
+ * what it was and why, and the steps after it still run (a broken unit must not keep the
+ * others from starting); jobs wait for systemd's result.
+ */
+import { join } from 'node:path';
+import type { Step } from '../../core/plan/steps.js';
+import { describeStep } from '../../core/plan/steps.js';
+import { AgentError, describeError } from '../../core/errors.js';
+import { writeFileAtomic } from '../fs/atomic.js';
+import { readAccounts, resolveOwner } from './accounts.js';
+import { writeManagedKeys } from './ssh-keys.js';
+import type { HostContext } from './observe.js';
+
+export interface StepResult {
+  step: string;
+  error?: string;
+}
+
+async function runStep(step: Step, ctx: HostContext): Promise<void> {
+  const { systemd, unitFiles } = ctx;
+  switch (step.kind) {
+    case 'write-file': {
+      const ids = step.owner === undefined ? { uid: 0, gid: 0 } : resolveOwner(step.owner, await readAccounts(ctx.root));
+      if (!ids) throw new AgentError({ code: 'config.unknown-owner', message: `owner ${step.owner} does not exist`, subject: step.path, hint: 'Create the user first' });
+      await writeFileAtomic(join(ctx.root, step.path), step.content, { mode: step.mode, mkdirs: true, ...ids });
+      return;
+    }
+    case 'set-hostname': return ctx.hostname.set(step.hostname);
+    case 'write-ssh-keys': {
+      const user = (await readAccounts(ctx.root)).users.get(step.user);
+      if (!user) throw new AgentError({ code: 'config.unknown-user', message: `user ${step.user} does not exist`, subject: 'ssh_authorized_keys' });
+      return writeManagedKeys(user, ctx.root, step.keys);
+    }
+    case 'write-unit': return unitFiles.write(step.unit, step.text, step.runtime);
+    case 'remove-unit': await unitFiles.remove(step.unit, step.runtime); return;
+    case 'write-dropin': return unitFiles.writeDropIn(step.unit, step.name, step.text, step.runtime);
+    case 'remove-dropin': await unitFiles.removeDropIn(step.unit, step.name, step.runtime); return;
+    case 'mask': await systemd.mask([step.unit], step.runtime); return;
+    case 'unmask': await systemd.unmask([step.unit], step.runtime); return;
+    case 'daemon-reload': return systemd.daemonReload();
+    case 'enable': await systemd.enable([step.unit], step.runtime); return;
+    case 'disable': await systemd.disable([step.unit], step.runtime); return;
+    case 'unit-job': return systemd.runJob(step.command, step.unit);
+  }
+}
+
+export async function executeSteps(steps: Step[], ctx: HostContext, onStep?: (r: StepResult) => void): Promise<StepResult[]> {
+  const results: StepResult[] = [];
+  for (const step of steps) {
+    const result: StepResult = { step: describeStep(step) };
+    try {
+      await runStep(step, ctx);
+    } catch (e) {
+      result.error = describeError(e);
+    }
+    results.push(result);
+    onStep?.(result);
+  }
+  return results;
+}
