@@ -1,0 +1,27 @@
+/**
+ * The spec hash written into a container's unit as `X-HostAgent-Spec=`: SHA-256 of the
+ * canonical JSON (keys sorted, undefined left out) of everything the unit is made from —
+ * the spec with the image named by its ID, the host paths and the unit format version.
+ * Two inputs with the same hash render the same unit; a changed hash means drift.
+ * Pure: no I/O.
+ */
+import { sha256Hex } from './sha256.js';
+import type { RenderInput } from './spec.js';
+
+/** Bumped when the renderer's output changes for the same input, so units get rewritten. */
+export const UNIT_FORMAT = 1;
+
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') return JSON.stringify(value);
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.entries(value as Record<string, unknown>)
+    .filter(([, v]) => v !== undefined)
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
+}
+
+/** `sha256-<hex>` of the input; the image manifest is represented by the image ID. */
+export function specHash(input: RenderInput): string {
+  const { image, ...rest } = input.spec;
+  return `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec: { ...rest, image: image.id }, host: input.host }))}`;
+}

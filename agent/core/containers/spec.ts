@@ -1,0 +1,140 @@
+/**
+ * What a container is, as the renderer takes it: the declared spec (from cloud-config), the
+ * image it runs (ID and manifest), and the host paths the host side computed for it. Also
+ * the resolved form: the spec with the image's defaults filled in (exec, environment,
+ * user, group, working directory, isolators), which is what the unit is made from.
+ * Pure: types and merging only.
+ */
+import type { ImageManifest } from '../appc/manifest.js';
+import type { Isolator } from '../appc/isolators.js';
+
+export type Isolation = 'nspawn' | 'fly';
+export type RestartPolicy = 'no' | 'on-success' | 'on-failure' | 'on-abnormal' | 'on-watchdog' | 'on-abort' | 'always';
+
+export interface VolumeSpec {
+  /** Absolute path on the host; the host side checks that it exists. */
+  host: string;
+  /** Absolute path in the container. */
+  path: string;
+  readOnly: boolean;
+}
+
+export interface PortSpec {
+  host: number;
+  container: number;
+  protocol: 'tcp' | 'udp';
+}
+
+export interface ContainerSpec {
+  /** AC Name; the unit is `container-<name>.service`. */
+  name: string;
+  image: {
+    /** `sha512-<hex>`, the store's ID. */
+    id: string;
+    manifest: ImageManifest;
+  };
+  /** Command line; absent: the image's `app.exec`. */
+  exec?: string[];
+  /** Added to (and overriding) the image's environment. */
+  environment: Record<string, string>;
+  user?: string;
+  group?: string;
+  workingDirectory?: string;
+  volumes: VolumeSpec[];
+  ports: PortSpec[];
+  memoryBytes?: number;
+  /** Percent of one CPU (200 = two CPUs). */
+  cpuPercent?: number;
+  restart: RestartPolicy;
+  isolation: Isolation;
+  /**
+   * systemd-nspawn --private-users= value. Absent, `true`, `yes`: `pick` (the default: a
+   * user namespace with a range of its own). `false`, `no`: none. Also `identity`, `UID[:COUNT]`.
+   */
+  privateUsers?: string;
+}
+
+/** Host paths and facts for one container, computed by agent/host/containers. */
+export interface ContainerHost {
+  /** The image's shared, read-only tree: `<state>/images/<id>/rootfs`. */
+  imageRootfs: string;
+  /** The container's own writable layer: `<state>/containers/<name>/{upper,work,merged}`. */
+  layer: { upper: string; work: string; merged: string };
+  /** Whether overlayfs takes `metacopy=on` (then a chown copies up metadata only). */
+  metacopy: boolean;
+  /**
+   * cgroup v1 directories under which the unit places the payload itself, for limits the
+   * systemd manager cannot enforce (a user manager on a hybrid cgroup host). Each is a
+   * parent: the unit uses `<dir>/container-<name>`.
+   */
+  legacyCgroups?: { memory?: string; cpu?: string };
+  /** File for the payload's output; absent: the journal. */
+  outputFile?: string;
+  /** `[Install] WantedBy=` target; absent: no [Install] section. */
+  wantedBy?: string;
+}
+
+export interface RenderInput {
+  spec: ContainerSpec;
+  host: ContainerHost;
+}
+
+/** The spec with the image's defaults applied. */
+export interface ResolvedContainer {
+  name: string;
+  imageId: string;
+  imageName: string;
+  exec: string[];
+  /** Image environment, then the spec's; a later name replaces an earlier one in place. */
+  environment: Array<[string, string]>;
+  user: string;
+  group: string;
+  workingDirectory?: string;
+  volumes: VolumeSpec[];
+  ports: PortSpec[];
+  memoryBytes?: number;
+  cpuPercent?: number;
+  isolators: Isolator[];
+  restart: RestartPolicy;
+  isolation: Isolation;
+  /** nspawn --private-users= value, or undefined for none. */
+  privateUsers?: string;
+}
+
+/** Normalises the privateUsers setting: undefined means no user namespace. */
+export function resolvePrivateUsers(value: string | undefined, isolation: Isolation): string | undefined {
+  if (value === undefined) return isolation === 'nspawn' ? 'pick' : undefined;
+  if (value === 'no' || value === 'false') return undefined;
+  if (value === 'yes' || value === 'true') return 'pick';
+  return value;
+}
+
+export function resolve(spec: ContainerSpec): ResolvedContainer {
+  const app = spec.image.manifest.app;
+  const env = new Map<string, string>();
+  for (const e of app?.environment ?? []) env.set(e.name, e.value);
+  for (const [k, v] of Object.entries(spec.environment)) env.set(k, v);
+  const workingDirectory = spec.workingDirectory ?? (app?.workingDirectory || undefined);
+  return {
+    name: spec.name,
+    imageId: spec.image.id,
+    imageName: spec.image.manifest.name,
+    exec: spec.exec ?? app?.exec ?? [],
+    environment: [...env],
+    user: spec.user ?? app?.user ?? '0',
+    group: spec.group ?? app?.group ?? '0',
+    ...(workingDirectory !== undefined && { workingDirectory }),
+    volumes: spec.volumes,
+    ports: spec.ports,
+    ...(spec.memoryBytes !== undefined && { memoryBytes: spec.memoryBytes }),
+    ...(spec.cpuPercent !== undefined && { cpuPercent: spec.cpuPercent }),
+    isolators: app?.isolators ?? [],
+    restart: spec.restart,
+    isolation: spec.isolation,
+    ...withPrivateUsers(resolvePrivateUsers(spec.privateUsers, spec.isolation)),
+  };
+}
+
+function withPrivateUsers(value: string | undefined): { privateUsers?: string } {
+  return value === undefined ? {} : { privateUsers: value };
+}

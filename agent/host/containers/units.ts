@@ -1,0 +1,139 @@
+/**
+ * The host side of container units: turns a declared container into its unit files
+ * (host checks, host paths, pure rendering), writes them atomically with the agent's
+ * marker, lists the ones installed with their spec hash, and removes them. It neither
+ * reloads nor starts anything: the reconciler does that through SystemdManager.
+ */
+import { stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { AgentError } from '../../core/errors.js';
+import { containerOfOrigin, containerUnitName, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
+import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
+import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
+import type { UnitFileStore } from '../systemd/unit-files.js';
+import type { HostFacts } from './host-facts.js';
+import { prepareLayer, removeLayer } from './layer.js';
+import { containerPaths, type ContainerPaths } from './paths.js';
+
+export interface ContainerUnitsOptions {
+  stateDir: string;
+  unitFiles: UnitFileStore;
+  /** Where image trees are: the image store (`rootfs(id)` → `<state>/images/<id>/rootfs`). */
+  images: { rootfs(id: string): string };
+  facts: HostFacts;
+  /** `file`: payload output to `<state>/containers/<name>/output.log` (a manager without journal). */
+  output: 'journal' | 'file';
+  /** `[Install] WantedBy=` of the units; absent: none. */
+  wantedBy?: string;
+}
+
+export interface InstalledContainer {
+  name: string;
+  /** `container-<name>.service`. */
+  unit: string;
+  /** `X-HostAgent-Spec=` of the main unit; undefined when missing. */
+  hash: string | undefined;
+  /** Every unit file of the container (fly: also its rootfs unit). */
+  files: string[];
+}
+
+async function volumeProblems(spec: ContainerSpec): Promise<SpecProblem[]> {
+  const problems: SpecProblem[] = [];
+  for (const [i, v] of spec.volumes.entries()) {
+    if (!v.host.startsWith('/')) continue; // reported by specProblems
+    try {
+      await stat(v.host);
+    } catch {
+      problems.push({ field: `volumes[${i}].host`, message: `${v.host} does not exist on this host; create it first` });
+    }
+  }
+  return problems;
+}
+
+const GETENT = ['usr/bin/getent', 'bin/getent', 'usr/sbin/getent', 'sbin/getent'];
+
+/** nspawn resolves a non-root --user= by running getent inside the image (numeric ids too). */
+async function userProblems(spec: ContainerSpec, rootfs: string): Promise<SpecProblem[]> {
+  const user = spec.user ?? spec.image.manifest.app?.user ?? '0';
+  if (spec.isolation !== 'nspawn' || user === '0' || user === 'root') return [];
+  for (const path of GETENT) {
+    if (await stat(join(rootfs, path)).then(() => true, () => false)) return [];
+  }
+  const field = spec.user === undefined ? 'image app.user' : 'user';
+  return [{ field, message: `systemd-nspawn needs getent in the image to switch to user ${user}, and this image has none; use isolation fly or an image with getent` }];
+}
+
+export class ContainerUnits {
+  constructor(private readonly options: ContainerUnitsOptions) {}
+
+  paths(name: string): ContainerPaths {
+    return containerPaths(this.options.stateDir, name);
+  }
+
+  /** The host paths and facts the renderer needs for `spec`. */
+  hostFor(spec: ContainerSpec): ContainerHost {
+    const { facts, output, wantedBy } = this.options;
+    const p = this.paths(spec.name);
+    return {
+      imageRootfs: this.options.images.rootfs(spec.image.id),
+      layer: { upper: p.upper, work: p.work, merged: p.merged },
+      metacopy: facts.metacopy,
+      ...(facts.legacyCgroups && { legacyCgroups: facts.legacyCgroups }),
+      ...(output === 'file' && { outputFile: p.output }),
+      ...(wantedBy !== undefined && { wantedBy }),
+    };
+  }
+
+  /**
+   * Every check (the spec's, then the host's: volume host paths must exist, a non-root
+   * user under nspawn needs getent in the image) and the
+   * rendered units. Throws ContainerSpecError listing the problems of this container.
+   */
+  async render(spec: ContainerSpec): Promise<RenderedContainer> {
+    if (!this.options.facts.overlay) {
+      throw new AgentError({
+        code: 'container.no-overlay',
+        message: 'this kernel has no overlay file system, so containers cannot share image trees',
+        subject: `container ${spec.name}`,
+        hint: 'Load the overlay module (modprobe overlay)',
+      });
+    }
+    const problems = [...specProblems(spec), ...(await volumeProblems(spec)), ...(await userProblems(spec, this.options.images.rootfs(spec.image.id)))];
+    if (problems.length > 0) throw new ContainerSpecError(spec.name, problems);
+    return renderContainer({ spec, host: this.hostFor(spec) });
+  }
+
+  /** Creates the writable layer (kept if present) and writes the unit files atomically. */
+  async install(name: string, rendered: RenderedContainer): Promise<void> {
+    await prepareLayer(this.paths(name));
+    for (const file of rendered.files) await this.options.unitFiles.write(file.name, file.text);
+    const stale = (await this.installed()).find((c) => c.name === name)?.files.filter((f) => !rendered.files.some((r) => r.name === f)) ?? [];
+    for (const file of stale) await this.options.unitFiles.remove(file);
+  }
+
+  /** The containers whose unit files carry the agent's marker. */
+  async installed(): Promise<InstalledContainer[]> {
+    const byName = new Map<string, InstalledContainer>();
+    for (const file of await this.options.unitFiles.listManaged()) {
+      const name = containerOfOrigin(file.origin);
+      if (name === undefined) continue;
+      const entry = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, files: [] };
+      entry.files.push(file.name);
+      if (file.name === entry.unit) entry.hash = specHashOf(file.text);
+      byName.set(name, entry);
+    }
+    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Removes the container's unit files (stop it first); the writable layer is kept. */
+  async uninstall(name: string): Promise<string[]> {
+    const entry = (await this.installed()).find((c) => c.name === name);
+    for (const file of entry?.files ?? []) await this.options.unitFiles.remove(file);
+    return entry?.files ?? [];
+  }
+
+  /** `agentctl rm`: the writable layer, once the units are gone. */
+  async removeLayer(name: string): Promise<void> {
+    await removeLayer(this.paths(name));
+  }
+}

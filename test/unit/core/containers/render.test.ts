@@ -1,0 +1,104 @@
+/**
+ * Golden files: each case renders a spec and compares every unit file with
+ * test/fixtures/containers/<case>.<unit>. Run with UPDATE_GOLDEN=1 to rewrite them after an
+ * intended change, and review the diff.
+ */
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFile, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import {
+  containerOfOrigin, containerUnitName, renderContainer, rootfsUnitName, specHashOf, type RenderedContainer,
+} from '../../../../agent/core/containers/render.js';
+import { input } from './helpers.js';
+
+const FIXTURES = fileURLToPath(new URL('../../../fixtures/containers/', import.meta.url));
+
+async function golden(name: string, rendered: RenderedContainer): Promise<void> {
+  for (const file of rendered.files) {
+    const path = `${FIXTURES}${name}.${file.name}`;
+    if (process.env.UPDATE_GOLDEN === '1') await writeFile(path, file.text);
+    assert.equal(file.text, await readFile(path, 'utf8'), `${path} (UPDATE_GOLDEN=1 to rewrite)`);
+  }
+}
+
+const everything = {
+  exec: ['/bin/sh', '-c', 'echo "$GREETING" > /data/out; exec httpd -f -p 8080'],
+  environment: { GREETING: 'hello', EXTRA: 'x y' },
+  volumes: [{ host: '/srv/web', path: '/data', readOnly: false }, { host: '/etc/ssl/certs', path: '/etc/ssl/certs', readOnly: true }],
+  ports: [{ host: 8080, container: 80, protocol: 'tcp' as const }],
+  memoryBytes: 128 * 2 ** 20,
+  cpuPercent: 50,
+  restart: 'always' as const,
+  workingDirectory: '/data',
+};
+
+test('nspawn, image defaults only', async () => {
+  const r = renderContainer(input());
+  assert.equal(r.unit, 'container-web.service');
+  assert.deepEqual(r.files.map((f) => f.name), ['container-web.service']);
+  assert.deepEqual(r.warnings, []);
+  await golden('nspawn-defaults', r);
+});
+
+test('nspawn, every field, on a user manager over cgroup v1 with output to a file', async () => {
+  const r = renderContainer(input(everything, {
+    legacyCgroups: { memory: '/sys/fs/cgroup/memory/host-agent', cpu: '/sys/fs/cgroup/cpu/host-agent' },
+    outputFile: '/var/lib/host-agent/containers/web/output.log',
+    wantedBy: 'machines.target',
+  }));
+  await golden('nspawn-everything', r);
+});
+
+test('nspawn without a user namespace, as a named user, without metacopy', async () => {
+  await golden('nspawn-no-userns', renderContainer(input({ privateUsers: 'false', user: 'www' }, { metacopy: false })));
+});
+
+test('fly: the sandboxed unit and its rootfs unit', async () => {
+  const r = renderContainer(input({
+    ...everything, isolation: 'fly', privateUsers: 'no', ports: [{ host: 8080, container: 8080, protocol: 'tcp' }], user: '1000', group: '1000',
+  }, { legacyCgroups: { memory: '/sys/fs/cgroup/memory/host-agent' } }));
+  assert.deepEqual(r.files.map((f) => f.name), ['container-web.service', 'container-web.rootfs.service']);
+  assert.deepEqual(r.warnings, ['isolation fly relies on systemd for memory and cpu limits, which this systemd manager does not enforce here']);
+  await golden('fly', r);
+});
+
+test('every file carries the marker and the spec hash; helpers read them back', () => {
+  const r = renderContainer(input({ isolation: 'fly', privateUsers: 'no' }));
+  for (const f of r.files) {
+    assert.match(f.text, /^X-HostAgent-Source=container:web$/m);
+    assert.equal(specHashOf(f.text), r.hash);
+  }
+  assert.match(r.hash, /^sha256-[0-9a-f]{64}$/);
+  assert.equal(containerOfOrigin('container:web'), 'web');
+  assert.equal(containerOfOrigin('config:web.service'), undefined);
+  assert.equal(containerUnitName('web'), 'container-web.service');
+  assert.equal(rootfsUnitName('web'), 'container-web.rootfs.service');
+});
+
+test('the image environment comes first; the spec\'s replaces a name in place', () => {
+  const text = renderContainer(input({ environment: { GREETING: 'config', ZED: 'z' } })).files[0]!.text;
+  const setenv = [...text.matchAll(/--setenv=(\S+)/g)].map((m) => m[1]);
+  assert.deepEqual(setenv, ['PATH=/bin:/usr/bin', 'GREETING=config', 'ZED=z']);
+});
+
+test('hostile values never leave their word', () => {
+  const text = renderContainer(input({
+    exec: ['/bin/echo', '; --private-users=no', '$(reboot)', '%n', 'a\\', '"'],
+    environment: { X: '" --bind=/:/host "' },
+  })).files[0]!.text;
+  const exec = /^ExecStart=(.*)$/m.exec(text)![1]!;
+  assert.ok(exec.endsWith('--as-pid2 -- /bin/echo "; --private-users=no" "$$(reboot)" %%n "a\\\\" "\\""'), exec);
+  assert.ok(exec.includes('"--setenv=X=\\" --bind=/:/host \\""'), exec);
+  assert.equal(text.split('\n').filter((l) => l.startsWith('ExecStart=')).length, 1, 'no value adds a line');
+});
+
+test('image isolators become properties; the spec\'s memory and cpu replace the image\'s', () => {
+  const fromImage = renderContainer(input()).files[0]!.text;
+  assert.match(fromImage, /^MemoryMax=268435456$/m);
+  assert.match(fromImage, /^CPUQuota=50%$/m);
+  assert.match(fromImage, /^OOMScoreAdjust=100$/m);
+  const fromSpec = renderContainer(input({ memoryBytes: 1024, cpuPercent: 200 })).files[0]!.text;
+  assert.match(fromSpec, /^MemoryMax=1024$/m);
+  assert.match(fromSpec, /^CPUQuota=200%$/m);
+});
