@@ -7,8 +7,9 @@
  * connect to systemd (retrying with backoff while it is unreachable). SIGTERM/SIGINT:
  * finish the current operation, release the bus name, exit 0.
  */
+import { join } from 'node:path';
 import { AGENT_METHODS } from './api/agent1.js';
-import { describeError } from './core/errors.js';
+import { AgentError, describeError } from './core/errors.js';
 import { AgentBusService, type AgentHandlers } from './host/bus/service.js';
 import { connectBus } from './host/systemd/dbus.js';
 import { UnitFileStore } from './host/systemd/unit-files.js';
@@ -19,41 +20,76 @@ import { ExclusiveRunner } from './daemon/runner.js';
 import { StatusBoard } from './daemon/status-board.js';
 import { SystemdLink } from './daemon/systemd-link.js';
 import { ManagedUnits } from './daemon/managed-units.js';
-import { readConfigStatus } from './daemon/config-state.js';
+import { ConfigService } from './daemon/config-service.js';
+import type { HostContext } from './host/apply/observe.js';
+import { chooseHostnameStore } from './host/hostname.js';
+import { ImageService } from './daemon/image-service.js';
 
 async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const version = packageVersion();
-  const board = new StatusBoard(
-    version,
-    { bus: options.bus, connected: false },
-    await readConfigStatus(options.configPath),
-  );
   const runner = new ExclusiveRunner();
-  const units = new ManagedUnits(new UnitFileStore(options.unitDirs), board, log);
+  const unitFiles = new UnitFileStore(options.unitDirs);
+  let host: HostContext | undefined;
+  const config = new ConfigService({
+    paths: { mainFile: options.configPath, systemDropinDir: options.systemConfigDir, adminDropinDir: options.adminConfigDir },
+    lastGoodPath: join(options.stateDir, 'config/last-good.json'),
+    runner,
+    log,
+    host: () => host,
+    onStatus: (status) => board.setConfig(status),
+  });
+  const board = new StatusBoard(version, { bus: options.bus, connected: false }, config.snapshot());
+  const units = new ManagedUnits(unitFiles, board, log);
   const link = new SystemdLink({
     bus: options.bus,
     env: process.env,
     log,
     board,
-    onConnected: (manager) => units.attach(manager),
+    onConnected: async (systemd) => {
+      host = {
+        systemd, unitFiles, root: options.hostRoot, sshUser: options.sshUser,
+        hostname: await chooseHostnameStore(options.bus === 'system' ? systemd.bus : undefined, options.hostRoot),
+      };
+      await units.attach(systemd);
+      void config.reapply().catch((e: unknown) => log.error(`applying the configuration failed: ${describeError(e)}`));
+    },
   });
 
+  const images = await ImageService.open({
+    stateDir: options.stateDir,
+    keystore: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
+  });
+  let emit: (signal: 'FetchProgress', json: string) => void = () => undefined;
+
+  const applied = async (): Promise<string> => {
+    const report = await config.reload();
+    if (!report) {
+      throw new AgentError({ code: 'agent.not-applied', message: 'the configuration was not applied: systemd is not connected or no valid configuration was read', hint: 'See agentctl status' });
+    }
+    return JSON.stringify(report);
+  };
   const handlers: AgentHandlers = {
     GetStatus: async () => [JSON.stringify(board.snapshot())],
-    Reload: () => runner.run('reload', async () => {
-      board.setConfig(await readConfigStatus(options.configPath));
+    Reload: async () => {
+      await config.reload();
       if (link.manager) await units.rescan(link.manager);
       log.info('reloaded on request');
       return [];
-    }),
+    },
+    PlanConfig: async () => [JSON.stringify(await config.plan())],
+    ApplyConfig: async () => [await applied()],
+    ...images.handlers((event) => emit('FetchProgress', JSON.stringify(event))),
   };
 
   const serviceBus = await connectBus(options.bus);
   const service = await AgentBusService.start(serviceBus, handlers);
   board.onChange((status) => service.emit('StatusChanged', JSON.stringify(status)));
+  emit = (signal, json) => service.emit(signal, json);
   log.info(`agentd ${version} owns org.hostagent.Agent1 on the ${options.bus} bus (${Object.keys(AGENT_METHODS).length} methods)`);
 
   await link.start();
+  await config.start();
+  config.watch();
   board.setState('running');
 
   await new Promise<void>((resolve) => {
@@ -66,6 +102,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   });
 
   board.setState('stopping');
+  await config.stop();
   await runner.close();
   board.flush();
   await service.stop();

@@ -19,7 +19,7 @@ export async function run(): Promise<boolean> {
   const out = execFileSync(sandbox, ['up', dir], { encoding: 'utf8' });
   const env: NodeJS.ProcessEnv = { ...process.env, HOST_AGENT_BUS: 'session' };
   for (const m of out.matchAll(/^export (\w+)='([^']*)'$/gm)) env[m[1]!] = m[2]!;
-  const agent = spawn(process.execPath, [join(REPO, 'dist/agent/main.js'), '--user', `--config=${dir}/none.yaml`, `--state-dir=${dir}/state`], { env, stdio: 'ignore' });
+  const agent = spawn(process.execPath, [join(REPO, 'dist/agent/main.js'), '--user', `--config=${dir}/none.yaml`, `--config-dir=${dir}/none.d`, `--system-config-dir=${dir}/none.d`, `--state-dir=${dir}/state`, `--host-root=${dir}/root`], { env, stdio: 'ignore' });
   try {
     await waitForAgent(env);
     const node = timeCommand('node -e 0', [process.execPath, '-e', '0'], env, RUNS);

@@ -6,7 +6,7 @@ import {
   AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_METHODS, AGENT_OBJECT_PATH, type AgentMethod, type AgentStatus,
 } from '../api/agent1.js';
 import { AgentError, isAgentError } from '../core/errors.js';
-import { BusErrorReply, callMethod } from '../host/bus/lean-client.js';
+import { BusErrorReply, callMethod, type CallOptions } from '../host/bus/lean-client.js';
 import type { CliContext } from './verb.js';
 
 const NOT_RUNNING = new Set([
@@ -14,11 +14,12 @@ const NOT_RUNNING = new Set([
   'org.freedesktop.DBus.Error.NameHasNoOwner',
 ]);
 
-export async function callAgent(ctx: CliContext, method: AgentMethod, body: unknown[] = []): Promise<unknown[]> {
+/** `extra`: signals to receive during the call, a longer timeout (long calls with progress). */
+export async function callAgent(ctx: CliContext, method: AgentMethod, body: unknown[] = [], extra: Pick<CallOptions, 'signals' | 'timeoutMs'> = {}): Promise<unknown[]> {
   try {
     return await callMethod({
       bus: ctx.bus, env: ctx.env, destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH,
-      interface: AGENT_INTERFACE, member: method, signature: AGENT_METHODS[method].in, body,
+      interface: AGENT_INTERFACE, member: method, signature: AGENT_METHODS[method].in, body, ...extra,
     });
   } catch (e) {
     if ((e instanceof BusErrorReply && NOT_RUNNING.has(e.errorName)) || isAgentError(e, 'bus.unreachable')) {

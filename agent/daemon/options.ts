@@ -13,6 +13,15 @@ import { defaultUnitDirs, type UnitDirs } from '../host/systemd/unit-files.js';
 export interface AgentOptions {
   bus: BusKind;
   configPath: string;
+  systemConfigDir: string;
+  adminConfigDir: string;
+  /** Root of the host's files that cloud-config writes (write_files, hostname, SSH keys). */
+  hostRoot: string;
+  /** The user that receives ssh_authorized_keys. */
+  sshUser: string;
+  /** Trusted keys: the administrator's, and the ones shipped with the OS. */
+  trustDir: string;
+  systemTrustDir: string;
   stateDir: string;
   runtimeDir: string;
   unitDirs: UnitDirs;
@@ -28,6 +37,11 @@ Options:
   --user                 use the session bus and the user's systemd manager
   --system               use the system bus (the default)
   --config PATH          cloud-config file (default /etc/host-agent/cloud-config.yaml)
+  --config-dir DIR       admin drop-ins (default /etc/host-agent/config.d)
+  --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d)
+  --host-root DIR        where write_files, hostname and SSH keys go (default /)
+  --trust-dir DIR        trusted keys of the administrator (default /etc/host-agent/trustedkeys)
+  --system-trust-dir DIR trusted keys shipped with the OS (default /usr/lib/host-agent/trustedkeys)
   --state-dir DIR        state directory (default /var/lib/host-agent)
   --runtime-dir DIR      runtime directory (default /run/host-agent)
   --unit-dir DIR         where unit files are written (default by bus)
@@ -50,6 +64,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         user: { type: 'boolean' },
         system: { type: 'boolean' },
         config: { type: 'string' },
+        'config-dir': { type: 'string' },
+        'system-config-dir': { type: 'string' },
+        'host-root': { type: 'string' },
+        'trust-dir': { type: 'string' },
+        'system-trust-dir': { type: 'string' },
         'state-dir': { type: 'string' },
         'runtime-dir': { type: 'string' },
         'unit-dir': { type: 'string' },
@@ -75,6 +94,12 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
     options: {
       bus,
       configPath: values.config ?? '/etc/host-agent/cloud-config.yaml',
+      adminConfigDir: values['config-dir'] ?? '/etc/host-agent/config.d',
+      systemConfigDir: values['system-config-dir'] ?? '/usr/lib/host-agent/config.d',
+      hostRoot: values['host-root'] ?? '/',
+      sshUser: 'core',
+      trustDir: values['trust-dir'] ?? '/etc/host-agent/trustedkeys',
+      systemTrustDir: values['system-trust-dir'] ?? '/usr/lib/host-agent/trustedkeys',
       stateDir: values['state-dir'] ?? '/var/lib/host-agent',
       runtimeDir: values['runtime-dir'] ?? (bus === 'system' ? '/run/host-agent' : join(env.XDG_RUNTIME_DIR ?? '/run', 'host-agent')),
       unitDirs,

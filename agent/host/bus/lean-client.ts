@@ -1,7 +1,8 @@
 /**
  * A one-shot D-Bus method caller for agentctl: connect, authenticate (EXTERNAL), Hello,
  * one call, close. No introspection and no dependency, so `agentctl status` costs little
- * more than node's own start. Signals and long-lived connections belong to dbus-next.
+ * more than node's own start. A call may also subscribe to signals for its duration (one
+ * match rule, e.g. progress of a long call); long-lived connections belong to dbus-next.
  */
 import { createConnection, type Socket } from 'node:net';
 import type { BusKind } from '../../api/agent1.js';
@@ -12,8 +13,14 @@ import { marshalCall, messageLength, unmarshalMessage, MessageType, type Receive
 
 export interface CallOptions extends MethodCall {
   bus: BusKind;
+  /** Without a reply for this long, the call fails; with `signals`, each signal restarts it. */
   timeoutMs?: number;
   env?: NodeJS.ProcessEnv;
+  /** Signals to receive while the call runs: an AddMatch rule is sent before the call. */
+  signals?: {
+    match: string;
+    onSignal: (msg: ReceivedMessage) => void;
+  };
 }
 
 /** An error reply from the bus or the called service. */
@@ -62,16 +69,17 @@ export async function callMethod(opts: CallOptions): Promise<unknown[]> {
 
   return new Promise<unknown[]>((resolve, reject) => {
     const timeoutMs = opts.timeoutMs ?? 25_000;
-    const timer = setTimeout(() => {
+    const expire = (): void => {
       finish(new AgentError({
         code: 'bus.timeout',
         message: `no reply to ${opts.member} from ${opts.destination} within ${timeoutMs} ms`,
         hint: 'The agent may be busy or stuck; see its log (journalctl -u host-agent)',
       }));
-    }, timeoutMs);
+    };
+    let timer = setTimeout(expire, timeoutMs);
     let buffered = Buffer.alloc(0);
     let authenticated = false;
-    const CALL_SERIAL = 2;
+    const CALL_SERIAL = opts.signals ? 3 : 2;
     let done = false;
 
     const finish = (error?: Error, body?: unknown[]): void => {
@@ -84,6 +92,12 @@ export async function callMethod(opts: CallOptions): Promise<unknown[]> {
     };
 
     const onMessage = (msg: ReceivedMessage): void => {
+      if (msg.type === MessageType.Signal && opts.signals) {
+        clearTimeout(timer);
+        timer = setTimeout(expire, timeoutMs);
+        opts.signals.onSignal(msg);
+        return;
+      }
       if (msg.replySerial === undefined) return;
       if (msg.type === MessageType.Error) {
         const text = typeof msg.body[0] === 'string' ? msg.body[0] : msg.errorName ?? 'error';
@@ -110,6 +124,12 @@ export async function callMethod(opts: CallOptions): Promise<unknown[]> {
           serial: 1, destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus',
           interface: 'org.freedesktop.DBus', member: 'Hello',
         }));
+        if (opts.signals) {
+          socket.write(marshalCall({
+            serial: 2, destination: 'org.freedesktop.DBus', path: '/org/freedesktop/DBus',
+            interface: 'org.freedesktop.DBus', member: 'AddMatch', signature: 's', body: [opts.signals.match],
+          }));
+        }
         socket.write(marshalCall({
           serial: CALL_SERIAL, destination: opts.destination, path: opts.path, interface: opts.interface,
           member: opts.member, ...(opts.signature !== undefined && { signature: opts.signature }),

@@ -9,7 +9,9 @@
  * - a non-directory entry appears once; device nodes only when allowed (FIFOs always);
  * - entry count and total content size stay under the limits (decompression bombs).
  * Modes, mtimes and (as root) ownership are kept; directory metadata is applied last so
- * that creating children does not undo it. Nothing is held whole in memory.
+ * that creating children does not undo it; extended attributes (PAX SCHILY.xattr.*) are
+ * restored at the very end, after owners (a chown clears file capabilities), by
+ * xattrs.ts. Nothing is held whole in memory.
  */
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
@@ -21,6 +23,7 @@ import { promisify } from 'node:util';
 import { extract as tarExtract, type Extract, type Header } from 'tar-stream';
 import { AgentError } from '../../core/errors.js';
 import { createLayoutChecker, type LayoutChecker } from '../../core/appc/layout.js';
+import { entryXattrs, restoreXattrs, type EntryXattrs } from './xattrs.js';
 
 const run = promisify(execFile);
 
@@ -87,6 +90,7 @@ interface DirMeta {
 class Extraction {
   private readonly symlinks = new Set<string>();
   private readonly dirs = new Map<string, DirMeta>();
+  private readonly xattrs: EntryXattrs[] = [];
   private entries = 0;
   private bytes = 0;
 
@@ -159,6 +163,8 @@ class Extraction {
     }
     this.checkParents(name, parts);
     const rel = parts.join('/');
+    const attrs = entryXattrs(header, this.options.image);
+    if (attrs.length > 0) this.xattrs.push({ path: rel, attrs });
     const path = join(this.dest, ...parts);
     const mode = (header.mode ?? 0o644) & 0o7777;
     await mkdir(join(this.dest, ...parts.slice(0, -1)), { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
@@ -238,6 +244,7 @@ class Extraction {
       await chmod(dir.path, dir.mode);
       await utimes(dir.path, dir.mtime, dir.mtime);
     }
+    await restoreXattrs(this.dest, this.xattrs, this.options.image);
     return { entries: this.entries, bytes: this.bytes };
   }
 }

@@ -5,7 +5,10 @@
  *   2. download the image to a temp file in the store (idle timeout, truncation check);
  *   3. read the manifest from the archive in memory (nothing written) and check that its
  *      name and labels are the ones asked for;
- *   4. verify the signature over the bytes as served with the keys trusted for that name;
+ *   4. verify the signature over the bytes as served with the keys trusted for that name
+ *      (a download is verified while it streams in, against every trusted key, and the
+ *      signer's trust for the name is checked once the manifest is read; whatever that
+ *      early check cannot settle is verified again the slow way, which gives the errors);
  *   5. only then extract (layout and safety checks), hashing the uncompressed tar into the
  *      image ID, and move the tree into the store by one rename.
  * Every failure removes the temp files, so the store is left as it was. Streams only.
@@ -14,7 +17,7 @@ import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { open, readFile, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Transform, type Readable } from 'node:stream';
+import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AgentError, describeError } from '../../core/errors.js';
 import type { AppRef } from '../../core/appc/app-string.js';
@@ -25,9 +28,9 @@ import { validateImageManifest, type ImageManifest } from '../../core/appc/manif
 import { parseManifestText } from '../../core/appc/validate.js';
 import type { Keystore } from '../trust/keystore.js';
 import { verifyDetached } from '../trust/verify.js';
-import { decompress, type ArchiveFormat } from './decompress.js';
+import { decompress, type ArchiveFormat } from '../stream/decompress.js';
 import { DEFAULT_EXTRACT_LIMITS, extractAci, type ExtractLimits } from './extract.js';
-import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from './http.js';
+import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../net/http.js';
 import { peekManifest } from './peek.js';
 import type { ImageInfo, ImageStore } from './store.js';
 
@@ -72,6 +75,8 @@ interface Located {
   source: string;
   /** Our download, removed afterwards. */
   temp?: string;
+  /** The signer's fingerprint when the signature was verified during the download. */
+  early?: Promise<string | undefined>;
 }
 
 function signatureMissing(where: string, insecureHint: boolean): AgentError {
@@ -104,13 +109,16 @@ async function fetchSignature(url: string, http: HttpOptions): Promise<string> {
   return readText(res, 64 * 1024);
 }
 
-async function download(url: string, to: string, http: HttpOptions, onProgress: FetchOptions['onProgress']): Promise<void> {
+/** Downloads `url` to the file `to`, and the same bytes to `tee` when given. */
+async function download(url: string, to: string, http: HttpOptions, onProgress: FetchOptions['onProgress'], tee?: PassThrough): Promise<void> {
   const res = await httpGet(url, http);
   expectOk(res, 'image', 'Check the image address');
-  await pipeline(
-    bodyMeter(res, (done, total) => onProgress?.({ phase: 'download', done, total })),
-    createWriteStream(to, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }),
-  );
+  const body = bodyMeter(res, (done, total) => onProgress?.({ phase: 'download', done, total }));
+  if (tee) {
+    body.on('error', (e) => tee.destroy(e));
+    body.pipe(tee);
+  }
+  await pipeline(body, createWriteStream(to, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }));
 }
 
 /** A pass-through that reports bytes read. */
@@ -239,13 +247,33 @@ export class Fetcher {
   private async downloadFrom(url: string, ascUrl: string): Promise<Located> {
     const signature = this.insecure.has('image') ? undefined : await fetchSignature(ascUrl, this.http);
     const temp = this.options.store.tempFile('download');
+    const tee = signature === undefined ? undefined : new PassThrough({ highWaterMark: 1 << 20 });
+    const early = tee && this.verifyEarly(signature!, tee);
     try {
-      await download(url, temp, this.http, this.options.onProgress);
+      await download(url, temp, this.http, this.options.onProgress, tee);
     } catch (e) {
+      tee?.destroy();
+      await early;
       await rm(temp, { force: true });
       throw e;
     }
-    return { archive: temp, signature, source: url, temp };
+    return { archive: temp, signature, source: url, temp, ...(early && { early }) };
+  }
+
+  /**
+   * Verifies `data` as it streams in, against every trusted key (the name is not known
+   * yet). Resolves with the signer's fingerprint, or undefined when this cannot settle it
+   * (unknown signer, bad signature, failed download); never rejects, always drains `data`.
+   */
+  private async verifyEarly(signature: string, data: PassThrough): Promise<string | undefined> {
+    data.on('error', () => undefined); // a failed download ends it; the download reports why
+    try {
+      const all = await this.options.keystore.list();
+      return (await verifyDetached({ name: 'download', signature, data, trusted: all, known: all })).fingerprint;
+    } catch {
+      data.resume();
+      return undefined;
+    }
   }
 
   /** Steps 3–5 on an archive on disk: manifest, verification, extraction, commit. */
@@ -301,6 +329,11 @@ export class Fetcher {
       return null;
     }
     const { keystore } = this.options;
+    const early = await located.early;
+    if (early !== undefined && (await keystore.keysFor(name)).some((k) => k.fingerprint === early)) {
+      this.options.onProgress?.({ phase: 'verify', done: size, total: size });
+      return early;
+    }
     const verified = await verifyDetached({
       name,
       signature: located.signature,

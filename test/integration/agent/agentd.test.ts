@@ -21,7 +21,7 @@ const cleanups: Array<() => unknown> = [];
 before(async () => {
   sbx = await startSandbox({ after: (fn) => cleanups.push(fn) });
   systemd = await SystemdManager.connect('session', sbx.env);
-  await writeFile(join(sbx.unitDir, 'host-agent.service'), agentdUnit([`--config ${sbx.dir}/none.yaml`, '--log-format=json']));
+  await writeFile(join(sbx.unitDir, 'host-agent.service'), agentdUnit([`--config ${sbx.dir}/none.yaml`, `--config-dir ${sbx.dir}/none.d`, `--system-config-dir ${sbx.dir}/none.d`, `--state-dir ${sbx.dir}/state`, `--host-root ${sbx.dir}/root`, '--log-format=json']));
   await systemd.daemonReload();
 });
 

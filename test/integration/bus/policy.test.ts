@@ -23,7 +23,7 @@ const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
 before(async () => {
   bus = await startSystemLikeBus(suite, [POLICY]);
   const state = await tmpdir(suite);
-  await startAgentProcess(suite, ['--system', `--config=${state}/none.yaml`, `--state-dir=${state}`, `--runtime-dir=${state}/run`], bus.env);
+  await startAgentProcess(suite, ['--system', `--config=${state}/none.yaml`, `--config-dir=${state}/none.d`, `--system-config-dir=${state}/none.d`, `--state-dir=${state}`, `--runtime-dir=${state}/run`, `--host-root=${state}/root`], bus.env);
 });
 
 after(async () => {

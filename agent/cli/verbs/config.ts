@@ -1,0 +1,94 @@
+/**
+ * agentctl config validate|show|plan|apply. validate and show read the files themselves
+ * (no agent needed); plan and apply ask agentd, which knows the host's state.
+ */
+import { stringify } from 'yaml';
+import type { ApplyReport, ConfigPlan } from '../../api/agent1.js';
+import { formatEntry } from '../../core/config/report.js';
+import { AgentError } from '../../core/errors.js';
+import { configPaths, loadConfig, loadConfigFiles } from '../../host/config/load.js';
+import { callAgent } from '../agent-client.js';
+import { plainConfig } from '../render/config.js';
+import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
+
+function paths(values: VerbArgs['values']) {
+  return configPaths({
+    ...(typeof values.config === 'string' && { mainFile: values.config }),
+    ...(typeof values['config-dir'] === 'string' && { adminDropinDir: values['config-dir'] }),
+    ...(typeof values['system-config-dir'] === 'string' && { systemDropinDir: values['system-config-dir'] }),
+  });
+}
+
+async function validate(ctx: CliContext, { values, positionals }: VerbArgs): Promise<number> {
+  const files = positionals.slice(1);
+  const result = files.length ? await loadConfigFiles(files) : await loadConfig(paths(values));
+  for (const e of result.entries) ctx.stdout.write(`${formatEntry(e)}\n`);
+  return result.entries.length ? EXIT.failure : EXIT.ok;
+}
+
+async function show(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const loaded = await loadConfig(paths(values));
+  if (!loaded.config) {
+    for (const e of loaded.entries) ctx.stderr.write(`${formatEntry(e)}\n`);
+    throw new AgentError({ code: 'cli.config-invalid', message: 'the configuration has errors', hint: 'Fix the lines above (agentctl config validate)' });
+  }
+  const data = plainConfig(loaded.config);
+  ctx.stdout.write(values.json ? `${JSON.stringify(data, null, 2)}\n` : stringify(data));
+  return EXIT.ok;
+}
+
+async function plan(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const [json] = await callAgent(ctx, 'PlanConfig');
+  const p = JSON.parse(json as string) as ConfigPlan;
+  if (values.json) {
+    ctx.stdout.write(`${JSON.stringify(p, null, 2)}\n`);
+  } else {
+    ctx.stdout.write(p.steps.length ? p.steps.map((s, i) => `${i + 1}. ${s}\n`).join('') : 'Nothing to do: the host matches its configuration.\n');
+    for (const problem of p.problems) ctx.stdout.write(`problem: ${problem}\n`);
+  }
+  return EXIT.ok;
+}
+
+async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const [json] = await callAgent(ctx, 'ApplyConfig');
+  const report = JSON.parse(json as string) as ApplyReport;
+  if (values.json) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  else {
+    if (report.source === 'last-good') ctx.stdout.write('The files have errors (agentctl config validate): the last good configuration was applied.\n');
+    ctx.stdout.write(report.steps.length ? report.steps.map((s) => `${s.error ? 'FAILED' : 'done  '} ${s.step}${s.error ? `: ${s.error}` : ''}\n`).join('') : 'Nothing to do.\n');
+    for (const problem of report.problems) ctx.stdout.write(`problem: ${problem}\n`);
+  }
+  return report.steps.some((s) => s.error) || report.problems.length ? EXIT.failure : EXIT.ok;
+}
+
+const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<number>> = { validate, show, plan, apply };
+
+export const configVerb: Verb = {
+  name: 'config',
+  summary: 'Validate, show, plan or apply the cloud-config',
+  synopsis: 'validate [FILE…] | show [--json] | plan [--json] | apply [--json]',
+  help: `  validate [FILE…]   check the files (default: the configured ones, merged); exit 1 on any entry
+  show               the merged effective configuration as YAML (--json for JSON)
+  plan               what applying would do now (asks agentd)
+  apply              apply now (root; asks agentd); exit 1 if a step failed
+  --config PATH      main file (default /etc/host-agent/cloud-config.yaml)
+  --config-dir DIR   admin drop-ins (default /etc/host-agent/config.d)
+  --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d)
+  --json             JSON output
+`,
+  options: {
+    json: { type: 'boolean' },
+    config: { type: 'string' },
+    'config-dir': { type: 'string' },
+    'system-config-dir': { type: 'string' },
+  },
+  positionals: { min: 1, max: Infinity },
+  async run(ctx, args) {
+    const sub = SUBVERBS[args.positionals[0]!];
+    if (!sub) throw new AgentError({ code: 'cli.usage', message: `unknown config command "${args.positionals[0]}"`, hint: 'Use validate, show, plan or apply' });
+    if (args.positionals.length > 1 && args.positionals[0] !== 'validate') {
+      throw new AgentError({ code: 'cli.usage', message: `config ${args.positionals[0]} takes no arguments`, hint: 'See agentctl config --help' });
+    }
+    return sub(ctx, args);
+  },
+};

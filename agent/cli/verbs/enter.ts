@@ -1,0 +1,36 @@
+/**
+ * agentctl enter NAME [-- CMD…]: a command (default /bin/sh) inside a running container,
+ * in every namespace of its payload (nsenter into the container's init, the child of
+ * systemd-nspawn, the unit's main process). Needs root, like nsenter.
+ */
+import { readFile } from 'node:fs/promises';
+import { AgentError } from '../../core/errors.js';
+import type { Verb } from '../verb.js';
+import { findContainer } from './containers.js';
+import { pipeChild } from './logs.js';
+
+/** The first child of `pid` (nspawn's child is the container's pid 1). */
+export async function firstChild(pid: number): Promise<number | undefined> {
+  const text = await readFile(`/proc/${pid}/task/${pid}/children`, 'utf8').catch(() => '');
+  const child = Number(text.trim().split(/\s+/)[0]);
+  return Number.isInteger(child) && child > 0 ? child : undefined;
+}
+
+export const enterVerb: Verb = {
+  name: 'enter',
+  summary: 'Run a command (default /bin/sh) inside a running container (root only)',
+  synopsis: 'NAME [-- CMD [ARGS…]]',
+  help: '',
+  options: {},
+  positionals: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  async run(ctx, { positionals }) {
+    const [name, ...cmd] = positionals as [string, ...string[]];
+    const c = await findContainer(ctx, name);
+    const target = c.state === 'running' && c.mainPid > 0 ? await firstChild(c.mainPid) : undefined;
+    if (target === undefined) {
+      throw new AgentError({ code: 'cli.not-running', message: `the container is ${c.state}`, subject: name, hint: `Start it first: agentctl start ${name}` });
+    }
+    const command = cmd.length > 0 ? cmd : ['/bin/sh'];
+    return pipeChild(ctx, 'nsenter', ['--target', String(target), '--all', '--root', '--wd', '--', ...command], 'inherit');
+  },
+};

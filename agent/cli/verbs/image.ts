@@ -1,0 +1,159 @@
+/**
+ * agentctl image SUBVERB: validate a manifest or an archive (no agent needed), and list,
+ * remove, garbage-collect, show and export stored images — through agentd when it runs,
+ * directly on the store otherwise (image-backend.ts).
+ */
+import type { ImageSummary } from '../../api/agent1.js';
+import { AgentError } from '../../core/errors.js';
+import { parseGoDuration } from '../../core/schedule/window.js';
+import { humanDuration } from '../render/duration.js';
+import { renderTable } from '../render/table.js';
+import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
+import { STORE_HELP, STORE_OPTIONS, withImages } from './image-backend.js';
+
+interface Subverb {
+  synopsis: string;
+  args: { min: number; max: number };
+  /** Options of this subverb besides the store paths. */
+  options: string[];
+  run(ctx: CliContext, args: VerbArgs): Promise<number>;
+}
+
+const DEFAULT_GRACE = '24h';
+
+function usage(message: string, hint = 'See agentctl image --help'): AgentError {
+  return new AgentError({ code: 'cli.usage', message, hint });
+}
+
+export function shortId(id: string): string {
+  return id.slice(0, 'sha512-'.length + 12);
+}
+
+export function humanSize(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return unit === 0 ? `${bytes} B` : `${value.toFixed(1)} ${units[unit]}`;
+}
+
+function ago(iso: string | null, now: Date): string {
+  if (iso === null) return 'never';
+  return `${humanDuration((now.getTime() - Date.parse(iso)) / 1000)} ago`;
+}
+
+export function renderImages(images: ImageSummary[], now = new Date()): string {
+  if (images.length === 0) return 'No images. Fetch one with: agentctl fetch IMAGE\n';
+  return renderTable(images, [
+    { header: 'ID', value: (i) => shortId(i.id) },
+    { header: 'NAME', value: (i) => i.name },
+    { header: 'VERSION', value: (i) => i.labels.find((l) => l.name === 'version')?.value ?? '-' },
+    { header: 'SIZE', value: (i) => humanSize(i.size) },
+    { header: 'IMPORTED', value: (i) => ago(i.imported, now) },
+    { header: 'LAST USED', value: (i) => ago(i.lastUsed, now) },
+  ]);
+}
+
+const SUBVERBS: Record<string, Subverb> = {
+  validate: {
+    synopsis: 'validate FILE',
+    args: { min: 1, max: 1 },
+    options: [],
+    async run(ctx, { positionals }) {
+      const { validateImageFile } = await import('./image-validate.js');
+      const file = positionals[0]!;
+      ctx.stdout.write(`${file}: ${await validateImageFile(file)}\n`);
+      return EXIT.ok;
+    },
+  },
+  list: {
+    synopsis: 'list [--json]',
+    args: { min: 0, max: 0 },
+    options: ['json'],
+    async run(ctx, { values }) {
+      const images = await withImages(ctx, values, (b) => b.list());
+      ctx.stdout.write(values.json ? `${JSON.stringify(images, null, 2)}\n` : renderImages(images));
+      return EXIT.ok;
+    },
+  },
+  rm: {
+    synopsis: 'rm ID|NAME…',
+    args: { min: 1, max: Infinity },
+    options: [],
+    async run(ctx, { values, positionals }) {
+      for (const ref of positionals) {
+        const removed = await withImages(ctx, values, (b) => b.remove(ref));
+        ctx.stdout.write(`removed ${removed.id} (${removed.name})\n`);
+      }
+      return EXIT.ok;
+    },
+  },
+  gc: {
+    synopsis: `gc [--grace DURATION]`,
+    args: { min: 0, max: 0 },
+    options: ['grace'],
+    async run(ctx, { values }) {
+      const text = typeof values.grace === 'string' ? values.grace : DEFAULT_GRACE;
+      const parsed = parseGoDuration(text);
+      if (!parsed.ok || parsed.value < 0) throw usage(parsed.ok ? `--grace ${text} is negative` : parsed.problem, 'Give a duration such as 24h, 90m or 0');
+      const { removed } = await withImages(ctx, values, (b) => b.gc(parsed.value / 1000));
+      for (const image of removed) ctx.stdout.write(`removed ${image.id} (${image.name})\n`);
+      if (removed.length === 0) ctx.stdout.write(`nothing to remove (images used within ${text} are kept)\n`);
+      return EXIT.ok;
+    },
+  },
+  'cat-manifest': {
+    synopsis: 'cat-manifest ID|NAME',
+    args: { min: 1, max: 1 },
+    options: [],
+    async run(ctx, { values, positionals }) {
+      const detail = await withImages(ctx, values, (b) => b.get(positionals[0]!));
+      ctx.stdout.write(`${JSON.stringify(JSON.parse(detail.manifest), null, 2)}\n`);
+      return EXIT.ok;
+    },
+  },
+  export: {
+    synopsis: 'export ID|NAME FILE',
+    args: { min: 2, max: 2 },
+    options: [],
+    async run(ctx, { values, positionals }) {
+      const detail = await withImages(ctx, values, (b) => b.get(positionals[0]!));
+      const { exportImage } = await import('../../daemon/image-service.js');
+      await exportImage(detail.dir, positionals[1]!);
+      ctx.stdout.write(`${detail.image.id}\n`);
+      return EXIT.ok;
+    },
+  },
+};
+
+const ALL_OPTIONS = ['json', 'grace'];
+
+export const imageVerb: Verb = {
+  name: 'image',
+  summary: 'Validate, list, remove, garbage-collect, show and export images',
+  synopsis: Object.values(SUBVERBS).map((s) => s.synopsis).join(' | '),
+  help: `  validate FILE            check a manifest (JSON) or an image archive (.aci); exit 1 when invalid
+  list [--json]            stored images: ID, name, version, size, imported, last used
+  rm ID|NAME…              remove images (root)
+  gc [--grace DURATION]    remove images no container uses, unused for DURATION (default ${DEFAULT_GRACE}) (root)
+  cat-manifest ID|NAME     print an image's manifest
+  export ID|NAME FILE      write a stored image as an .aci file (root)
+  A NAME may carry labels: example.com/app:1.0.0,channel=stable (the latest import matches).
+${STORE_HELP}`,
+  options: { json: { type: 'boolean' }, grace: { type: 'string' }, ...STORE_OPTIONS },
+  positionals: { min: 1, max: Infinity },
+  async run(ctx, { values, positionals }) {
+    const [name, ...rest] = positionals;
+    const sub = SUBVERBS[name!];
+    if (!sub) throw usage(`unknown subverb "image ${name}"`, `Subverbs: ${Object.keys(SUBVERBS).join(', ')}`);
+    const stray = ALL_OPTIONS.find((o) => values[o] !== undefined && !sub.options.includes(o));
+    if (stray) throw usage(`image ${name} has no option --${stray}`, `Usage: agentctl image ${sub.synopsis}`);
+    if (rest.length < sub.args.min || rest.length > sub.args.max) {
+      throw usage(`image ${name} takes ${sub.args.min === sub.args.max ? sub.args.min : `at least ${sub.args.min}`} argument(s), got ${rest.length}`, `Usage: agentctl image ${sub.synopsis}`);
+    }
+    return sub.run(ctx, { values, positionals: rest });
+  },
+};

@@ -1,0 +1,80 @@
+/**
+ * agentctl run IMAGE [--name N] [-- ARGS…]: the rkt `run` experience. agentd runs the
+ * image once as a transient unit supervised by systemd; agentctl stays attached, copying
+ * the payload's output until it ends, and exits with the payload's exit status. Ctrl-C
+ * detaches (the container keeps running: `agentctl stop NAME`).
+ */
+import { open } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import type { RunRequest, RunResult } from '../../api/agent1.js';
+import { callAgent } from '../agent-client.js';
+import { EXIT, type CliContext, type Verb } from '../verb.js';
+import { fetchContainers } from './containers.js';
+
+const POLL_MS = 200;
+
+/** Copies what was appended to `file` since `offset`; returns the new offset. */
+async function copyNew(ctx: CliContext, file: string, offset: number): Promise<number> {
+  const handle = await open(file, 'r').catch(() => undefined);
+  if (!handle) return offset;
+  try {
+    const { size } = await handle.stat();
+    if (size <= offset) return offset;
+    const { buffer, bytesRead } = await handle.read(Buffer.alloc(size - offset), 0, size - offset, offset);
+    ctx.stdout.write(buffer.subarray(0, bytesRead));
+    return offset + bytesRead;
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Waits for the run to end; its exit status (0 once the unit is gone or stopped cleanly). */
+async function attach(ctx: CliContext, run: RunResult): Promise<number> {
+  let offset = 0;
+  const journal = run.outputFile === undefined
+    ? spawn('journalctl', [ctx.bus === 'session' ? '--user-unit' : '--unit', run.unit, '-f', '-n', 'all', '--no-pager', '-o', 'cat'], { stdio: ['ignore', 'pipe', 'ignore'] })
+    : undefined;
+  journal?.stdout.pipe(ctx.stdout, { end: false });
+  let detached = false;
+  const detach = (): void => { detached = true; };
+  process.once('SIGINT', detach);
+  try {
+    for (;;) {
+      if (run.outputFile !== undefined) offset = await copyNew(ctx, run.outputFile, offset);
+      const c = (await fetchContainers(ctx)).find((x) => x.name === run.name);
+      const ended = !c || c.state === 'failed' || c.state === 'stopped';
+      if (ended || detached) {
+        if (run.outputFile !== undefined) await copyNew(ctx, run.outputFile, offset);
+        if (detached && !ended) {
+          ctx.stderr.write(`detached; ${run.name} keeps running (agentctl stop ${run.name})\n`);
+          return EXIT.ok;
+        }
+        return c?.state === 'failed' ? (c.exitStatus ?? EXIT.failure) : EXIT.ok;
+      }
+      await new Promise((r) => setTimeout(r, POLL_MS));
+    }
+  } finally {
+    process.removeListener('SIGINT', detach);
+    journal?.kill('SIGTERM');
+  }
+}
+
+export const runVerb: Verb = {
+  name: 'run',
+  summary: 'Run an image once as a transient container supervised by systemd, attached to its output (root only)',
+  synopsis: 'IMAGE [--name NAME] [--detach] [-- ARGS…]',
+  help: '  --name NAME   name of the container (an AC Name; default run-<random>)\n  --detach      return once the payload runs\n',
+  options: { name: { type: 'string' }, detach: { type: 'boolean', short: 'd' } },
+  positionals: { min: 1, max: Number.MAX_SAFE_INTEGER },
+  async run(ctx, { positionals, values }) {
+    const [image, ...exec] = positionals as [string, ...string[]];
+    const request: RunRequest = { image, ...(typeof values.name === 'string' && { name: values.name }), ...(exec.length > 0 && { exec }) };
+    const [json] = await callAgent(ctx, 'RunContainer', [JSON.stringify(request)], { timeoutMs: 120_000 });
+    const run = JSON.parse(json as string) as RunResult;
+    if (values.detach) {
+      ctx.stdout.write(`${run.name}\n`);
+      return EXIT.ok;
+    }
+    return attach(ctx, run);
+  },
+};

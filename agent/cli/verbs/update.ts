@@ -1,0 +1,150 @@
+/**
+ * agentctl update SUBVERB: the OS update status (for people, `--json`, or
+ * update_engine_client's five KEY=value lines with `--format=env`), and check, apply
+ * (waits; a progress bar on a terminal from UpdateStatusChanged signals), reset and
+ * rollback — each one call to agentd (agent/api/agent1.ts).
+ */
+import { AGENT_INTERFACE, type UpdateRollbackResult, type UpdateStatusDocument } from '../../api/agent1.js';
+import { AgentError } from '../../core/errors.js';
+import { statusEnvLines } from '../../core/update/status.js';
+import { callAgent } from '../agent-client.js';
+import { humanDuration } from '../render/duration.js';
+import { progressView } from '../render/progress.js';
+import { styler } from '../render/style.js';
+import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
+import { humanSize } from './image.js';
+
+/** Without any signal for this long, `update apply` gives up waiting. */
+const APPLY_SILENCE_MS = 120_000;
+
+async function call(ctx: CliContext, method: 'GetUpdateStatus' | 'UpdateCheck' | 'UpdateReset'): Promise<UpdateStatusDocument> {
+  const [json] = await callAgent(ctx, method);
+  return JSON.parse(json as string) as UpdateStatusDocument;
+}
+
+function checked(s: UpdateStatusDocument, now: Date): string {
+  if (s.lastCheckedTime === 0) return 'never';
+  const at = new Date(s.lastCheckedTime * 1000);
+  return `${at.toISOString()} (${humanDuration((now.getTime() - at.getTime()) / 1000)} ago)`;
+}
+
+const BOOT_TEXT: Record<UpdateStatusDocument['boot']['status'], string> = {
+  pending: 'not checked yet',
+  checking: 'waiting for the required units (health check)',
+  'already-good': 'good',
+  'marked-good': 'marked good after a healthy boot',
+  'health-failed': 'NOT healthy: a reboot falls back to the other slot',
+  error: 'could not be checked',
+  disabled: 'not managed',
+};
+
+export function renderUpdateStatus(s: UpdateStatusDocument, color: boolean, now = new Date()): string {
+  const paint = styler(color);
+  const op = s.currentOperation;
+  const dot = s.lastError ? paint('red', '●') : s.state === 'UPDATED_NEED_REBOOT' ? paint('yellow', '●') : paint('green', '●');
+  const boot = `${BOOT_TEXT[s.boot.status]}${s.boot.detail ? ` (${s.boot.detail})` : ''}`;
+  const lines = [
+    `${dot} OS update: ${op}`,
+    `     Version: ${s.currentVersion}${s.bootedSlot ? `, booted from USR-${s.bootedSlot}` : ''}`,
+    `  Boot check: ${s.boot.status === 'health-failed' ? paint('red', boot) : boot}`,
+    s.enabled
+      ? `     Channel: ${s.group} at ${s.server}`
+      : `     Channel: ${paint('yellow', `disabled: ${s.disabledReason ?? 'unknown'}`)}`,
+    `Last checked: ${checked(s, now)}`,
+  ];
+  if (s.nextCheckAt) lines.push(`  Next check: ${s.nextCheckAt} (plus a random delay)`);
+  if (s.newVersion) lines.push(` New version: ${s.newVersion} (${humanSize(s.newSize)})`);
+  if (s.state === 'DOWNLOADING') lines.push(`    Progress: ${(s.progress * 100).toFixed(1)}% of ${humanSize(s.newSize)}`);
+  if (s.state === 'UPDATED_NEED_REBOOT') lines.push(paint('yellow', `              ${s.newVersion} is staged: reboot to run it`));
+  if (s.boot.fellBackFrom) lines.push(`   Fell back: ${s.boot.fellBackFrom} did not boot; it is not installed again`);
+  if (s.lastError) lines.push(`  Last error: ${paint('red', `${s.lastError.message} [${s.lastError.code}]`)} at ${s.lastError.at}`);
+  return lines.join('\n') + '\n';
+}
+
+function usage(message: string): AgentError {
+  return new AgentError({ code: 'cli.usage', message, hint: 'See agentctl update --help' });
+}
+
+async function status(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const format = values.format as string | undefined;
+  if (format !== undefined && format !== 'env') throw usage(`--format=${format} is not a format (only env)`);
+  const s = await call(ctx, 'GetUpdateStatus');
+  if (format === 'env') ctx.stdout.write(statusEnvLines(s).join('\n') + '\n');
+  else ctx.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : renderUpdateStatus(s, ctx.color));
+  return EXIT.ok;
+}
+
+async function check(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const s = await call(ctx, 'UpdateCheck');
+  if (values.json) ctx.stdout.write(JSON.stringify(s, null, 2) + '\n');
+  else if (s.state === 'UPDATED_NEED_REBOOT') ctx.stdout.write(`${s.newVersion} is already staged: reboot to run it.\n`);
+  else if (s.state === 'UPDATE_AVAILABLE') ctx.stdout.write(`Update available: ${s.newVersion} (${humanSize(s.newSize)}). Install it with: agentctl update apply\n`);
+  else ctx.stdout.write(`No update: ${s.currentVersion} is current on ${s.group}.\n`);
+  return EXIT.ok;
+}
+
+async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const bar = await progressView(ctx.stderr, 'update');
+  let json: unknown;
+  try {
+    [json] = await callAgent(ctx, 'UpdateApply', [], {
+      timeoutMs: APPLY_SILENCE_MS,
+      signals: {
+        match: `type='signal',interface='${AGENT_INTERFACE}',member='UpdateStatusChanged'`,
+        onSignal: (msg) => {
+          if (msg.interface !== AGENT_INTERFACE || msg.member !== 'UpdateStatusChanged') return; // NameAcquired comes too
+          const s = JSON.parse(msg.body[0] as string) as UpdateStatusDocument;
+          if (s.state === 'DOWNLOADING') bar.update({ phase: 'download', done: Math.round(s.progress * s.newSize), total: s.newSize });
+          else if (s.state === 'VERIFYING' || s.state === 'FINALIZING') bar.update({ phase: 'verify', done: s.newSize, total: s.newSize });
+        },
+      },
+    });
+  } finally {
+    bar.stop();
+  }
+  const s = JSON.parse(json as string) as UpdateStatusDocument;
+  if (values.json) ctx.stdout.write(JSON.stringify(s, null, 2) + '\n');
+  else if (s.state === 'UPDATED_NEED_REBOOT') ctx.stdout.write(`${s.newVersion} is staged in the other slot: reboot to run it.\n`);
+  else ctx.stdout.write(`No update: ${s.currentVersion} is current on ${s.group}.\n`);
+  return EXIT.ok;
+}
+
+async function reset(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const s = await call(ctx, 'UpdateReset');
+  ctx.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : 'The staged update was dropped; the next boot is the current slot.\n');
+  return EXIT.ok;
+}
+
+async function rollback(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const [json] = await callAgent(ctx, 'UpdateRollback');
+  const r = JSON.parse(json as string) as UpdateRollbackResult;
+  ctx.stdout.write(values.json ? JSON.stringify(r, null, 2) + '\n' : `${r.label} boots next: reboot to run it.\n`);
+  return EXIT.ok;
+}
+
+const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<number>> = { status, check, apply, reset, rollback };
+
+export const updateVerb: Verb = {
+  name: 'update',
+  summary: 'Show, check, apply, reset or roll back OS updates (A/B slots)',
+  synopsis: 'status [--json|--format=env] | check | apply | reset | rollback',
+  help: `  status            the update status; --format=env prints update_engine_client's
+                    LAST_CHECKED_TIME, PROGRESS, CURRENT_OP, NEW_VERSION, NEW_SIZE lines
+  check             ask the update channel now (root)
+  apply             check and stage the newest release into the other slot; waits,
+                    with a progress bar on a terminal (root)
+  reset             drop a staged update (root)
+  rollback          make the other slot the next boot, if it booted healthy before (root)
+  --json            print the result as JSON (UpdateStatusDocument of docs/dbus-api.md)
+  --format=env      (status) KEY=value lines
+`,
+  options: { json: { type: 'boolean' }, format: { type: 'string' } },
+  positionals: { min: 1, max: 1 },
+  async run(ctx, args) {
+    const name = args.positionals[0]!;
+    const sub = SUBVERBS[name];
+    if (!sub) throw usage(`unknown subverb "${name}" (status, check, apply, reset, rollback)`);
+    if (args.values.format !== undefined && name !== 'status') throw usage('--format is for update status only');
+    return sub(ctx, args);
+  },
+};

@@ -1,0 +1,155 @@
+/**
+ * The configuration in force: read, validated, applied through systemd, watched.
+ *
+ * Invariants: only a configuration without errors is applied; after a broken edit the
+ * last good one stays in force (and is what a restarted agent applies), the errors are in
+ * the status with file and line. Applies run one at a time on the agent's runner. While
+ * systemd is unreachable nothing is applied; the next connection applies.
+ */
+import chokidar, { type FSWatcher } from 'chokidar';
+import type { ApplyReport, ConfigEntry, ConfigPlan, ConfigStatus } from '../api/agent1.js';
+import type { HostConfig } from '../core/config/types.js';
+import type { ReportEntry } from '../core/config/report.js';
+import { validateSources } from '../core/config/validate.js';
+import { describeError } from '../core/errors.js';
+import { planHostConfig } from '../core/plan/config-plan.js';
+import { describeStep } from '../core/plan/steps.js';
+import { boundedGunzip, loadConfig, type ConfigPaths } from '../host/config/load.js';
+import { readLastGood, saveLastGood } from '../host/config/last-good.js';
+import { observeHost, type HostContext } from '../host/apply/observe.js';
+import { executeSteps } from '../host/apply/execute.js';
+import type { Logger } from '../host/log/logger.js';
+import type { ExclusiveRunner } from './runner.js';
+
+export interface ConfigServiceOptions {
+  paths: ConfigPaths;
+  /** Where the last good configuration is kept (state dir). */
+  lastGoodPath: string;
+  runner: ExclusiveRunner;
+  log: Logger;
+  /** The host as it can be reached now; undefined while systemd is not connected. */
+  host: () => HostContext | undefined;
+  onStatus: (status: ConfigStatus) => void;
+  /** Quiet time after the last file event before re-reading, ms. */
+  debounceMs?: number;
+}
+
+function toEntries(entries: readonly ReportEntry[], mainFile: string): ConfigEntry[] {
+  return entries.map((e) => ({ file: e.file ?? mainFile, line: e.line, level: e.level, message: e.message }));
+}
+
+export class ConfigService {
+  private inForce: { config: HostConfig; source: ApplyReport['source'] } | undefined;
+  /** The configuration last applied: what removals are planned against. */
+  private applied: HostConfig | undefined;
+  private status: ConfigStatus;
+  private watcher: FSWatcher | undefined;
+  private debounce: NodeJS.Timeout | undefined;
+
+  constructor(private readonly opts: ConfigServiceOptions) {
+    this.status = { path: opts.paths.mainFile, state: 'unread', entries: [] };
+  }
+
+  /** Read the files (or, if they are broken, the last good copy) and apply when possible. */
+  async start(): Promise<void> {
+    const lastGood = await readLastGood(this.opts.lastGoodPath).catch((e: unknown) => {
+      this.opts.log.warn(`ignoring the last good configuration: ${describeError(e)}`);
+      return undefined;
+    });
+    const previous = lastGood && validateSources(lastGood.sources, { gunzip: boundedGunzip() }).config;
+    if (previous) this.applied = previous;
+    await this.opts.runner.run('read configuration', () => this.readAndApply(previous));
+  }
+
+  watch(): void {
+    const { paths } = this.opts;
+    this.watcher = chokidar.watch([paths.mainFile, paths.systemDropinDir, paths.adminDropinDir], {
+      ignoreInitial: true,
+      depth: 0,
+      awaitWriteFinish: false,
+    });
+    this.watcher.on('all', () => {
+      if (this.debounce) clearTimeout(this.debounce);
+      this.debounce = setTimeout(() => {
+        void this.opts.runner.run('apply changed configuration', () => this.readAndApply()).catch(() => undefined);
+      }, this.opts.debounceMs ?? 300);
+    });
+  }
+
+  async stop(): Promise<void> {
+    if (this.debounce) clearTimeout(this.debounce);
+    await this.watcher?.close();
+  }
+
+  snapshot(): ConfigStatus {
+    return this.status;
+  }
+
+  /** Re-read and apply now (Reload, ApplyConfig). */
+  reload(): Promise<ApplyReport | undefined> {
+    return this.opts.runner.run('apply configuration', () => this.readAndApply());
+  }
+
+  /** Apply the configuration in force again (after systemd (re)connected). */
+  reapply(): Promise<ApplyReport | undefined> {
+    return this.opts.runner.run('apply configuration', async () => (this.inForce ? this.apply(this.inForce.config, this.inForce.source) : undefined));
+  }
+
+  async plan(): Promise<ConfigPlan> {
+    const host = this.requireHost();
+    const desired = this.inForce?.config;
+    if (!desired) return { steps: [], problems: ['no valid configuration has been read yet'] };
+    const plan = planHostConfig(desired, this.applied, await observeHost(desired, this.applied, host));
+    return { steps: plan.steps.map(describeStep), problems: plan.problems };
+  }
+
+  private requireHost(): HostContext {
+    const host = this.opts.host();
+    if (!host) throw new Error('systemd is not connected; see agentctl status');
+    return host;
+  }
+
+  private publish(patch: Partial<ConfigStatus>): void {
+    this.status = { ...this.status, ...patch };
+    this.opts.onStatus(this.status);
+  }
+
+  /** `fallback`: the last good config, used when the files are broken at start. */
+  private async readAndApply(fallback?: HostConfig): Promise<ApplyReport | undefined> {
+    const { paths, log } = this.opts;
+    const loaded = await loadConfig(paths);
+    const entries = toEntries(loaded.entries, paths.mainFile);
+    const loadedAt = new Date().toISOString();
+    if (!loaded.config) {
+      for (const e of entries) log.warn(`${e.file}: line ${e.line}: ${e.level}: ${e.message}`);
+      log.error('configuration has errors: not applied; the last good configuration stays in force');
+      this.publish({ state: 'invalid', entries, loadedAt });
+      if (!this.inForce && fallback) this.inForce = { config: fallback, source: 'last-good' };
+      return this.inForce ? this.apply(this.inForce.config, this.inForce.source) : undefined;
+    }
+    const missing = loaded.files.length === 0;
+    this.publish({ state: missing ? 'missing' : 'ok', entries, loadedAt });
+    this.inForce = { config: loaded.config, source: 'files' };
+    const report = await this.apply(loaded.config, 'files');
+    if (report) await saveLastGood(this.opts.lastGoodPath, loaded.files);
+    return report;
+  }
+
+  private async apply(desired: HostConfig, source: ApplyReport['source']): Promise<ApplyReport | undefined> {
+    const host = this.opts.host();
+    if (!host) {
+      this.opts.log.info('systemd is not connected: the configuration will be applied once it is');
+      return undefined;
+    }
+    const plan = planHostConfig(desired, this.applied, await observeHost(desired, this.applied, host));
+    const steps = await executeSteps(plan.steps, host, (r) => {
+      if (r.error) this.opts.log.error(`${r.step}: ${r.error}`);
+      else this.opts.log.info(r.step);
+    });
+    for (const p of plan.problems) this.opts.log.warn(p);
+    this.applied = desired;
+    const report: ApplyReport = { at: new Date().toISOString(), source, steps, problems: plan.problems };
+    this.publish({ lastApply: report });
+    return report;
+  }
+}

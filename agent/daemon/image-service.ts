@@ -1,0 +1,236 @@
+/**
+ * The image operations behind agentd's image methods (ListImages, GetImage, FetchImage,
+ * RemoveImage, GcImages) and behind agentctl when no agent runs: one object built from
+ * the store, the keystore and a fetcher, taking and returning the JSON documents of
+ * agent/api/agent1.ts. Only one process may hold it for a store at a time (ImageStore.open
+ * removes temp leftovers): agentd, or agentctl while agentd is not running.
+ */
+import { execFile } from 'node:child_process';
+import { readFile, rm, stat } from 'node:fs/promises';
+import { endianness } from 'node:os';
+import { isAbsolute, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import type {
+  FetchProgressEvent, FetchRequest, FetchResult, GcRequest, GcResult, ImageDetail, ImageLabel, ImageSummary,
+} from '../api/agent1.js';
+import { AgentError, isAgentError } from '../core/errors.js';
+import { parseAppString, parseImageReference, type AppDefaults } from '../core/appc/app-string.js';
+import type { AgentHandlers } from '../host/bus/service.js';
+import { commitTemp, tempPathFor } from '../host/fs/atomic.js';
+import type { ExtractLimits } from '../host/images/extract.js';
+import { classifyImageArgument, Fetcher, type FetchProgress, type InsecureOption } from '../host/images/fetch.js';
+import type { HttpOptions } from '../host/net/http.js';
+import { ImageStore, type ImageInfo } from '../host/images/store.js';
+import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
+
+const run = promisify(execFile);
+
+export interface ImageServiceOptions {
+  /** The agent's state directory; images live in `<stateDir>/images`. */
+  stateDir: string;
+  keystore: KeystorePaths;
+  /** TLS (a private CA), timeouts; `allowHttp` comes from each request. */
+  http?: Omit<HttpOptions, 'allowHttp'>;
+  /** A port for discovery URLs (tests and private networks); default 443/80. */
+  discoveryPort?: number;
+  limits?: Partial<ExtractLimits>;
+  allowDevices?: boolean;
+  /** os and arch labels for fetches by name; default: this host. */
+  host?: AppDefaults;
+  /** IDs of images that containers use: gc keeps them. Default: none. */
+  referenced?: () => Promise<ReadonlySet<string>>;
+}
+
+export type ImageHandlers = Pick<AgentHandlers, 'ListImages' | 'GetImage' | 'FetchImage' | 'RemoveImage' | 'GcImages'>;
+
+const APPC_ARCH: Record<string, string> = {
+  x64: 'amd64', ia32: 'i386', arm64: 'aarch64', arm: 'armv7l', s390x: 's390x',
+  ppc64: endianness() === 'LE' ? 'ppc64le' : 'ppc64',
+};
+
+/** os/arch labels of this host, in appc's words (amd64, aarch64, …). */
+export function hostAppDefaults(): AppDefaults {
+  return { os: process.platform, arch: APPC_ARCH[process.arch] ?? process.arch };
+}
+
+function summary(info: ImageInfo): ImageSummary {
+  const { id, name, labels, size, imported, lastUsed, source, signer } = info;
+  return { id, name, labels, size, imported, lastUsed, source, signer };
+}
+
+/** Reports at most every `intervalMs` per phase, plus each phase's first and last event. */
+export function throttleProgress(emit: (p: FetchProgress) => void, intervalMs = 100): (p: FetchProgress) => void {
+  let phase: string | undefined;
+  let last = 0;
+  return (p) => {
+    const now = Date.now();
+    if (p.phase !== phase || p.done === p.total || now - last >= intervalMs) {
+      phase = p.phase;
+      last = now;
+      emit(p);
+    }
+  };
+}
+
+function badInsecureOption(value: string): AgentError {
+  return new AgentError({
+    code: 'image.bad-insecure-option',
+    message: `unknown insecure option "${value}"`,
+    hint: 'Use --insecure-options=http, --insecure-options=image or --insecure-options=http,image',
+  });
+}
+
+/** Checks the insecure options a request names. */
+export function insecureOptions(values: readonly string[]): Set<InsecureOption> {
+  for (const v of values) if (v !== 'http' && v !== 'image') throw badInsecureOption(v);
+  return new Set(values as InsecureOption[]);
+}
+
+export class ImageService {
+  private constructor(
+    private readonly store: ImageStore,
+    private readonly keystore: Keystore,
+    private readonly options: ImageServiceOptions,
+  ) {}
+
+  /** Opens the store (cleaning leftovers of interrupted work) and the keystore. */
+  static async open(options: ImageServiceOptions): Promise<ImageService> {
+    let store: ImageStore;
+    try {
+      store = await ImageStore.open({ stateDir: options.stateDir });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
+      throw new AgentError({
+        code: 'image.store-unavailable',
+        message: `cannot open the image store (${code})`,
+        subject: `${options.stateDir}/images`,
+        hint: 'Run as root, or give another state directory with --state-dir',
+        cause: e,
+      });
+    }
+    return new ImageService(store, new Keystore(options.keystore), options);
+  }
+
+  async list(): Promise<ImageSummary[]> {
+    return (await this.store.list()).map(summary);
+  }
+
+  /** An image by ID, ID prefix or NAME[:VERSION][,LABEL=VALUE]… (the latest import). */
+  async get(ref: string): Promise<ImageDetail> {
+    const info = await this.find(ref);
+    const dir = this.store.imageDir(info.id);
+    return { image: summary(info), dir, manifest: await readFile(`${dir}/manifest`, 'utf8') };
+  }
+
+  async fetch(request: Omit<FetchRequest, 'requestId'>, onProgress?: (p: FetchProgress) => void): Promise<FetchResult> {
+    const insecure = insecureOptions(request.insecureOptions);
+    const warnings: string[] = [];
+    const host = this.options.host ?? hostAppDefaults();
+    const source = classifyImageArgument(request.image, (text) => parseImageReference(text, host));
+    if (source.kind === 'file') source.path = resolve(source.path);
+    const fetcher = new Fetcher({
+      store: this.store,
+      keystore: this.keystore,
+      insecureOptions: insecure,
+      ...(this.options.http && { http: this.options.http }),
+      ...(this.options.limits && { limits: this.options.limits }),
+      ...(this.options.allowDevices !== undefined && { allowDevices: this.options.allowDevices }),
+      ...(this.options.discoveryPort !== undefined && { discoveryPort: this.options.discoveryPort }),
+      ...(onProgress && { onProgress }),
+      onWarning: (w) => warnings.push(w),
+    });
+    return { image: summary(await fetcher.fetch(source)), warnings };
+  }
+
+  async remove(ref: string): Promise<ImageSummary> {
+    const info = await this.find(ref);
+    await this.store.remove(info.id);
+    return summary(info);
+  }
+
+  async gc(request: GcRequest): Promise<GcResult> {
+    if (!Number.isFinite(request.graceSeconds) || request.graceSeconds < 0) {
+      throw new AgentError({ code: 'image.bad-grace', message: `grace period ${request.graceSeconds} s is not a duration`, hint: 'Give a grace period such as 24h or 30m' });
+    }
+    const before = new Map((await this.store.list()).map((i) => [i.id, i]));
+    const referenced = (await this.options.referenced?.()) ?? new Set<string>();
+    const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
+    return { removed: removed.map((id) => summary(before.get(id)!)) };
+  }
+
+  /** The D-Bus handlers of the image methods; `emit` sends a FetchProgress signal. */
+  handlers(emit: (event: FetchProgressEvent) => void): ImageHandlers {
+    return {
+      ListImages: async () => [JSON.stringify(await this.list())],
+      GetImage: async (ref) => [JSON.stringify(await this.get(String(ref)))],
+      FetchImage: async (json) => {
+        const request = parseJson<FetchRequest>(json, 'FetchImage');
+        if (!isAbsolute(request.image) && classifyImageArgument(request.image, parseAppString).kind === 'file') {
+          throw new AgentError({ code: 'image.relative-path', message: 'the agent needs an absolute path', subject: request.image, hint: 'Give the image file as an absolute path' });
+        }
+        const progress = throttleProgress((p) => emit({ requestId: request.requestId, phase: p.phase, done: p.done, total: p.total ?? null }));
+        try {
+          return [JSON.stringify(await this.fetch(request, progress))];
+        } catch (e) {
+          throw privateTmpHint(e, request.image);
+        }
+      },
+      RemoveImage: async (ref) => [JSON.stringify(await this.remove(String(ref)))],
+      GcImages: async (json) => [JSON.stringify(await this.gc(parseJson<GcRequest>(json, 'GcImages')))],
+    };
+  }
+
+  private async find(ref: string) {
+    if (ref.startsWith('sha512-')) return this.store.get(ref);
+    const app = parseAppString(ref);
+    const labels: ImageLabel[] = Object.entries(app.labels).map(([name, value]) => ({ name, value }));
+    return this.store.get(app.name, labels);
+  }
+}
+
+function parseJson<T>(json: unknown, method: string): T {
+  try {
+    return JSON.parse(String(json)) as T;
+  } catch (e) {
+    throw new AgentError({ code: 'agent.bad-request', message: `${method} takes a JSON document`, hint: 'See docs/dbus-api.md', cause: e });
+  }
+}
+
+/** agentd runs with PrivateTmp=yes: a file under /tmp of the caller is not the agent's. */
+function privateTmpHint(e: unknown, path: string): unknown {
+  if (!isAgentError(e, 'image.not-found') || !/^\/(var\/)?tmp\//.test(path)) return e;
+  return new AgentError({
+    code: 'image.not-found',
+    message: e.message,
+    subject: path,
+    hint: 'agentd has its own /tmp and /var/tmp (PrivateTmp=yes) and does not see this file: move it to another directory, e.g. /root',
+    cause: e,
+  });
+}
+
+/**
+ * Writes the stored image at `dir` as an uncompressed ACI at `file` (manifest first, then
+ * rootfs/, with owners, modes, mtimes and xattrs), atomically. The new tar is not
+ * byte-identical to the one fetched, so its sha512 differs from the image ID.
+ */
+export async function exportImage(dir: string, file: string): Promise<void> {
+  if (await stat(file).catch(() => undefined)) {
+    throw new AgentError({ code: 'image.export-exists', message: 'the file exists already', subject: file, hint: 'Remove it first or give another file name' });
+  }
+  const temp = tempPathFor(resolve(file));
+  try {
+    await run('tar', ['--create', '--format=pax', '--numeric-owner', '--xattrs', '--xattrs-include=*', `--file=${temp}`, `--directory=${dir}`, 'manifest', 'rootfs']);
+    await commitTemp(temp, resolve(file));
+  } catch (e) {
+    await rm(temp, { force: true });
+    if (e instanceof AgentError) throw e;
+    throw new AgentError({
+      code: 'image.export-failed',
+      message: `cannot write the image (${((e as { stderr?: string }).stderr ?? (e as Error).message).trim().split('\n')[0]})`,
+      subject: file,
+      hint: 'Check that the directory exists and that you may write to it (as root: the store is readable by root only)',
+      cause: e,
+    });
+  }
+}

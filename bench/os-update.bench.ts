@@ -1,0 +1,126 @@
+/**
+ * Staging a 1 GiB OS payload from loopback HTTP into the inactive slot of a (sparse) GPT
+ * disk image with the agent's stager (download → sha512 → write, fsync, read-back check,
+ * promote), against `curl -s URL | tee >(sha512sum) | dd of=IMG seek=… conv=notrunc` of
+ * the same bytes into the same slot, in the same run. Targets: within 1.2× of the
+ * pipeline; peak RSS (VmHWM) of the staging process under 150 MB. The stager runs in a
+ * child process (this file with `--stage`) so its VmHWM is its own.
+ */
+import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { makeDisk } from '../test/lib/disk.js';
+import { resolveUpdatePaths } from '../agent/host/update/paths.js';
+import { stageRelease } from '../agent/host/update/stage.js';
+import type { SignedRelease } from '../agent/host/update/channel.js';
+import { median, report, type Sample } from './lib/measure.js';
+
+const GiB = 1024 ** 3;
+const MiB = 1024 ** 2;
+const RUNS = 3;
+const MAX_RATIO = 1.2;
+const MAX_HWM_MB = 150;
+const SELF = fileURLToPath(import.meta.url);
+/** Async: the payload server runs in this process. */
+const exec = promisify(execFile);
+
+interface ChildArgs {
+  signed: SignedRelease;
+  disk: string;
+  cmdlinePath: string;
+  stateDir: string;
+  rebootRequiredPath: string;
+}
+
+/** In the child: stage once, print `{ms, hwmKiB}`. */
+async function stageChild(args: ChildArgs): Promise<void> {
+  const { signed, ...paths } = args;
+  const started = process.hrtime.bigint();
+  await stageRelease(signed, { paths: resolveUpdatePaths(paths) });
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const hwm = /^VmHWM:\s+(\d+) kB/m.exec(await readFile('/proc/self/status', 'utf8'));
+  process.stdout.write(JSON.stringify({ ms, hwmKiB: Number(hwm?.[1] ?? 0) }));
+}
+
+/** 1 GiB of incompressible bytes, written 1 MiB at a time; returns its sha512. */
+async function makePayload(path: string): Promise<string> {
+  const hash = createHash('sha512');
+  const fh = await open(path, 'w');
+  try {
+    let block = createHash('sha512').update('payload').digest();
+    const buf = Buffer.alloc(MiB);
+    for (let written = 0; written < GiB; written += MiB) {
+      for (let off = 0; off < MiB; off += 64) {
+        block = off % 4096 === 0 ? createHash('sha512').update(block).digest() : block;
+        block.copy(buf, off);
+        buf.writeUInt32LE(written + off, off);
+      }
+      hash.update(buf);
+      await fh.write(buf);
+    }
+  } finally {
+    await fh.close();
+  }
+  return hash.digest('hex');
+}
+
+export async function run(): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), 'host-agent-bench-update-'));
+  const server = createServer((req, res) => {
+    const path = join(dir, 'www', new URL(req.url ?? '/', 'http://x').pathname);
+    stat(path).then((s) => {
+      res.writeHead(200, { 'content-length': String(s.size) });
+      createReadStream(path, { highWaterMark: MiB }).pipe(res);
+    }, () => res.writeHead(404).end());
+  });
+  try {
+    await mkdir(join(dir, 'www'));
+    const sha512 = await makePayload(join(dir, 'www', 'usr.img'));
+    const disk = await makeDisk(dir, 1024 + 16, 'disk.img'); // sparse: only what is written takes space
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/usr.img`;
+    const cmdlinePath = join(dir, 'cmdline');
+    await writeFile(cmdlinePath, `mount.usr=PARTUUID=${disk.partUuid.A}\n`);
+    const signed: SignedRelease = {
+      release: { version: '2.0.0', payload: { url, size: GiB, sha512, compression: 'none' } },
+      payloadUrl: url,
+      signedBy: 'bench',
+    };
+
+    const ours: Sample = { name: 'agent stager (1 GiB)', runs: [] };
+    const pipeline: Sample = { name: 'curl | tee >(sha512sum) | dd', runs: [] };
+    const hwms: number[] = [];
+    for (let i = 0; i < RUNS; i++) {
+      const args: ChildArgs = { signed, disk: disk.path, cmdlinePath, stateDir: join(dir, `state-${i}`), rebootRequiredPath: join(dir, 'reboot-required') };
+      const child = await exec(process.execPath, ['--import', 'tsx', SELF, '--stage', JSON.stringify(args)]);
+      const result = JSON.parse(child.stdout) as { ms: number; hwmKiB: number };
+      ours.runs.push(result.ms);
+      hwms.push(result.hwmKiB / 1024);
+
+      const started = process.hrtime.bigint();
+      await exec('bash', ['-c',
+        `set -o pipefail; curl -s "$1" | tee >(sha512sum >/dev/null) | dd of="$2" bs=1M seek="$3" oflag=seek_bytes conv=notrunc status=none`,
+        'bash', url, disk.path, String(disk.offset.B)]);
+      pipeline.runs.push(Number(process.hrtime.bigint() - started) / 1e6);
+    }
+    const met = report(`OS update staging, 1 GiB from loopback HTTP (median of ${RUNS})`, pipeline, [ours], { sample: ours.name, maxRatio: MAX_RATIO });
+    const hwm = Math.max(...hwms);
+    const hwmOk = hwm < MAX_HWM_MB;
+    console.log(`peak RSS (VmHWM) of the staging process: ${hwm.toFixed(1)} MB (runs: ${hwms.map((h) => h.toFixed(1)).join(', ')}), target < ${MAX_HWM_MB} MB: ${hwmOk ? 'MET' : 'MISSED'}`);
+    console.log(`throughput: agent ${(1024 / (median(ours.runs) / 1000)).toFixed(0)} MiB/s, pipeline ${(1024 / (median(pipeline.runs) / 1000)).toFixed(0)} MiB/s`);
+    return met && hwmOk;
+  } finally {
+    server.closeAllConnections();
+    server.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+if (process.argv[1] === SELF && process.argv[2] === '--stage') await stageChild(JSON.parse(process.argv[3]!) as ChildArgs);
