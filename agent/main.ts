@@ -3,9 +3,10 @@
  * agentd — the composition root. Every part of the daemon is built and wired here and
  * nowhere else: logger, status board, systemd link, managed units, the D-Bus service.
  *
- * Life cycle: serve the D-Bus API, then take the bus name (systemd's Type=dbus readiness),
- * connect to systemd (retrying with backoff while it is unreachable). SIGTERM/SIGINT:
- * finish the current operation, release the bus name, exit 0.
+ * Life cycle: watch and read the configuration, connect to systemd (retrying with backoff
+ * in the background while it is unreachable), then serve the D-Bus API and take the bus
+ * name: systemd's Type=dbus readiness. Applying the configuration goes on after that.
+ * SIGTERM/SIGINT: finish the current operation, release the bus name, exit 0.
  */
 import { join } from 'node:path';
 import { AGENT_METHODS } from './api/agent1.js';
@@ -81,16 +82,16 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     ...images.handlers((event) => emit('FetchProgress', JSON.stringify(event))),
   };
 
+  // Ready (the bus name, which systemd waits for) once the config is watched and read.
+  await config.watch();
+  await link.start();
+  await config.start();
+  board.setState('running');
   const serviceBus = await connectBus(options.bus);
   const service = await AgentBusService.start(serviceBus, handlers);
   board.onChange((status) => service.emit('StatusChanged', JSON.stringify(status)));
   emit = (signal, json) => service.emit(signal, json);
   log.info(`agentd ${version} owns org.hostagent.Agent1 on the ${options.bus} bus (${Object.keys(AGENT_METHODS).length} methods)`);
-
-  await link.start();
-  await config.start();
-  config.watch();
-  board.setState('running');
 
   await new Promise<void>((resolve) => {
     const stop = (signal: string): void => {

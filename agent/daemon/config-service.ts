@@ -14,7 +14,7 @@ import { validateSources } from '../core/config/validate.js';
 import { describeError } from '../core/errors.js';
 import { planHostConfig } from '../core/plan/config-plan.js';
 import { describeStep } from '../core/plan/steps.js';
-import { boundedGunzip, loadConfig, type ConfigPaths } from '../host/config/load.js';
+import { boundedGunzip, loadConfig, type ConfigPaths, type LoadedConfig } from '../host/config/load.js';
 import { readLastGood, saveLastGood } from '../host/config/last-good.js';
 import { observeHost, type HostContext } from '../host/apply/observe.js';
 import { executeSteps } from '../host/apply/execute.js';
@@ -50,7 +50,11 @@ export class ConfigService {
     this.status = { path: opts.paths.mainFile, state: 'unread', entries: [] };
   }
 
-  /** Read the files (or, if they are broken, the last good copy) and apply when possible. */
+  /**
+   * Read the files (or, if they are broken, the last good copy) and queue their apply on
+   * the runner: the agent is ready once its configuration is read, not once every unit
+   * it names has started. Call after watch(), so no edit falls between read and watch.
+   */
   async start(): Promise<void> {
     const lastGood = await readLastGood(this.opts.lastGoodPath).catch((e: unknown) => {
       this.opts.log.warn(`ignoring the last good configuration: ${describeError(e)}`);
@@ -58,10 +62,13 @@ export class ConfigService {
     });
     const previous = lastGood && validateSources(lastGood.sources, { gunzip: boundedGunzip() }).config;
     if (previous) this.applied = previous;
-    await this.opts.runner.run('read configuration', () => this.readAndApply(previous));
+    const loaded = await this.opts.runner.run('read configuration', () => this.read(previous));
+    void this.opts.runner.run('apply configuration', () => this.applyInForce(loaded))
+      .catch((e: unknown) => this.opts.log.error(`applying the configuration failed: ${describeError(e)}`));
   }
 
-  watch(): void {
+  /** Follow changes of the files; resolves once the watcher has its initial view. */
+  async watch(): Promise<void> {
     const { paths } = this.opts;
     this.watcher = chokidar.watch([paths.mainFile, paths.systemDropinDir, paths.adminDropinDir], {
       ignoreInitial: true,
@@ -74,6 +81,7 @@ export class ConfigService {
         void this.opts.runner.run('apply changed configuration', () => this.readAndApply()).catch(() => undefined);
       }, this.opts.debounceMs ?? 300);
     });
+    await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
   }
 
   async stop(): Promise<void> {
@@ -92,7 +100,7 @@ export class ConfigService {
 
   /** Apply the configuration in force again (after systemd (re)connected). */
   reapply(): Promise<ApplyReport | undefined> {
-    return this.opts.runner.run('apply configuration', async () => (this.inForce ? this.apply(this.inForce.config, this.inForce.source) : undefined));
+    return this.opts.runner.run('apply configuration', () => this.applyInForce(undefined));
   }
 
   async plan(): Promise<ConfigPlan> {
@@ -114,8 +122,16 @@ export class ConfigService {
     this.opts.onStatus(this.status);
   }
 
-  /** `fallback`: the last good config, used when the files are broken at start. */
-  private async readAndApply(fallback?: HostConfig): Promise<ApplyReport | undefined> {
+  private async readAndApply(): Promise<ApplyReport | undefined> {
+    return this.applyInForce(await this.read());
+  }
+
+  /**
+   * Read and validate the files; a valid configuration goes in force. `fallback` is the
+   * last good config, put in force when the files are broken at start.
+   * Returns the files to save as the last good configuration once applied.
+   */
+  private async read(fallback?: HostConfig): Promise<LoadedConfig | undefined> {
     const { paths, log } = this.opts;
     const loaded = await loadConfig(paths);
     const entries = toEntries(loaded.entries, paths.mainFile);
@@ -125,13 +141,18 @@ export class ConfigService {
       log.error('configuration has errors: not applied; the last good configuration stays in force');
       this.publish({ state: 'invalid', entries, loadedAt });
       if (!this.inForce && fallback) this.inForce = { config: fallback, source: 'last-good' };
-      return this.inForce ? this.apply(this.inForce.config, this.inForce.source) : undefined;
+      return undefined;
     }
-    const missing = loaded.files.length === 0;
-    this.publish({ state: missing ? 'missing' : 'ok', entries, loadedAt });
+    this.publish({ state: loaded.files.length === 0 ? 'missing' : 'ok', entries, loadedAt });
     this.inForce = { config: loaded.config, source: 'files' };
-    const report = await this.apply(loaded.config, 'files');
-    if (report) await saveLastGood(this.opts.lastGoodPath, loaded.files);
+    return loaded;
+  }
+
+  /** Apply the configuration in force; save `loaded` as the last good one once applied. */
+  private async applyInForce(loaded: LoadedConfig | undefined): Promise<ApplyReport | undefined> {
+    if (!this.inForce) return undefined;
+    const report = await this.apply(this.inForce.config, this.inForce.source);
+    if (report && loaded) await saveLastGood(this.opts.lastGoodPath, loaded.files);
     return report;
   }
 

@@ -3,7 +3,7 @@
  * over a short delay and handed to the listeners (the StatusChanged signal, systemd's
  * STATUS= line). Parts own their slice; nothing else writes here.
  */
-import type { AgentStatus, ConfigStatus, SystemdStatus, UnitStatus } from '../api/agent1.js';
+import type { AgentStatus, ConfigStatus, ContainerStatus, SystemdStatus, UnitStatus } from '../api/agent1.js';
 
 export type StatusListener = (status: AgentStatus) => void;
 
@@ -16,6 +16,7 @@ export class StatusBoard {
   private config: ConfigStatus;
   private units = new Map<string, UnitStatus>();
   private updateState = 'IDLE';
+  private containers: ContainerStatus[] = [];
   private readonly listeners: StatusListener[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -35,6 +36,7 @@ export class StatusBoard {
       config: { ...this.config, entries: [...this.config.entries] },
       units: [...this.units.values()].sort((a, b) => a.name.localeCompare(b.name)),
       update: { state: this.updateState },
+      containers: this.containers.map((c) => ({ ...c })),
     };
   }
 
@@ -67,8 +69,14 @@ export class StatusBoard {
     this.changed();
   }
 
-  hasUnit(name: string): boolean {
-    return this.units.has(name);
+  /** The containers slice, owned by the ContainerService. */
+  setContainers(containers: ContainerStatus[]): void {
+    this.containers = [...containers].sort((a, b) => a.name.localeCompare(b.name));
+    this.changed();
+  }
+
+  unit(name: string): UnitStatus | undefined {
+    return this.units.get(name);
   }
 
   /** Publish now, skipping the coalescing delay (used at shutdown). */
