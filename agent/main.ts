@@ -25,12 +25,26 @@ import { ConfigService } from './daemon/config-service.js';
 import type { HostContext } from './host/apply/observe.js';
 import { chooseHostnameStore } from './host/hostname.js';
 import { ImageService } from './daemon/image-service.js';
+import { readOsVersion, UpdateService } from './daemon/update-service.js';
 
 async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const version = packageVersion();
   const runner = new ExclusiveRunner();
   const unitFiles = new UnitFileStore(options.unitDirs);
   let host: HostContext | undefined;
+  let link: SystemdLink | undefined;
+  const updates = new UpdateService({
+    paths: { ...(options.updateDisk !== undefined && { disk: options.updateDisk }), stateDir: join(options.stateDir, 'updates') },
+    keyring: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
+    channel: {},
+    currentVersion: await readOsVersion(),
+    log,
+    requiredUnits: async () => [...(await unitFiles.listManaged()).map((f) => f.name), 'host-agent.service'],
+    unitActiveState: async (unit) => {
+      if (!link?.manager) throw new Error('systemd is not connected');
+      return (await link.manager.unitStatus(unit)).activeState;
+    },
+  });
   const config = new ConfigService({
     paths: { mainFile: options.configPath, systemDropinDir: options.systemConfigDir, adminDropinDir: options.adminConfigDir },
     lastGoodPath: join(options.stateDir, 'config/last-good.json'),
@@ -38,10 +52,12 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     log,
     host: () => host,
     onStatus: (status) => board.setConfig(status),
+    onConfig: (desired) => updates.setChannel(desired.update),
   });
-  const board = new StatusBoard(version, { bus: options.bus, connected: false }, config.snapshot());
+  const board = new StatusBoard(version, { bus: options.bus, connected: false }, config.snapshot(), updates.status());
+  updates.onChange((status) => board.setUpdate(status));
   const units = new ManagedUnits(unitFiles, board, log);
-  const link = new SystemdLink({
+  link = new SystemdLink({
     bus: options.bus,
     env: process.env,
     log,
@@ -80,17 +96,20 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     PlanConfig: async () => [JSON.stringify(await config.plan())],
     ApplyConfig: async () => [await applied()],
     ...images.handlers((event) => emit('FetchProgress', JSON.stringify(event))),
+    ...updates.handlers(),
   };
 
   // Ready (the bus name, which systemd waits for) once the config is watched and read.
   await config.watch();
   await link.start();
   await config.start();
+  updates.start();
   board.setState('running');
   const serviceBus = await connectBus(options.bus);
   const service = await AgentBusService.start(serviceBus, handlers);
   board.onChange((status) => service.emit('StatusChanged', JSON.stringify(status)));
   emit = (signal, json) => service.emit(signal, json);
+  updates.onChange((status) => service.emit('UpdateStatusChanged', JSON.stringify(status)));
   log.info(`agentd ${version} owns org.hostagent.Agent1 on the ${options.bus} bus (${Object.keys(AGENT_METHODS).length} methods)`);
 
   await new Promise<void>((resolve) => {
@@ -104,6 +123,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
 
   board.setState('stopping');
   await config.stop();
+  await updates.stop();
   await runner.close();
   board.flush();
   await service.stop();

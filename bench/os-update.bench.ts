@@ -24,7 +24,7 @@ import { median, report, type Sample } from './lib/measure.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
-const RUNS = 3;
+const RUNS = 5;
 const MAX_RATIO = 1.2;
 const MAX_HWM_MB = 150;
 const SELF = fileURLToPath(import.meta.url);

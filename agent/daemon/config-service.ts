@@ -30,6 +30,8 @@ export interface ConfigServiceOptions {
   /** The host as it can be reached now; undefined while systemd is not connected. */
   host: () => HostContext | undefined;
   onStatus: (status: ConfigStatus) => void;
+  /** Called with each configuration that goes in force, before it is applied. */
+  onConfig?: (config: HostConfig) => Promise<void>;
   /** Quiet time after the last file event before re-reading, ms. */
   debounceMs?: number;
 }
@@ -151,6 +153,7 @@ export class ConfigService {
   /** Apply the configuration in force; save `loaded` as the last good one once applied. */
   private async applyInForce(loaded: LoadedConfig | undefined): Promise<ApplyReport | undefined> {
     if (!this.inForce) return undefined;
+    await this.opts.onConfig?.(this.inForce.config);
     const report = await this.apply(this.inForce.config, this.inForce.source);
     if (report && loaded) await saveLastGood(this.opts.lastGoodPath, loaded.files);
     return report;

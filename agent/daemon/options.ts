@@ -22,6 +22,8 @@ export interface AgentOptions {
   /** Trusted keys: the administrator's, and the ones shipped with the OS. */
   trustDir: string;
   systemTrustDir: string;
+  /** The disk holding the USR-A/USR-B partitions; undefined: OS updates are disabled. */
+  updateDisk: string | undefined;
   stateDir: string;
   runtimeDir: string;
   unitDirs: UnitDirs;
@@ -42,6 +44,7 @@ Options:
   --host-root DIR        where write_files, hostname and SSH keys go (default /)
   --trust-dir DIR        trusted keys of the administrator (default /etc/host-agent/trustedkeys)
   --system-trust-dir DIR trusted keys shipped with the OS (default /usr/lib/host-agent/trustedkeys)
+  --update-disk PATH     disk (or image) with the USR-A/USR-B partitions; without it OS updates are off
   --state-dir DIR        state directory (default /var/lib/host-agent)
   --runtime-dir DIR      runtime directory (default /run/host-agent)
   --unit-dir DIR         where unit files are written (default by bus)
@@ -69,6 +72,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'host-root': { type: 'string' },
         'trust-dir': { type: 'string' },
         'system-trust-dir': { type: 'string' },
+        'update-disk': { type: 'string' },
         'state-dir': { type: 'string' },
         'runtime-dir': { type: 'string' },
         'unit-dir': { type: 'string' },
@@ -100,6 +104,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       sshUser: 'core',
       trustDir: values['trust-dir'] ?? '/etc/host-agent/trustedkeys',
       systemTrustDir: values['system-trust-dir'] ?? '/usr/lib/host-agent/trustedkeys',
+      updateDisk: values['update-disk'],
       stateDir: values['state-dir'] ?? '/var/lib/host-agent',
       runtimeDir: values['runtime-dir'] ?? (bus === 'system' ? '/run/host-agent' : join(env.XDG_RUNTIME_DIR ?? '/run', 'host-agent')),
       unitDirs,

@@ -3,7 +3,7 @@
  * over a short delay and handed to the listeners (the StatusChanged signal, systemd's
  * STATUS= line). Parts own their slice; nothing else writes here.
  */
-import type { AgentStatus, ConfigStatus, ContainerStatus, SystemdStatus, UnitStatus } from '../api/agent1.js';
+import type { AgentStatus, ConfigStatus, ContainerStatus, SystemdStatus, UnitStatus, UpdateStatusDocument } from '../api/agent1.js';
 
 export type StatusListener = (status: AgentStatus) => void;
 
@@ -15,14 +15,15 @@ export class StatusBoard {
   private systemd: SystemdStatus;
   private config: ConfigStatus;
   private units = new Map<string, UnitStatus>();
-  private updateState = 'IDLE';
   private containers: ContainerStatus[] = [];
+  private update: UpdateStatusDocument;
   private readonly listeners: StatusListener[] = [];
   private timer: NodeJS.Timeout | undefined;
 
-  constructor(readonly version: string, systemd: SystemdStatus, config: ConfigStatus) {
+  constructor(readonly version: string, systemd: SystemdStatus, config: ConfigStatus, update: UpdateStatusDocument) {
     this.systemd = systemd;
     this.config = config;
+    this.update = update;
   }
 
   snapshot(now = new Date()): AgentStatus {
@@ -35,7 +36,7 @@ export class StatusBoard {
       systemd: { ...this.systemd },
       config: { ...this.config, entries: [...this.config.entries] },
       units: [...this.units.values()].sort((a, b) => a.name.localeCompare(b.name)),
-      update: { state: this.updateState },
+      update: { ...this.update },
       containers: this.containers.map((c) => ({ ...c })),
     };
   }
@@ -66,6 +67,12 @@ export class StatusBoard {
 
   updateUnit(unit: UnitStatus): void {
     this.units.set(unit.name, unit);
+    this.changed();
+  }
+
+  /** The OS update slice, owned by the UpdateService. */
+  setUpdate(update: UpdateStatusDocument): void {
+    this.update = update;
     this.changed();
   }
 

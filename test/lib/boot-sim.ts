@@ -35,7 +35,16 @@ export async function bootSim(disk: string, options: BootSimOptions = {}): Promi
   }
   if (!best) throw new Error(`bootSim: no bootable slot on ${disk}`);
   const index = String(SLOT_INDEX[best.slot]);
-  if (!best.successful) await run('cgpt', ['add', '-i', index, '-T', String(best.tries - 1), disk]);
+  if (!best.successful) {
+    // A kill between the agent's two GPT writes can leave one copy stale; like a real
+    // bootloader, boot from the valid copy (cgpt show uses it) and write both back.
+    const spend = (): Promise<unknown> => run('cgpt', ['add', '-i', index, '-T', String(best!.tries - 1), disk]);
+    await spend().catch(async (e: { stderr?: string }) => {
+      if (!/cgpt repair/.test(e.stderr ?? '')) throw e;
+      await run('cgpt', ['repair', disk]);
+      await spend();
+    });
+  }
   const { stdout } = await run('cgpt', ['show', '-i', index, '-u', disk]);
   const partUuid = stdout.trim().toLowerCase();
   const cmdline = `BOOT_IMAGE=/vmlinuz root=LABEL=ROOT mount.usr=PARTUUID=${partUuid} rootflags=rw console=ttyS0\n`;

@@ -9,6 +9,12 @@ import { activeStateStyle, styler } from '../render/style.js';
 import { renderTable } from '../render/table.js';
 import { EXIT, type CliContext, type Verb } from '../verb.js';
 
+function updateLine(u: AgentStatus['update']): string {
+  if (!u.enabled) return `${u.state} (OS updates off: ${u.disabledReason ?? 'not configured'})`;
+  const staged = u.newVersion ? `, ${u.newVersion} staged` : '';
+  return `${u.state} (${u.currentVersion}${u.bootedSlot ? ` on USR-${u.bootedSlot}` : ''}${staged})`;
+}
+
 export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): string {
   const paint = styler(color);
   const dot = s.state === 'running' ? paint('green', '●') : paint('yellow', '●');
@@ -22,7 +28,7 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
     `   systemd: ${systemd}`,
     `    Config: ${s.config.path} (${configState})`,
     ...s.config.entries.map((e) => `            ${e.file}: line ${e.line}: ${e.level}: ${e.message}`),
-    `    Update: ${s.update.state}`,
+    `    Update: ${updateLine(s.update)}`,
     '',
   ];
   if (s.units.length === 0) return lines.join('\n') + 'No managed units.\n';

@@ -5,7 +5,7 @@
  */
 import type { AppRef } from '../../core/appc/app-string.js';
 import { discoverPublicKeys } from '../../core/appc/discovery.js';
-import { expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../images/http.js';
+import { expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../net/http.js';
 import { parsePublicKey, type ParsedKey } from './keys.js';
 
 /** The key served at `url`, parsed (fingerprint, user IDs, armored text). */

@@ -5,7 +5,7 @@
  */
 import { AgentError } from '../../core/errors.js';
 import { decideRelease, parseRelease, type Release, type TakeDecision } from '../../core/update/release.js';
-import { httpGetSmall, type HttpOptions } from './http.js';
+import { expectOk, httpGet, readBody, type HttpOptions } from '../net/http.js';
 
 /** Checks a detached armored OpenPGP signature over `data`; rejects when bad or untrusted. */
 export type VerifySignature = (data: Uint8Array, armoredSignature: string) => Promise<{ fingerprint: string }>;
@@ -20,6 +20,13 @@ export interface ChannelOptions {
 }
 
 const MANIFEST_LIMIT = 64 * 1024;
+
+/** The whole (small) body of `url`; update servers may be plain http (manifests are signed). */
+async function getSmall(url: string, what: string, options: HttpOptions | undefined): Promise<Buffer> {
+  const res = await httpGet(url, { ...options, allowHttp: true, errors: 'update' });
+  expectOk(res, what, '');
+  return readBody(res, MANIFEST_LIMIT);
+}
 
 export function manifestUrl(options: Pick<ChannelOptions, 'server' | 'group'>): string {
   return `${options.server.replace(/\/+$/, '')}/${encodeURIComponent(options.group)}/release.json`;
@@ -37,8 +44,8 @@ export interface SignedRelease {
 export async function fetchRelease(options: ChannelOptions): Promise<SignedRelease> {
   const url = manifestUrl(options);
   const [data, signature] = await Promise.all([
-    httpGetSmall(url, MANIFEST_LIMIT, options.http),
-    httpGetSmall(`${url}.asc`, MANIFEST_LIMIT, options.http),
+    getSmall(url, 'release manifest', options.http),
+    getSmall(`${url}.asc`, 'release manifest signature', options.http),
   ]);
   let signedBy: string;
   try {

@@ -32,7 +32,7 @@ import { readBootedSlot } from '../slots/booted.js';
 import { updateSlotAttributes } from '../slots/slots.js';
 import { checkChannel, type SignedRelease, type VerifySignature } from './channel.js';
 import { readFailedVersions } from './failed-versions.js';
-import type { HttpOptions } from './http.js';
+import type { HttpOptions } from '../net/http.js';
 import { clearJournal, readJournal } from './journal.js';
 import { resolveUpdatePaths, type UpdatePathOptions, type UpdatePaths } from './paths.js';
 import { stageRelease, type StageResult } from './stage.js';

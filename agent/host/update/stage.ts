@@ -10,7 +10,9 @@
  * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
  * payloads, by an HTTP range request) or restarts from byte 0. The booted slot is never
  * written; until step 4 the bootloader cannot pick the target.
- * Memory use is bounded by one chunk buffer plus stream buffers, whatever the payload size.
+ * The read-back of step 3 runs behind the download: each range is re-read and hashed after
+ * its checkpoint fsync while the next range arrives; the last range after the final fsync.
+ * Memory use is bounded by two chunk buffers plus stream buffers, whatever the payload size.
  */
 import { createHash, type Hash } from 'node:crypto';
 import { AgentError } from '../../core/errors.js';
@@ -19,8 +21,8 @@ import { readBootedSlot } from '../slots/booted.js';
 import { otherSlot, promoteChanges, readSlots, updateSlotAttributes, type Slot, type SlotName } from '../slots/slots.js';
 import { openSlotWriter, type SlotWriter } from '../slots/writer.js';
 import type { SignedRelease } from './channel.js';
-import { decompress } from './decompress.js';
-import { httpGet, type HttpOptions } from './http.js';
+import { bodyMeter, expectOk, httpGet, type HttpOptions, type HttpResponse } from '../net/http.js';
+import { decompress } from '../stream/decompress.js';
 import { clearJournal, readJournal, writeJournal, type StagingJournal } from './journal.js';
 import type { UpdatePaths } from './paths.js';
 
@@ -58,10 +60,10 @@ function stagingError(code: `update.${string}`, message: string, subject: string
   return new AgentError({ code, message, subject, hint });
 }
 
-/** sha512 of the first `length` bytes of the slot, read in `buf`-sized pieces into `hash`. */
-async function hashSlot(writer: SlotWriter, length: number, hash: Hash, buf: Buffer): Promise<Hash> {
-  for (let pos = 0; pos < length; ) {
-    const n = await writer.read(buf, pos, Math.min(buf.length, length - pos));
+/** Bytes `from`–`to` of the slot, read in `buf`-sized pieces into `hash`. */
+async function hashSlot(writer: SlotWriter, from: number, to: number, hash: Hash, buf: Buffer): Promise<Hash> {
+  for (let pos = from; pos < to; ) {
+    const n = await writer.read(buf, pos, Math.min(buf.length, to - pos));
     if (n === 0) break;
     hash.update(buf.subarray(0, n));
     pos += n;
@@ -103,7 +105,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
     let resumeFrom = 0;
     const resumable = release.payload.compression === 'none' && slot.attributes.priority === 0;
     if (journal?.phase === 'writing' && resumable && sameRelease(journal, signed, slot) && journal.verifiedBytes > 0) {
-      await hashSlot(writer, journal.verifiedBytes, hash, chunk);
+      await hashSlot(writer, 0, journal.verifiedBytes, hash, chunk);
       if (hash.copy().digest('hex') === journal.prefixSha512) {
         resumeFrom = journal.verifiedBytes;
       } else {
@@ -118,12 +120,32 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
 
     // 2. Download → decompress → hash → write.
     options.onStart?.(target, resumeFrom);
-    const response = resumeFrom < size ? await httpGet(signed.payloadUrl, { ...options.http, rangeStart: resumeFrom }) : undefined;
-    if (response && resumeFrom > 0 && response.statusCode !== 206) {
+    let response: HttpResponse | undefined;
+    if (resumeFrom < size) {
+      response = await httpGet(signed.payloadUrl, { ...options.http, allowHttp: true, errors: 'update', rangeStart: resumeFrom });
+      expectOk(response, 'payload', 'Check the release on the update server: its payload.url names no file');
+    }
+    if (response && resumeFrom > 0 && response.status !== 206) {
       resumeFrom = 0; // the server ignored the range: start over on the same target
       hash = createHash('sha512');
       options.onProgress?.(0);
     }
+    // Checkpoints (fsync, then the journal) and the read-back check run behind the download,
+    // one checkpoint at a time: each synced range is read from the disk and hashed while the
+    // next one arrives (a resumed prefix was read from the disk already).
+    const readbackHash = hash.copy();
+    let readbackPos = resumeFrom;
+    let background: Promise<void> = Promise.resolve();
+    const readbackBuf = Buffer.alloc(chunk.length);
+    const checkpoint = (at: number, journal: StagingJournal | undefined): void => {
+      background = background.then(async () => {
+        await writer.sync();
+        if (journal) await writeJournal(paths.journalPath, journal);
+        await hashSlot(writer, readbackPos, at, readbackHash, readbackBuf);
+        readbackPos = at;
+      });
+      background.catch(() => undefined); // surfaced by the next await
+    };
     let pos = resumeFrom;
     let fill = 0;
     let lastCheckpoint = pos;
@@ -139,14 +161,16 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       pos += fill;
       fill = 0;
       if (pos - lastCheckpoint >= checkpointBytes) {
-        await writer.sync();
-        await writeJournal(paths.journalPath, { ...base, verifiedBytes: pos, prefixSha512: hash.copy().digest('hex') });
+        await background; // the previous checkpoint first: the disk sets the pace when it is slower
+        checkpoint(pos, { ...base, verifiedBytes: pos, prefixSha512: hash.copy().digest('hex') });
         lastCheckpoint = pos;
       }
       options.onProgress?.(pos);
     };
     try {
-      const pieces = response ? decompress(response, release.payload.compression, { subject: signed.payloadUrl, xzPath: options.xzPath }) : [];
+      const pieces = response
+        ? decompress(bodyMeter(response), release.payload.compression, signed.payloadUrl, { errors: 'update', xzPath: options.xzPath })
+        : [];
       for await (const piece of pieces) {
         for (let off = 0; off < piece.length; ) {
           const n = Math.min(piece.length - off, chunk.length - fill);
@@ -157,8 +181,10 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
         }
       }
       await flush();
+      await background;
     } catch (e) {
-      response?.destroy();
+      response?.body.destroy();
+      await background.catch(() => undefined); // no journal write after the caller reads it
       if (e instanceof AgentError) throw e;
       throw new AgentError({ code: 'update.fetch-failed', message: `the download broke off at byte ${pos}: ${(e as Error).message}`, subject: signed.payloadUrl, hint: 'It resumes on the next attempt; check the connection to the update server', cause: e });
     }
@@ -173,8 +199,9 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       throw stagingError('update.hash-mismatch', 'the payload\'s sha512 does not match the signed release manifest', signed.payloadUrl, 'The payload was changed or damaged; the slot stays unbootable. Check the server and try again');
     }
     options.onVerifying?.();
-    await writer.sync();
-    const onDisk = (await hashSlot(writer, size, createHash('sha512'), chunk)).digest('hex');
+    checkpoint(size, undefined);
+    await background;
+    const onDisk = readbackHash.digest('hex');
     if (onDisk !== release.payload.sha512) {
       await clearJournal(paths.journalPath);
       throw stagingError('update.readback-mismatch', `${slot.label} does not read back what was written`, paths.disk, 'The disk may be failing; check its health (smartctl, dmesg) before trying again');

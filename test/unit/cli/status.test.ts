@@ -13,7 +13,10 @@ const STATUS: AgentStatus = {
     { name: 'web.service', description: '', loadState: 'loaded', activeState: 'active', subState: 'running', mainPid: 7, nRestarts: 1, execMainStatus: 0, activeSince: '2026-01-01T00:00:00.000Z' },
     { name: 'bad.service', description: '', loadState: 'loaded', activeState: 'failed', subState: 'failed', mainPid: 0, nRestarts: 0, execMainStatus: 3 },
   ],
-  update: { state: 'IDLE' },
+  update: {
+    state: 'IDLE', enabled: true, currentVersion: '3.0.0', bootedSlot: 'A', group: 'stable', boot: { status: 'already-good' },
+    lastCheckedTime: 0, progress: 0, currentOperation: 'UPDATE_STATUS_IDLE', newVersion: '', newSize: 0,
+  },
 };
 
 test('human status: header, config errors with file and line, units table', () => {
@@ -21,6 +24,7 @@ test('human status: header, config errors with file and line, units table', () =
   assert.match(out, /^● host-agent 1\.2\.3 — running$/m);
   assert.match(out, /Uptime: 1h 2min/);
   assert.match(out, /systemd: 252 on the system bus/);
+  assert.match(out, /Update: IDLE \(3\.0\.0 on USR-A\)/);
   assert.match(out, /\/etc\/x\.yaml: line 3: error: invalid value lol/);
   assert.match(out, /^web\.service\s+active\s+running\s+7\s+1\s+-\s+2min ago$/m);
   assert.match(out, /^bad\.service\s+failed\s+failed\s+-\s+0\s+3\s+-$/m);

@@ -1,0 +1,490 @@
+/**
+ * agentd's OS update service: builds the UpdateEngine from the host paths and the channel
+ * settings (coreos.update), checks release manifests against the update keyring
+ * (`<trustedkeys>/update.d/<fingerprint>`, admin keys masking system keys as for images),
+ * runs periodic updates on a node-cron schedule with a random delay, marks the booted slot
+ * good after boot once the required units are active, and implements the update methods
+ * of the D-Bus table. Its status (UpdateStatusDocument) goes to every `onChange` listener:
+ * state changes at once, progress at most every 250 ms.
+ *
+ * Invariant: one update operation (check, apply, reset, rollback, the boot marking's
+ * write) runs at a time, in order of arrival; an apply asked for while one runs joins it.
+ * They do not go through the agent's ExclusiveRunner, so a long install does not hold up
+ * reloads.
+ */
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { setTimeout as delay } from 'node:timers/promises';
+import cron, { type ScheduledTask } from 'node-cron';
+import type { UpdateRollbackResult, UpdateStatusDocument } from '../api/agent1.js';
+import type { UpdatePolicy } from '../core/config/types.js';
+import { AgentError, describeError, isAgentError } from '../core/errors.js';
+import { initialState } from '../core/update/machine.js';
+import { updateStatus } from '../core/update/status.js';
+import type { AgentHandlers } from '../host/bus/service.js';
+import { writeFileAtomic } from '../host/fs/atomic.js';
+import type { Logger } from '../host/log/logger.js';
+import type { HttpOptions } from '../host/net/http.js';
+import { readBootedSlot } from '../host/slots/booted.js';
+import { MAX_PRIORITY, otherSlot, updateSlotAttributes, type SlotChanges } from '../host/slots/slots.js';
+import type { KeystorePaths, TrustedKey } from '../host/trust/keystore.js';
+import { verifyDetached } from '../host/trust/verify.js';
+import type { VerifySignature } from '../host/update/channel.js';
+import { UpdateEngine, type UpdateEngineOptions } from '../host/update/engine.js';
+import { markBootedGood } from '../host/update/mark.js';
+import { resolveUpdatePaths, type UpdatePathOptions, type UpdatePaths } from '../host/update/paths.js';
+
+/** The update keyring's directory under each trusted-keys root. */
+export const UPDATE_KEYRING_DIR = 'update.d';
+export const DEFAULT_UPDATE_GROUP = 'stable';
+/** Hourly, like update_engine's periodic checks; each run waits a random part of `jitterMs` first. */
+export const DEFAULT_CHECK_SCHEDULE = '0 * * * *';
+
+const FINGERPRINT_FILE = /^([0-9a-f]{40}|[0-9a-f]{64})$/;
+const PROGRESS_INTERVAL_MS = 250;
+
+export interface UpdateServiceOptions {
+  /** Host paths of the updater; without `disk` (no A/B disk on this host) updates are disabled. */
+  paths: Omit<UpdatePathOptions, 'disk'> & { disk?: string };
+  /** Trusted-keys roots; the update keyring is `<root>/update.d/`. */
+  keyring: KeystorePaths;
+  /** coreos.update: server and group (the reboot strategy belongs to the reboot manager); see setChannel. */
+  channel: UpdatePolicy;
+  /** The OS version running (VERSION_ID of os-release). */
+  currentVersion: string;
+  log: Logger;
+  /** Units that must be active after boot before the slot is marked good. */
+  requiredUnits: () => Promise<string[]>;
+  /** systemd's ActiveState of a unit; a rejection counts as not active yet. */
+  unitActiveState: (unit: string) => Promise<string>;
+  /** Wait after start before the units are checked; default 60 s. */
+  graceMs?: number;
+  /** Then how long they may take to become active; default 5 min. */
+  healthTimeoutMs?: number;
+  /** Default 1 s. */
+  healthPollMs?: number;
+  /** node-cron expression of the periodic update; null: none. Default hourly. */
+  checkSchedule?: string | null;
+  /** Each periodic run first waits a random delay below this; default 15 min. */
+  jitterMs?: number;
+  /** Clock (ms since the epoch); default Date.now. */
+  now?: () => number;
+  /** [0, 1) for the jitter; default Math.random. */
+  random?: () => number;
+  http?: HttpOptions;
+  /** Tuning passed to the engine (tests, benchmarks). */
+  engine?: Pick<UpdateEngineOptions, 'checkpointBytes' | 'chunkBytes' | 'retryDelayMs' | 'xzPath'>;
+  /** Default: verify against the update keyring. */
+  verifySignature?: VerifySignature;
+}
+
+export type UpdateHandlers = Pick<AgentHandlers, 'GetUpdateStatus' | 'UpdateCheck' | 'UpdateApply' | 'UpdateReset' | 'UpdateRollback'>;
+
+async function keyNames(dir: string): Promise<string[]> {
+  try {
+    return (await readdir(dir)).filter((n) => FINGERPRINT_FILE.test(n)).sort();
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw e;
+  }
+}
+
+/** The update keyring: admin keys, then system keys not masked by an admin file of the same name. */
+export async function readUpdateKeys(paths: KeystorePaths): Promise<TrustedKey[]> {
+  const adminDir = join(paths.adminDir, UPDATE_KEYRING_DIR);
+  const systemDir = join(paths.systemDir, UPDATE_KEYRING_DIR);
+  const admin = await keyNames(adminDir);
+  const system = (await keyNames(systemDir)).filter((n) => !admin.includes(n));
+  const keys: TrustedKey[] = [];
+  for (const [dir, names, source] of [[adminDir, admin, 'admin'], [systemDir, system, 'system']] as const) {
+    for (const fingerprint of names) {
+      const path = join(dir, fingerprint);
+      const armored = await readFile(path, 'utf8');
+      if (armored.trim() !== '') keys.push({ fingerprint, prefix: undefined, source, path, armored });
+    }
+  }
+  return keys;
+}
+
+/** The engine's signature check: a detached signature by a key of the update keyring. */
+export function updateKeyringVerifier(paths: KeystorePaths): VerifySignature {
+  const adminDir = join(paths.adminDir, UPDATE_KEYRING_DIR);
+  return async (data, signature) => {
+    const trusted = await readUpdateKeys(paths);
+    if (trusted.length === 0) {
+      throw new AgentError({
+        code: 'update.no-keys',
+        message: 'the update keyring has no key',
+        subject: adminDir,
+        hint: `Install the release signing key (armored) as ${adminDir}/<fingerprint>`,
+      });
+    }
+    return verifyDetached({
+      name: 'release.json',
+      what: 'release manifest',
+      signature,
+      data: Readable.from([Buffer.from(data)]),
+      trusted,
+      trustHint: `If you trust this signer for OS releases, put its armored public key in ${adminDir}/<fingerprint>`,
+    });
+  };
+}
+
+/** VERSION_ID of an os-release file (default /etc/os-release); `0.0.0` when absent. */
+export async function readOsVersion(path = '/etc/os-release'): Promise<string> {
+  try {
+    const m = /^VERSION_ID=("?)([^"\n]*)\1$/m.exec(await readFile(path, 'utf8'));
+    return m?.[2] || '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+export class UpdateService {
+  private readonly paths: UpdatePaths | undefined;
+  private channel: UpdatePolicy;
+  private engine: UpdateEngine | undefined;
+  /** The channel the engine was built for. */
+  private engineChannel = '';
+  private disabledReason: string | undefined;
+  private readonly abort = new AbortController();
+  private readonly listeners: Array<(status: UpdateStatusDocument) => void> = [];
+  private readonly now: () => number;
+  private tail: Promise<unknown> = Promise.resolve();
+  private applying: Promise<UpdateStatusDocument> | undefined;
+  private lastError: UpdateStatusDocument['lastError'];
+  private boot: UpdateStatusDocument['boot'];
+  private bootedSlot: UpdateStatusDocument['bootedSlot'];
+  private task: ScheduledTask | undefined;
+  private stopped = false;
+  private published = { state: '', at: 0 };
+  private pending: NodeJS.Timeout | undefined;
+  /** Settles when the after-boot marking is done (or skipped); for tests and shutdown. */
+  bootMarked: Promise<void> = Promise.resolve();
+
+  constructor(private readonly options: UpdateServiceOptions) {
+    this.now = options.now ?? Date.now;
+    const { disk, ...paths } = options.paths;
+    this.paths = disk ? resolveUpdatePaths({ ...paths, disk }) : undefined;
+    this.channel = options.channel;
+    this.syncEngine();
+    this.boot = { status: this.paths ? 'pending' : 'disabled' };
+  }
+
+  private get group(): string {
+    return this.channel.group ?? DEFAULT_UPDATE_GROUP;
+  }
+
+  /**
+   * New coreos.update settings (after a configuration reload). They take effect before the
+   * next operation; a staged update keeps its engine until it is reset or booted.
+   */
+  setChannel(channel: UpdatePolicy): Promise<void> {
+    this.channel = channel;
+    return this.exclusive(async () => this.changed());
+  }
+
+  /** (Re)build the engine when the channel changed, unless an update is staged. */
+  private syncEngine(): void {
+    const key = JSON.stringify([this.channel.server, this.group]);
+    if (key === this.engineChannel || this.engine?.state.kind === 'UPDATED_NEED_REBOOT') return;
+    this.engineChannel = key;
+    const server = this.channel.server;
+    this.disabledReason = !this.paths
+      ? 'this host has no A/B disk configured'
+      : !server ? 'no update server is configured (coreos.update.server)' : undefined;
+    this.engine = this.paths && server
+      ? new UpdateEngine({
+        ...this.paths,
+        server,
+        group: this.group,
+        currentVersion: this.options.currentVersion,
+        verifySignature: this.options.verifySignature ?? updateKeyringVerifier(this.options.keyring),
+        http: { ...this.options.http, signal: this.abort.signal },
+        ...this.options.engine,
+        now: this.now,
+        onChange: () => this.changed(),
+      })
+      : undefined;
+  }
+
+  /** Start the periodic updates and the after-boot marking (in the background). */
+  start(): void {
+    if (!this.paths) {
+      this.options.log.info(`OS updates are disabled: ${this.disabledReason}`);
+      return;
+    }
+    const schedule = this.options.checkSchedule === undefined ? DEFAULT_CHECK_SCHEDULE : this.options.checkSchedule;
+    if (schedule !== null) {
+      this.task = cron.schedule(schedule, () => this.periodic(), { name: 'os-update' });
+    }
+    this.bootMarked = this.markBootedSlot(this.paths);
+  }
+
+  /** Stop the schedule, break off a download (its journal lets it resume) and wait for the operation under way. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.task?.stop();
+    this.abort.abort();
+    if (this.pending) clearTimeout(this.pending);
+    await Promise.allSettled([this.tail, this.bootMarked]);
+  }
+
+  onChange(listener: (status: UpdateStatusDocument) => void): void {
+    this.listeners.push(listener);
+  }
+
+  status(): UpdateStatusDocument {
+    const engine = this.engine;
+    const next = this.task?.getNextRun();
+    return {
+      ...(engine ? engine.status : updateStatus(initialState)),
+      state: engine?.state.kind ?? 'IDLE',
+      enabled: engine !== undefined,
+      ...(this.disabledReason !== undefined && { disabledReason: this.disabledReason }),
+      currentVersion: this.options.currentVersion,
+      ...(this.bootedSlot !== undefined && { bootedSlot: this.bootedSlot }),
+      ...(this.channel.server !== undefined && { server: this.channel.server }),
+      group: this.group,
+      ...(this.lastError !== undefined && { lastError: { ...this.lastError } }),
+      boot: { ...this.boot },
+      ...(next && { nextCheckAt: next.toISOString() }),
+    };
+  }
+
+  /** Ask the channel now; resolves with the status after the check. */
+  check(): Promise<UpdateStatusDocument> {
+    return this.exclusive(async () => {
+      const engine = this.require();
+      await this.tracked(() => engine.check());
+      return this.status();
+    });
+  }
+
+  /** Check and stage the newest release; resolves when staged, or when there is none. */
+  apply(): Promise<UpdateStatusDocument> {
+    if (this.applying) return this.applying;
+    const run = this.exclusive(async () => {
+      const engine = this.require();
+      await this.tracked(async () => {
+        const kind = (): string => engine.state.kind;
+        if (kind() === 'UPDATED_NEED_REBOOT') return;
+        if (kind() !== 'UPDATE_AVAILABLE') await engine.check();
+        if (kind() !== 'UPDATE_AVAILABLE') return;
+        const version = engine.status.newVersion;
+        const result = await engine.apply();
+        this.options.log.info(`OS ${version} staged in USR-${result.target}; a reboot is needed to use it`);
+      });
+      return this.status();
+    });
+    this.applying = run;
+    const done = (): void => {
+      if (this.applying === run) this.applying = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /** Forget a staged update. */
+  reset(): Promise<UpdateStatusDocument> {
+    return this.exclusive(async () => {
+      const engine = this.require();
+      if (engine.state.kind !== 'UPDATED_NEED_REBOOT') {
+        throw new AgentError({
+          code: 'update.nothing-staged',
+          message: `no update is staged (state ${engine.state.kind})`,
+          subject: 'update engine',
+          hint: 'Nothing to reset; see `agentctl update status`',
+        });
+      }
+      await engine.reset();
+      this.options.log.info('the staged OS update was reset');
+      return this.status();
+    });
+  }
+
+  /** Make the other slot the next boot, when it booted successfully before. */
+  rollback(): Promise<UpdateRollbackResult> {
+    return this.exclusive(async () => {
+      const paths = this.paths;
+      if (!paths) throw this.disabled();
+      const { disk, rebootRequiredPath } = paths;
+      const { booted, slots } = await readBootedSlot(paths);
+      const target = slots[otherSlot(booted)];
+      const a = target.attributes;
+      if (!a.successful) {
+        throw new AgentError({
+          code: 'update.rollback-refused',
+          message: `${target.label} has not booted successfully (priority ${a.priority}, tries ${a.tries}, successful 0), so it is no safe slot to go back to`,
+          subject: disk,
+          hint: this.engine?.state.kind === 'UPDATED_NEED_REBOOT'
+            ? 'It holds the staged update: reboot to try it, or drop it with `agentctl update reset`'
+            : `Keep running ${slots[booted].label}; only a slot that booted healthy before can be rolled back to`,
+        });
+      }
+      const bootedPriority = slots[booted].attributes.priority;
+      const changes: SlotChanges = bootedPriority >= MAX_PRIORITY
+        ? { [target.name]: { priority: MAX_PRIORITY }, [booted]: { priority: MAX_PRIORITY - 1 } }
+        : { [target.name]: { priority: bootedPriority + 1 } };
+      await updateSlotAttributes(disk, changes, booted);
+      await writeFileAtomic(rebootRequiredPath, '', { mkdirs: true });
+      this.options.log.info(`rollback: ${target.label} boots next; a reboot is needed`);
+      return { nextBoot: target.name, label: target.label };
+    });
+  }
+
+  /** The D-Bus method implementations (agent/api/agent1.ts). */
+  handlers(): UpdateHandlers {
+    const json = async (value: Promise<unknown> | unknown): Promise<unknown[]> => [JSON.stringify(await value)];
+    return {
+      GetUpdateStatus: () => json(this.status()),
+      UpdateCheck: () => json(this.check()),
+      UpdateApply: () => json(this.apply()),
+      UpdateReset: () => json(this.reset()),
+      UpdateRollback: () => json(this.rollback()),
+    };
+  }
+
+  private require(): UpdateEngine {
+    if (this.engine) return this.engine;
+    throw this.disabled();
+  }
+
+  private disabled(): AgentError {
+    return new AgentError({
+      code: 'update.disabled',
+      message: `OS updates are disabled: ${this.disabledReason}`,
+      hint: 'Give agentd the disk holding USR-A/USR-B and set coreos.update.server in the cloud-config',
+    });
+  }
+
+  private exclusive<T>(op: () => Promise<T>): Promise<T> {
+    if (this.stopped) {
+      return Promise.reject(new AgentError({ code: 'agent.shutting-down', message: 'the agent is stopping', hint: 'Retry once the agent runs again' }));
+    }
+    const result = this.tail.then(() => {
+      this.syncEngine();
+      return op();
+    });
+    this.tail = result.catch(() => undefined);
+    return result;
+  }
+
+  /** Run an engine operation, keeping its error (until the next success) in the status. */
+  private async tracked<T>(op: () => Promise<T>): Promise<T> {
+    try {
+      const result = await op();
+      this.lastError = undefined;
+      this.changed();
+      return result;
+    } catch (e) {
+      this.lastError = {
+        code: isAgentError(e) ? e.code : 'update.internal',
+        message: describeError(e),
+        at: new Date(this.now()).toISOString(),
+      };
+      this.changed();
+      throw e;
+    }
+  }
+
+  private periodic(): void {
+    const wait = Math.floor((this.options.random ?? Math.random)() * (this.options.jitterMs ?? 15 * 60_000));
+    void (async () => {
+      if (!(await this.sleep(wait)) || this.stopped || !this.channel.server) return;
+      try {
+        await this.apply();
+      } catch (e) {
+        if (!this.stopped) this.options.log.warn(`periodic OS update failed: ${describeError(e)}`);
+      }
+    })();
+  }
+
+  /** Resolves false when the service stopped during the wait. */
+  private async sleep(ms: number): Promise<boolean> {
+    try {
+      await delay(ms, undefined, { signal: this.abort.signal });
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async markBootedSlot(paths: UpdatePaths): Promise<void> {
+    const { log } = this.options;
+    try {
+      const { booted, slots } = await readBootedSlot(paths);
+      this.bootedSlot = booted;
+      let health: unknown;
+      if (!slots[booted].attributes.successful) {
+        this.setBoot({ status: 'checking' });
+        health = await this.waitHealthy().then(() => undefined, (e: unknown) => e ?? new Error('unhealthy'));
+        if (this.stopped) return;
+      }
+      const result = await this.exclusive(() => markBootedGood({
+        ...paths,
+        bootedVersion: this.options.currentVersion,
+        healthCheck: async () => {
+          if (health !== undefined) throw health;
+        },
+      }));
+      const fell = result.fellBackFrom !== undefined ? { fellBackFrom: result.fellBackFrom } : {};
+      if (result.fellBackFrom) log.warn(`version ${result.fellBackFrom} did not boot; the bootloader fell back and it will not be installed again`);
+      if (result.status === 'health-failed') {
+        log.error(`${result.failedVersion} is not healthy (${result.reason}); not marking USR-${booted} good, a reboot falls back`);
+        this.setBoot({ status: 'health-failed', detail: result.reason, ...fell });
+      } else {
+        if (result.status === 'marked-good') log.info(`USR-${booted} (${this.options.currentVersion}) marked good`);
+        this.setBoot({ status: result.status, ...fell });
+      }
+    } catch (e) {
+      if (this.stopped) return;
+      log.warn(`could not mark the booted slot: ${describeError(e)}`);
+      this.setBoot({ status: 'error', detail: describeError(e) });
+    }
+  }
+
+  /** After the grace period, every required unit active within the timeout; throws why not. */
+  private async waitHealthy(): Promise<void> {
+    const o = this.options;
+    if (!(await this.sleep(o.graceMs ?? 60_000))) return;
+    const deadline = this.now() + (o.healthTimeoutMs ?? 300_000);
+    for (;;) {
+      const units = await o.requiredUnits();
+      const states = await Promise.all(units.map(async (u) => [u, await o.unitActiveState(u).catch(() => 'unknown')] as const));
+      const failed = states.filter(([, s]) => s === 'failed').map(([u]) => u);
+      const waiting = states.filter(([, s]) => s !== 'active');
+      if (waiting.length === 0) return;
+      if (failed.length > 0) throw new Error(`required units failed: ${failed.join(', ')}`);
+      if (this.now() >= deadline) {
+        throw new Error(`required units are not active in time: ${waiting.map(([u, s]) => `${u} (${s})`).join(', ')}`);
+      }
+      if (!(await this.sleep(o.healthPollMs ?? 1000))) return;
+    }
+  }
+
+  private setBoot(boot: UpdateStatusDocument['boot']): void {
+    this.boot = boot;
+    this.changed();
+  }
+
+  /** Publish state changes at once, progress at most every PROGRESS_INTERVAL_MS. */
+  private changed(): void {
+    if (this.stopped) return; // listeners may be gone (the bus closes after us)
+    const status = this.status();
+    const since = Date.now() - this.published.at;
+    if (status.state !== this.published.state || since >= PROGRESS_INTERVAL_MS) {
+      this.publish(status);
+    } else if (!this.pending) {
+      this.pending = setTimeout(() => this.publish(this.status()), PROGRESS_INTERVAL_MS - since);
+    }
+  }
+
+  private publish(status: UpdateStatusDocument): void {
+    if (this.pending) clearTimeout(this.pending);
+    this.pending = undefined;
+    this.published = { state: status.state, at: Date.now() };
+    for (const l of this.listeners) l(status);
+  }
+}
