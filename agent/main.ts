@@ -26,6 +26,8 @@ import type { HostContext } from './host/apply/observe.js';
 import { chooseHostnameStore } from './host/hostname.js';
 import { ImageService } from './daemon/image-service.js';
 import { readOsVersion, UpdateService } from './daemon/update-service.js';
+import { RebootCoordinator, rebootSettingsFrom } from './daemon/reboot-coordinator.js';
+import { systemReboot } from './host/reboot/reboot.js';
 
 async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const version = packageVersion();
@@ -45,6 +47,18 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
       return (await link.manager.unitStatus(unit)).activeState;
     },
   });
+  const reboot = new RebootCoordinator({
+    settings: rebootSettingsFrom({ update: {}, locksmith: {} }),
+    rebootNeeded: async () => updates.status().state === 'UPDATED_NEED_REBOOT',
+    // A host without A/B updates must still release a slot it holds.
+    bootMarkedGood: async () => ['already-good', 'marked-good', 'disabled'].includes(updates.status().boot.status),
+    reboot: systemReboot({ systemd: () => link?.manager, log }),
+    log,
+    onStatus: (status) => board.setReboot(status),
+    heldPath: join(options.stateDir, 'reboot/lock-held.json'),
+    machineIdPath: join(options.hostRoot, 'etc/machine-id'),
+  });
+  updates.onChange(() => reboot.poke());
   const config = new ConfigService({
     paths: { mainFile: options.configPath, systemDropinDir: options.systemConfigDir, adminDropinDir: options.adminConfigDir },
     lastGoodPath: join(options.stateDir, 'config/last-good.json'),
@@ -52,7 +66,10 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     log,
     host: () => host,
     onStatus: (status) => board.setConfig(status),
-    onConfig: (desired) => updates.setChannel(desired.update),
+    onConfig: async (desired) => {
+      reboot.setSettings(rebootSettingsFrom(desired));
+      await updates.setChannel(desired.update);
+    },
   });
   const board = new StatusBoard(version, { bus: options.bus, connected: false }, config.snapshot(), updates.status());
   updates.onChange((status) => board.setUpdate(status));
@@ -97,6 +114,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     ApplyConfig: async () => [await applied()],
     ...images.handlers((event) => emit('FetchProgress', JSON.stringify(event))),
     ...updates.handlers(),
+    ...reboot.handlers(),
   };
 
   // Ready (the bus name, which systemd waits for) once the config is watched and read.
@@ -104,6 +122,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   await link.start();
   await config.start();
   updates.start();
+  reboot.start();
   board.setState('running');
   const serviceBus = await connectBus(options.bus);
   const service = await AgentBusService.start(serviceBus, handlers);
@@ -124,6 +143,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   board.setState('stopping');
   await config.stop();
   await updates.stop();
+  await reboot.stop();
   await runner.close();
   board.flush();
   await service.stop();

@@ -3,7 +3,7 @@
  * over a short delay and handed to the listeners (the StatusChanged signal, systemd's
  * STATUS= line). Parts own their slice; nothing else writes here.
  */
-import type { AgentStatus, ConfigStatus, ContainerStatus, SystemdStatus, UnitStatus, UpdateStatusDocument } from '../api/agent1.js';
+import type { AgentStatus, ConfigStatus, ContainerStatus, RebootStatus, SystemdStatus, UnitStatus, UpdateStatusDocument } from '../api/agent1.js';
 
 export type StatusListener = (status: AgentStatus) => void;
 
@@ -17,6 +17,7 @@ export class StatusBoard {
   private units = new Map<string, UnitStatus>();
   private containers: ContainerStatus[] = [];
   private update: UpdateStatusDocument;
+  private reboot: RebootStatus | undefined;
   private readonly listeners: StatusListener[] = [];
   private timer: NodeJS.Timeout | undefined;
 
@@ -37,6 +38,7 @@ export class StatusBoard {
       config: { ...this.config, entries: [...this.config.entries] },
       units: [...this.units.values()].sort((a, b) => a.name.localeCompare(b.name)),
       update: { ...this.update },
+      ...(this.reboot && { reboot: { ...this.reboot } }),
       containers: this.containers.map((c) => ({ ...c })),
     };
   }
@@ -73,6 +75,12 @@ export class StatusBoard {
   /** The OS update slice, owned by the UpdateService. */
   setUpdate(update: UpdateStatusDocument): void {
     this.update = update;
+    this.changed();
+  }
+
+  /** The reboot slice, owned by the RebootCoordinator. */
+  setReboot(reboot: RebootStatus): void {
+    this.reboot = reboot;
     this.changed();
   }
 

@@ -29,6 +29,7 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
     `    Config: ${s.config.path} (${configState})`,
     ...s.config.entries.map((e) => `            ${e.file}: line ${e.line}: ${e.level}: ${e.message}`),
     `    Update: ${updateLine(s.update)}`,
+    ...(s.reboot ? [`    Reboot: ${s.reboot.strategy}: ${s.reboot.message}`] : []),
     '',
   ];
   if (s.units.length === 0) return lines.join('\n') + 'No managed units.\n';
