@@ -25,6 +25,9 @@ import { ConfigService } from './daemon/config-service.js';
 import type { HostContext } from './host/apply/observe.js';
 import { chooseHostnameStore } from './host/hostname.js';
 import { ImageService } from './daemon/image-service.js';
+import { readHostFacts } from './host/containers/host-facts.js';
+import { ContainerUnits } from './host/containers/units.js';
+import { ContainerService, serviceImages } from './daemon/container-service.js';
 import { readOsVersion, UpdateService } from './daemon/update-service.js';
 import { RebootCoordinator, rebootSettingsFrom } from './daemon/reboot-coordinator.js';
 import { systemReboot } from './host/reboot/reboot.js';
@@ -36,7 +39,11 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   let host: HostContext | undefined;
   let link: SystemdLink | undefined;
   const updates = new UpdateService({
-    paths: { ...(options.updateDisk !== undefined && { disk: options.updateDisk }), stateDir: join(options.stateDir, 'updates') },
+    paths: {
+      ...(options.updateDisk !== undefined && { disk: options.updateDisk }),
+      ...(options.bootCmdline !== undefined && { cmdlinePath: options.bootCmdline }),
+      stateDir: join(options.stateDir, 'updates'),
+    },
     keyring: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
     channel: {},
     currentVersion: await readOsVersion(),
@@ -69,6 +76,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     onConfig: async (desired) => {
       reboot.setSettings(rebootSettingsFrom(desired));
       await updates.setChannel(desired.update);
+      void containers.reconcile(desired).catch((e: unknown) => log.error(`reconciling containers failed: ${describeError(e)}`));
     },
   });
   const board = new StatusBoard(version, { bus: options.bus, connected: false }, config.snapshot(), updates.status());
@@ -85,6 +93,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
         hostname: await chooseHostnameStore(options.bus === 'system' ? systemd.bus : undefined, options.hostRoot),
       };
       await units.attach(systemd);
+      await containers.attach(systemd);
       void config.reapply().catch((e: unknown) => log.error(`applying the configuration failed: ${describeError(e)}`));
     },
   });
@@ -92,6 +101,16 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const images = await ImageService.open({
     stateDir: options.stateDir,
     keystore: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
+  });
+  const output = options.bus === 'system' ? 'journal' : 'file';
+  const containers = new ContainerService({
+    runner, log, stateDir: options.stateDir, output, bus: options.bus,
+    units: new ContainerUnits({
+      stateDir: options.stateDir, unitFiles, output, facts: await readHostFacts({ bus: options.bus }),
+      images: { rootfs: (id) => join(options.stateDir, 'images', id, 'rootfs') },
+    }),
+    images: serviceImages(images),
+    onStatus: (list) => board.setContainers(list),
   });
   let emit: (signal: 'FetchProgress', json: string) => void = () => undefined;
 
@@ -114,6 +133,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     ApplyConfig: async () => [await applied()],
     ...images.handlers((event) => emit('FetchProgress', JSON.stringify(event))),
     ...updates.handlers(),
+    ...containers.handlers(),
     ...reboot.handlers(),
   };
 
@@ -147,6 +167,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   await runner.close();
   board.flush();
   await service.stop();
+  containers.stop();
   link.stop();
   serviceBus.disconnect();
   log.info('stopped');

@@ -146,6 +146,12 @@ export const AGENT_METHODS = {
     access: 'root',
     doc: 'Run an image once as a transient unit supervised by systemd (RunRequest JSON in, RunResult JSON out); replies once the payload runs.',
   },
+  GetRebootStatus: {
+    in: '',
+    out: 's',
+    access: 'read',
+    doc: 'The reboot coordination (strategy, window, lock, what it waits for) as a RebootStatus JSON document.',
+  },
 } as const satisfies Record<string, MethodSpec>;
 
 export type AgentMethod = keyof typeof AGENT_METHODS;
@@ -239,7 +245,9 @@ export interface AgentStatus {
   systemd: SystemdStatus;
   config: ConfigStatus;
   units: UnitStatus[];
-  update: { state: string };
+  update: UpdateStatusDocument;
+  /** The reboot coordinator (GetRebootStatus). */
+  reboot?: RebootStatus;
   /** The containers (ListContainers); absent from agents that predate them. */
   containers?: ContainerStatus[];
 }
@@ -392,4 +400,52 @@ export interface UpdateRollbackResult {
   nextBoot: 'A' | 'B';
   /** Its partition label, e.g. USR-A. */
   label: string;
+}
+
+/**
+ * The reboot coordinator (GetRebootStatus; docs/reboots.md, docs/dbus-api.md):
+ * the strategy in force, the maintenance window, the lock and the one thing it does now.
+ */
+export interface RebootStatus {
+  /** coreos.update.reboot-strategy in force: reboot, etcd-lock, fleetlock or off. */
+  strategy: string;
+  /**
+   * What the coordinator does: idle, report-reboot-needed (strategy off), wait-window,
+   * acquire-lock, reboot, wait-boot-good, release-lock, rebooting (started),
+   * reboot-postponed (an inhibitor), error (see lastError).
+   */
+  action: string;
+  /** One line for people, e.g. "reboot needed (reboot-strategy is off: reboot by hand)". */
+  message: string;
+  /** An update is staged: only a reboot makes it take effect. */
+  rebootNeeded: boolean;
+  bootMarkedGood: boolean;
+  window?: {
+    start: string;
+    length: string;
+    /** `UTC` or `local`. */
+    zone: string;
+    open: boolean;
+    /** When the open window closes. */
+    end?: string;
+    /** The next start (after the open one, if one is open). */
+    nextStart: string;
+  };
+  lock?: {
+    backend: 'etcd-lock' | 'fleetlock';
+    /** This host's holder id (machine id), once read. */
+    id?: string;
+    group?: string;
+    endpoint?: string;
+    /** Whether this host holds a slot, as last seen (etcd) or recorded (FleetLock). */
+    held: boolean;
+    /** The etcd semaphore as last read. */
+    semaphore?: { available: number; max: number; holders: string[] };
+    /** The last try to take a slot: when, and the refusal or error. */
+    lastTry?: { at: string; result: string };
+  };
+  /** Why the reboot waits although it is due (a shutdown inhibitor). */
+  postponed?: string;
+  lastError?: { code: string; message: string; at: string };
+  updatedAt: string;
 }

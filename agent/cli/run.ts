@@ -9,7 +9,7 @@ import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import { busKindFromEnv } from '../host/bus/address.js';
 import { packageVersion } from '../host/version.js';
 import { EXIT, type CliContext, type Verb } from './verb.js';
-import { VERBS, findVerb } from './verbs/index.js';
+import { VERBS, findVerb, type VerbEntry } from './verbs/index.js';
 
 const GLOBAL_OPTIONS = {
   user: { type: 'boolean' },
@@ -36,10 +36,10 @@ Run "agentctl VERB --help" for the options of a verb.
 `;
 }
 
-function verbUsage(verb: Verb): string {
+function verbUsage(entry: VerbEntry, verb: Verb): string {
   return `Usage: agentctl ${verb.name}${verb.synopsis ? ' ' + verb.synopsis : ''}
 
-${verb.summary}.
+${entry.summary}.
 
 Options:
 ${verb.help}${GLOBAL_HELP}`;
@@ -64,8 +64,9 @@ export async function runCli(argv: string[], io: Pick<CliContext, 'stdout' | 'st
       throw usageError(`unknown option ${argv[0]}`, 'See agentctl --help');
     }
     const name = argv[verbIndex]!;
-    const verb = findVerb(name);
-    if (!verb) throw usageError(`unknown verb "${name}"`, `Verbs: ${VERBS.map((v) => v.name).join(', ')}`);
+    const entry = findVerb(name);
+    if (!entry) throw usageError(`unknown verb "${name}"`, `Verbs: ${VERBS.map((v) => v.name).join(', ')}`);
+    const verb = await entry.load();
     const rest = [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)];
     let parsed;
     try {
@@ -74,7 +75,7 @@ export async function runCli(argv: string[], io: Pick<CliContext, 'stdout' | 'st
       throw usageError((e as Error).message.split('. To specify')[0]!.replace(/\.$/, ''), `See agentctl ${verb.name} --help`);
     }
     if (parsed.values.help) {
-      io.stdout.write(verbUsage(verb));
+      io.stdout.write(verbUsage(entry, verb));
       return EXIT.ok;
     }
     const { min, max } = verb.positionals;

@@ -21,7 +21,6 @@ export interface VerbArgs {
 
 export interface Verb {
   name: string;
-  summary: string;
   /** Usage line after "agentctl NAME", e.g. "[--json]". */
   synopsis: string;
   /** Option lines of the verb's --help. */

@@ -24,6 +24,8 @@ export interface AgentOptions {
   systemTrustDir: string;
   /** The disk holding the USR-A/USR-B partitions; undefined: OS updates are disabled. */
   updateDisk: string | undefined;
+  /** The kernel command line naming the booted slot (mount.usr=); a bootloader's override in tests. */
+  bootCmdline: string | undefined;
   stateDir: string;
   runtimeDir: string;
   unitDirs: UnitDirs;
@@ -45,6 +47,7 @@ Options:
   --trust-dir DIR        trusted keys of the administrator (default /etc/host-agent/trustedkeys)
   --system-trust-dir DIR trusted keys shipped with the OS (default /usr/lib/host-agent/trustedkeys)
   --update-disk PATH     disk (or image) with the USR-A/USR-B partitions; without it OS updates are off
+  --boot-cmdline PATH    file with the kernel command line naming the booted slot (default /proc/cmdline)
   --state-dir DIR        state directory (default /var/lib/host-agent)
   --runtime-dir DIR      runtime directory (default /run/host-agent)
   --unit-dir DIR         where unit files are written (default by bus)
@@ -73,6 +76,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'trust-dir': { type: 'string' },
         'system-trust-dir': { type: 'string' },
         'update-disk': { type: 'string' },
+        'boot-cmdline': { type: 'string' },
         'state-dir': { type: 'string' },
         'runtime-dir': { type: 'string' },
         'unit-dir': { type: 'string' },
@@ -105,6 +109,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       trustDir: values['trust-dir'] ?? '/etc/host-agent/trustedkeys',
       systemTrustDir: values['system-trust-dir'] ?? '/usr/lib/host-agent/trustedkeys',
       updateDisk: values['update-disk'],
+      bootCmdline: values['boot-cmdline'],
       stateDir: values['state-dir'] ?? '/var/lib/host-agent',
       runtimeDir: values['runtime-dir'] ?? (bus === 'system' ? '/run/host-agent' : join(env.XDG_RUNTIME_DIR ?? '/run', 'host-agent')),
       unitDirs,

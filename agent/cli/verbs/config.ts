@@ -65,7 +65,6 @@ const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<numb
 
 export const configVerb: Verb = {
   name: 'config',
-  summary: 'Validate, show, plan or apply the cloud-config',
   synopsis: 'validate [FILE…] | show [--json] | plan [--json] | apply [--json]',
   help: `  validate [FILE…]   check the files (default: the configured ones, merged); exit 1 on any entry
   show               the merged effective configuration as YAML (--json for JSON)

@@ -57,7 +57,6 @@ export function renderContainers(list: ContainerStatus[], color: boolean, now = 
 function listVerb(name: string): Verb {
   return {
     name,
-    summary: name === 'ps' ? 'List containers (same as list)' : 'List containers: name, image, version, state, PID, uptime, restarts',
     synopsis: '[--json]',
     help: '  --json    print the containers as a JSON array (ContainerStatus of docs/dbus-api.md)\n',
     options: { json: { type: 'boolean' } },
@@ -70,10 +69,9 @@ function listVerb(name: string): Verb {
   };
 }
 
-function actionVerb(name: string, method: AgentMethod, summary: string): Verb {
+function actionVerb(name: string, method: AgentMethod): Verb {
   return {
     name,
-    summary,
     synopsis: 'NAME',
     help: '',
     options: {},
@@ -88,8 +86,8 @@ function actionVerb(name: string, method: AgentMethod, summary: string): Verb {
 export const listVerbs: Verb[] = [listVerb('list'), listVerb('ps')];
 
 export const actionVerbs: Verb[] = [
-  actionVerb('start', 'StartContainer', 'Start a container; returns once its payload runs (root only)'),
-  actionVerb('stop', 'StopContainer', 'Stop a container until it is started or the configuration applied again (root only)'),
-  actionVerb('restart', 'RestartContainer', 'Restart a container (root only)'),
-  actionVerb('rm', 'RemoveContainer', 'Remove the writable layer of a container no longer declared, or a finished run (root only)'),
+  actionVerb('start', 'StartContainer'),
+  actionVerb('stop', 'StopContainer'),
+  actionVerb('restart', 'RestartContainer'),
+  actionVerb('rm', 'RemoveContainer'),
 ];

@@ -18,7 +18,6 @@ export async function firstChild(pid: number): Promise<number | undefined> {
 
 export const enterVerb: Verb = {
   name: 'enter',
-  summary: 'Run a command (default /bin/sh) inside a running container (root only)',
   synopsis: 'NAME [-- CMD [ARGS…]]',
   help: '',
   options: {},

@@ -25,7 +25,6 @@ export function parseInsecureOptions(value: string | undefined): InsecureOptionN
 
 export const fetchVerb: Verb = {
   name: 'fetch',
-  summary: 'Fetch, verify and store images by path, URL or name; prints their IDs',
   synopsis: '[--insecure-options=http,image] IMAGE…',
   help: `  IMAGE is a file (./app.aci, /srv/app.aci), an https:// URL, or NAME[:VERSION][,LABEL=VALUE]…
   found by appc discovery (version "latest" and this host's os/arch unless given).

@@ -133,7 +133,6 @@ const ALL_OPTIONS = ['json', 'grace'];
 
 export const imageVerb: Verb = {
   name: 'image',
-  summary: 'Validate, list, remove, garbage-collect, show and export images',
   synopsis: Object.values(SUBVERBS).map((s) => s.synopsis).join(' | '),
   help: `  validate FILE            check a manifest (JSON) or an image archive (.aci); exit 1 when invalid
   list [--json]            stored images: ID, name, version, size, imported, last used

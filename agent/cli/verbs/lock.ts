@@ -110,7 +110,6 @@ const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<numb
 
 export const lockVerb: Verb = {
   name: 'lock',
-  summary: 'Show or change the etcd reboot lock (works without a running agent)',
   synopsis: 'status [--json] | set-max N | unlock [ID]  [--endpoint URL[,URL…]] [--group G]',
   help: `  status              free slots, max and the machine ids holding one
   set-max N           let N hosts reboot at once; holders keep their slots

@@ -30,7 +30,6 @@ export function pipeChild(ctx: CliContext, program: string, args: string[], stdi
 
 export const logsVerb: Verb = {
   name: 'logs',
-  summary: "Show a container's output (journal, or its output file)",
   synopsis: 'NAME [-f] [-n LINES]',
   help: '  -f, --follow   keep printing new output until interrupted\n  -n, --lines N  show the last N lines (default 100)\n',
   options: { follow: { type: 'boolean', short: 'f' }, lines: { type: 'string', short: 'n' } },

@@ -6,7 +6,6 @@ import { EXIT, type Verb } from '../verb.js';
 
 export const reloadVerb: Verb = {
   name: 'reload',
-  summary: 'Re-read the configuration and re-scan managed units (root only)',
   synopsis: '',
   help: '',
   options: {},

@@ -42,14 +42,14 @@ async function attach(ctx: CliContext, run: RunResult): Promise<number> {
     for (;;) {
       if (run.outputFile !== undefined) offset = await copyNew(ctx, run.outputFile, offset);
       const c = (await fetchContainers(ctx)).find((x) => x.name === run.name);
-      const ended = !c || c.state === 'failed' || c.state === 'stopped';
+      const ended = c?.kind !== 'run' || !['running', 'starting', 'stopping'].includes(c.state);
       if (ended || detached) {
         if (run.outputFile !== undefined) await copyNew(ctx, run.outputFile, offset);
         if (detached && !ended) {
           ctx.stderr.write(`detached; ${run.name} keeps running (agentctl stop ${run.name})\n`);
           return EXIT.ok;
         }
-        return c?.state === 'failed' ? (c.exitStatus ?? EXIT.failure) : EXIT.ok;
+        return c?.kind === 'run' && c.state === 'failed' ? (c.exitStatus ?? EXIT.failure) : EXIT.ok;
       }
       await new Promise((r) => setTimeout(r, POLL_MS));
     }
@@ -61,7 +61,6 @@ async function attach(ctx: CliContext, run: RunResult): Promise<number> {
 
 export const runVerb: Verb = {
   name: 'run',
-  summary: 'Run an image once as a transient container supervised by systemd, attached to its output (root only)',
   synopsis: 'IMAGE [--name NAME] [--detach] [-- ARGS…]',
   help: '  --name NAME   name of the container (an AC Name; default run-<random>)\n  --detach      return once the payload runs\n',
   options: { name: { type: 'string' }, detach: { type: 'boolean', short: 'd' } },

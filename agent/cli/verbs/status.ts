@@ -49,7 +49,6 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
 
 export const statusVerb: Verb = {
   name: 'status',
-  summary: 'Show the agent, its systemd connection, config and managed units',
   synopsis: '[--json]',
   help: '  --json    print the status as JSON (the AgentStatus document of docs/dbus-api.md)\n',
   options: { json: { type: 'boolean' } },

@@ -154,7 +154,6 @@ async function add(ctx: CliContext, values: VerbArgs['values'], keyArg: string |
 export function makeTrustVerb(confirm: Confirm): Verb {
   return {
     name: 'trust',
-    summary: 'Trust keys to sign images, per name prefix; list and remove trusted keys',
     synopsis: '--prefix PREFIX [KEYFILE|URL] | --root KEYFILE|URL | list [--json] | rm FINGERPRINT',
     help: `  --prefix PREFIX          trust the key for images whose name starts with PREFIX; with no key,
                            discover it (ac-discovery-pubkeys) and show its fingerprint first

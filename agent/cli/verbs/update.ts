@@ -126,7 +126,6 @@ const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<numb
 
 export const updateVerb: Verb = {
   name: 'update',
-  summary: 'Show, check, apply, reset or roll back OS updates (A/B slots)',
   synopsis: 'status [--json|--format=env] | check | apply | reset | rollback',
   help: `  status            the update status; --format=env prints update_engine_client's
                     LAST_CHECKED_TIME, PROGRESS, CURRENT_OP, NEW_VERSION, NEW_SIZE lines

@@ -3,6 +3,7 @@
  * jobs whose result is taken from JobRemoved, daemon reload, enable/disable/mask, and
  * PropertiesChanged notifications. Works on the system bus or a user manager's session bus.
  */
+import dbus from 'dbus-next';
 import { AgentError } from '../../core/errors.js';
 import type { BusKind, UnitStatus } from '../../api/agent1.js';
 import type { MethodCall } from '../../api/method-call.js';
@@ -43,6 +44,9 @@ export interface UnitFileChange {
   file: string;
   destination: string;
 }
+
+/** A property of a transient unit: name, D-Bus signature, value (StartTransientUnit). */
+export type TransientProperty = [name: string, signature: string, value: unknown];
 
 export type UnitPropertiesListener = (unit: string, changed: Record<string, unknown>) => void;
 
@@ -176,6 +180,32 @@ export class SystemdManager {
         ? `See journalctl -u ${name} and systemctl status ${name}`
         : `See systemctl --user status ${name}`,
     });
+  }
+
+  /** systemctl reset-failed UNIT: forget a failed state (and the unit, once it is unneeded). */
+  async resetFailed(name: string): Promise<void> {
+    try {
+      await this.managerCall('ResetFailedUnit', 's', [name]);
+    } catch (e) {
+      const err = systemdError(e, `reset the failed state of ${name}`, name);
+      if (err.code !== 'systemd.no-such-unit') throw err;
+    }
+  }
+
+  /**
+   * Create and start a transient unit (systemd-run), and wait for its start job; throws
+   * unless the job is `done`. The unit has no file: it is gone once it stopped.
+   */
+  async startTransient(name: string, properties: TransientProperty[]): Promise<void> {
+    const props = properties.map(([key, signature, value]) => [key, new dbus.Variant(signature, value)]);
+    let job: string;
+    try {
+      [job] = (await this.managerCall('StartTransientUnit', 'ssa(sv)a(sa(sv))', [name, 'fail', props, []])) as [string];
+    } catch (e) {
+      throw systemdError(e, `start ${name}`, name);
+    }
+    const result = await this.jobs.wait(job);
+    if (result !== 'done') throw await this.jobFailure('start', name, result);
   }
 
   /** The unit file state (enabled, disabled, static, masked…), '' when there is no unit file. */

@@ -1,0 +1,154 @@
+/**
+ * The container reconciler's decisions: declared containers (HostConfig.containers) vs
+ * what the host has (installed container units with their spec hash and active state, and
+ * what the host side made of each declaration: its image is missing, or it rendered to a
+ * hash, or it was refused) → typed steps, executed in order by the daemon and planned again
+ * until nothing is left.
+ *
+ * Invariants: a container whose installed hash equals its rendered hash and that is active
+ * gets no step (adoption: same MainPID after an agent restart). A bad declaration (not an
+ * AC Name, declared twice, refused by the renderer, image not fetchable) is an error for
+ * that container only, and its installed unit, if any, is left as it is. A container no
+ * longer declared is stopped and its unit files removed; its writable layer is kept.
+ * Pure: no I/O.
+ */
+import { acNameProblem } from '../appc/names.js';
+
+/** What an installed container unit looks like now. */
+export interface InstalledContainerUnit {
+  name: string;
+  /** `container-<name>.service`. */
+  unit: string;
+  /** `X-HostAgent-Spec=` of the installed file; undefined when missing. */
+  hash: string | undefined;
+  /** systemd's ActiveState: active, activating, deactivating, reloading, inactive, failed. */
+  activeState: string;
+}
+
+export interface PlanError {
+  code: string;
+  message: string;
+  hint?: string;
+}
+
+/** What the host side made of one declaration (by name). */
+export type PreparedContainer =
+  /** The image is not in the store: fetch it. */
+  | { kind: 'image-missing' }
+  /** Fetching the image failed, or the host side refused the spec. */
+  | { kind: 'refused'; error: PlanError }
+  /** Rendered: the unit and the hash it would carry. */
+  | { kind: 'rendered'; unit: string; hash: string; imageId: string };
+
+export interface DeclaredContainer {
+  name: string;
+  /** The image as written in the configuration. */
+  image: string;
+}
+
+export interface ContainerObservation {
+  installed: readonly InstalledContainerUnit[];
+  /** By container name; absent for names the host side did not look at (invalid names). */
+  prepared: ReadonlyMap<string, PreparedContainer>;
+  /** Containers already started (or restarted) in this reconcile: not started again. */
+  started?: ReadonlySet<string>;
+}
+
+export type ContainerStep =
+  | { kind: 'fetch-image'; container: string; image: string }
+  | { kind: 'write-unit'; container: string; hash: string }
+  | { kind: 'remove-unit'; container: string; unit: string }
+  | { kind: 'daemon-reload' }
+  | { kind: 'reset-failed'; container: string; unit: string }
+  | { kind: 'stop'; container: string; unit: string }
+  | { kind: 'start'; container: string; unit: string }
+  | { kind: 'restart'; container: string; unit: string };
+
+export interface ContainerPlan {
+  steps: ContainerStep[];
+  /** Declarations that cannot run, by container name (or `#<index>` for a nameless one). */
+  errors: Array<{ container: string; error: PlanError }>;
+}
+
+const RUNNING = new Set(['active', 'activating', 'reloading']);
+
+export function isRunningState(activeState: string): boolean {
+  return RUNNING.has(activeState);
+}
+
+export function describeContainerStep(step: ContainerStep): string {
+  switch (step.kind) {
+    case 'fetch-image': return `fetch image ${step.image} for container ${step.container}`;
+    case 'write-unit': return `write the unit of container ${step.container} (${step.hash.slice(0, 19)})`;
+    case 'remove-unit': return `remove the unit files of container ${step.container}`;
+    case 'daemon-reload': return 'reload systemd';
+    case 'reset-failed': return `reset the failed state of ${step.unit}`;
+    case 'stop': return `stop ${step.unit}`;
+    case 'start': return `start ${step.unit}`;
+    case 'restart': return `restart ${step.unit}`;
+  }
+}
+
+/** The steps that bring the host from `observed` to `desired`. */
+export function planContainers(desired: readonly DeclaredContainer[], observed: ContainerObservation): ContainerPlan {
+  const errors: ContainerPlan['errors'] = [];
+  const installed = new Map(observed.installed.map((u) => [u.name, u]));
+  const started = observed.started ?? new Set<string>();
+  const counts = new Map<string, number>();
+  for (const c of desired) counts.set(c.name, (counts.get(c.name) ?? 0) + 1);
+
+  const fetches: ContainerStep[] = [];
+  const writes: ContainerStep[] = [];
+  const resets: ContainerStep[] = [];
+  const starts: ContainerStep[] = [];
+  const seen = new Set<string>();
+  for (const c of desired) {
+    if (seen.has(c.name)) continue;
+    seen.add(c.name);
+    const n = counts.get(c.name) ?? 0;
+    if (n > 1) {
+      errors.push({ container: c.name, error: { code: 'container.duplicate-name', message: `container ${c.name} is declared ${n} times`, hint: 'Give each container its own name' } });
+      continue;
+    }
+    const nameProblem = acNameProblem(c.name);
+    if (nameProblem !== undefined) {
+      errors.push({ container: c.name, error: { code: 'container.invalid-name', message: `"${c.name}" is not an AC Name: ${nameProblem}`, hint: 'Use lowercase letters, digits and dashes, e.g. web-2' } });
+      continue;
+    }
+    const prepared = observed.prepared.get(c.name);
+    if (prepared === undefined) continue;
+    if (prepared.kind === 'image-missing') {
+      fetches.push({ kind: 'fetch-image', container: c.name, image: c.image });
+      continue;
+    }
+    if (prepared.kind === 'refused') {
+      errors.push({ container: c.name, error: prepared.error });
+      continue;
+    }
+    const unit = installed.get(c.name);
+    const state = unit?.activeState ?? 'inactive';
+    if (unit?.hash !== prepared.hash) {
+      writes.push({ kind: 'write-unit', container: c.name, hash: prepared.hash });
+      if (isRunningState(state)) {
+        starts.push({ kind: 'restart', container: c.name, unit: prepared.unit });
+        continue;
+      }
+    } else if (isRunningState(state) || started.has(c.name) || state === 'deactivating') {
+      continue;
+    }
+    if (state === 'failed') resets.push({ kind: 'reset-failed', container: c.name, unit: prepared.unit });
+    starts.push({ kind: 'start', container: c.name, unit: prepared.unit });
+  }
+
+  const stops: ContainerStep[] = [];
+  const removals: ContainerStep[] = [];
+  for (const unit of observed.installed) {
+    if (counts.has(unit.name)) continue;
+    if (unit.activeState !== 'inactive' && unit.activeState !== 'failed') stops.push({ kind: 'stop', container: unit.name, unit: unit.unit });
+    if (unit.activeState === 'failed') resets.push({ kind: 'reset-failed', container: unit.name, unit: unit.unit });
+    removals.push({ kind: 'remove-unit', container: unit.name, unit: unit.unit });
+  }
+
+  const reload: ContainerStep[] = writes.length + removals.length > 0 ? [{ kind: 'daemon-reload' }] : [];
+  return { steps: [...fetches, ...stops, ...removals, ...writes, ...reload, ...resets, ...starts], errors };
+}

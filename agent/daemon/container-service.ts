@@ -1,0 +1,639 @@
+/**
+ * The containers of the configuration in force, made real through systemd: observes the
+ * installed container units and the image store, plans with planContainers
+ * (agent/core/plan/containers.ts), executes the steps and plans again until nothing is
+ * left; answers the container methods (list, start, stop, restart, rm, run); publishes
+ * container states to the status board from systemd's PropertiesChanged signals.
+ *
+ * Invariants: every change runs on the agent's ExclusiveRunner, one at a time; nothing is
+ * reconciled before a configuration was given (so a starting agent never removes what it
+ * has not yet been told about); a bad declaration only affects that container.
+ */
+import { readdir, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
+import type { Container, HostConfig } from '../core/config/types.js';
+import { validateImageManifest, type ImageManifest } from '../core/appc/manifest.js';
+import { acNameProblem } from '../core/appc/names.js';
+import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
+import type { ContainerSpec } from '../core/containers/spec.js';
+import { AgentError, describeError, isAgentError } from '../core/errors.js';
+import {
+  describeContainerStep, isRunningState, planContainers, type ContainerStep, type InstalledContainerUnit, type PlanError, type PreparedContainer,
+} from '../core/plan/containers.js';
+import type { AgentHandlers } from '../host/bus/service.js';
+import type { ContainerUnits } from '../host/containers/units.js';
+import { containersDir } from '../host/containers/paths.js';
+import { prepareLayer } from '../host/containers/layer.js';
+import type { SystemdManager } from '../host/systemd/manager.js';
+import type { Logger } from '../host/log/logger.js';
+import type { ImageService } from './image-service.js';
+import { lastOutput, transientProperties } from './container-run.js';
+import type { ExclusiveRunner } from './runner.js';
+
+/** The image store as containers need it. */
+export interface ContainerImages {
+  /** The stored image for a reference as written (NAME[:VERSION][,LABEL=VALUE]…), or undefined. */
+  find(image: string): Promise<{ id: string; manifest: ImageManifest } | undefined>;
+  /** Fetch and verify an image by name into the store. */
+  fetch(image: string): Promise<void>;
+}
+
+/** ContainerImages over the agent's ImageService. */
+export function serviceImages(service: ImageService): ContainerImages {
+  return {
+    async find(image) {
+      try {
+        const detail = await service.get(image);
+        return { id: detail.image.id, manifest: validateImageManifest(JSON.parse(detail.manifest)) };
+      } catch (e) {
+        if (isAgentError(e, 'image.not-in-store')) return undefined;
+        throw e;
+      }
+    },
+    async fetch(image) {
+      await service.fetch({ image, insecureOptions: [] });
+    },
+  };
+}
+
+export interface ContainerServiceOptions {
+  runner: ExclusiveRunner;
+  log: Logger;
+  units: ContainerUnits;
+  images: ContainerImages;
+  stateDir: string;
+  /** Where payload output goes (as given to ContainerUnits). */
+  output: 'journal' | 'file';
+  bus: 'system' | 'session';
+  onStatus: (containers: ContainerStatus[]) => void;
+  /** How many systemd jobs (start, stop) run at once. Default 32. */
+  parallelJobs?: number;
+  /** Passes of plan + execute per reconcile at most. Default 8. */
+  maxPasses?: number;
+}
+
+export type ContainerHandlers = Pick<AgentHandlers, 'ListContainers' | 'StartContainer' | 'StopContainer' | 'RestartContainer' | 'RemoveContainer' | 'RunContainer'>;
+
+/** What one reconcile did. */
+export interface ContainerReport {
+  steps: Array<{ step: string; error?: string }>;
+  errors: Array<{ container: string; error: PlanError }>;
+}
+
+interface Declared {
+  spec: Container;
+  imageId?: string;
+  version?: string;
+  rendered?: RenderedContainer;
+  error?: PlanError;
+  pending?: boolean;
+}
+
+interface Run {
+  name: string;
+  image: string;
+  unit: string;
+}
+
+const UNIT_PATTERN = /^container-([a-z0-9-]+)\.service$/;
+
+function planError(e: unknown): PlanError {
+  if (e instanceof AgentError) return { code: e.code, message: e.message, ...(e.hint !== undefined && { hint: e.hint }) };
+  return { code: 'container.failed', message: describeError(e) };
+}
+
+function stateOf(activeState: string): ContainerStatus['state'] {
+  switch (activeState) {
+    case 'active': case 'reloading': return 'running';
+    case 'activating': return 'starting';
+    case 'deactivating': return 'stopping';
+    case 'failed': return 'failed';
+    default: return 'stopped';
+  }
+}
+
+async function inBatches<T>(items: readonly T[], size: number, each: (item: T) => Promise<void>): Promise<void> {
+  for (let i = 0; i < items.length; i += size) await Promise.all(items.slice(i, i + size).map(each));
+}
+
+export class ContainerService {
+  private manager: SystemdManager | undefined;
+  private detach: Array<() => void> = [];
+  private desired: Container[] | undefined;
+  private declared = new Map<string, Declared>();
+  private duplicates = new Set<string>();
+  private installedNames = new Set<string>();
+  private readonly runs = new Map<string, Run>();
+  private leftovers: string[] = [];
+  private readonly unitStates = new Map<string, UnitStatus>();
+  /** Bumped on every change of a unit's known state, so a slower read never overwrites it. */
+  private readonly versions = new Map<string, number>();
+  private readonly outputs = new Map<string, string[]>();
+  private readonly dirty = new Set<string>();
+  private refreshTimer: NodeJS.Timeout | undefined;
+  private publishTimer: NodeJS.Timeout | undefined;
+  private fetchFailed = new Map<string, PlanError>();
+
+  constructor(private readonly opts: ContainerServiceOptions) {}
+
+  /** Follow container units through `manager` (called on every (re)connection). */
+  async attach(manager: SystemdManager): Promise<void> {
+    for (const d of this.detach) d();
+    this.manager = manager;
+    this.detach = [
+      manager.onUnitPropertiesChanged((unit, changed) => {
+        if (this.tracks(unit)) this.changed(unit, changed);
+      }),
+    ];
+    await this.opts.runner.run('read container states', async () => {
+      await this.observeInstalled();
+      // Container units loaded without a unit file are one-off runs (of an earlier agent).
+      for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
+        const name = UNIT_PATTERN.exec(u.name)?.[1];
+        if (name !== undefined && !this.installedNames.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
+          this.runs.set(name, { name, image: '', unit: u.name });
+        }
+      }
+      await this.refreshAll(true);
+    });
+    if (this.desired) void this.reconcile().catch((e: unknown) => this.opts.log.error(`reconciling containers failed: ${describeError(e)}`));
+  }
+
+  stop(): void {
+    for (const d of this.detach) d();
+    this.detach = [];
+    if (this.refreshTimer) clearTimeout(this.refreshTimer);
+    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.manager = undefined;
+  }
+
+  /**
+   * Make the containers of `config` (or of the last one given) real. Queued on the runner:
+   * do not await it from inside another runner operation.
+   */
+  reconcile(config?: HostConfig): Promise<ContainerReport> {
+    if (config) this.desired = config.containers;
+    return this.opts.runner.run('reconcile containers', () => this.reconcileNow());
+  }
+
+  /** The D-Bus handlers of the container methods. */
+  handlers(): ContainerHandlers {
+    return {
+      ListContainers: async () => [JSON.stringify(this.statuses())],
+      StartContainer: async (name) => { await this.start(String(name)); return []; },
+      StopContainer: async (name) => { await this.stopContainer(String(name)); return []; },
+      RestartContainer: async (name) => { await this.restart(String(name)); return []; },
+      RemoveContainer: async (name) => { await this.remove(String(name)); return []; },
+      RunContainer: async (json) => [JSON.stringify(await this.run(parseRunRequest(json)))],
+    };
+  }
+
+  async start(name: string): Promise<void> {
+    await this.opts.runner.run(`start container ${name}`, async () => {
+      const unit = this.unitOf(name);
+      const manager = this.requireManager();
+      await manager.resetFailed(unit);
+      await manager.start(unit);
+    });
+  }
+
+  async stopContainer(name: string): Promise<void> {
+    await this.opts.runner.run(`stop container ${name}`, () => this.stopUnit(this.unitOf(name)));
+  }
+
+  async restart(name: string): Promise<void> {
+    await this.opts.runner.run(`restart container ${name}`, async () => {
+      const unit = this.unitOf(name);
+      const manager = this.requireManager();
+      await manager.resetFailed(unit);
+      await manager.restart(unit);
+    });
+  }
+
+  /** `agentctl rm`: a run, or the writable layer of a container no longer declared. */
+  async remove(name: string): Promise<void> {
+    await this.opts.runner.run(`remove container ${name}`, async () => {
+      if (this.declared.has(name) || this.duplicates.has(name)) {
+        throw new AgentError({
+          code: 'container.declared',
+          message: 'the container is declared in the configuration',
+          subject: `container ${name}`,
+          hint: 'Remove it from host-agent.containers first; its unit is then stopped and removed, and agentctl rm removes its writable layer',
+        });
+      }
+      if (this.installedNames.has(name)) {
+        throw new AgentError({ code: 'container.still-installed', message: 'its unit is still being removed', subject: `container ${name}`, hint: 'Retry in a moment' });
+      }
+      const manager = this.requireManager();
+      const unit = containerUnitName(name);
+      const run = this.runs.has(name);
+      if (!run && (!this.leftovers.includes(name) || (this.desired ?? []).some((c) => c.name === name))) {
+        throw new AgentError({ code: 'container.not-found', message: 'no such container', subject: name, hint: 'See agentctl ps' });
+      }
+      if (run) {
+        await this.stopUnit(unit);
+        this.runs.delete(name);
+      }
+      await manager.resetFailed(unit);
+      await this.opts.units.removeLayer(name);
+      this.unitStates.delete(unit);
+      this.outputs.delete(unit);
+      this.leftovers = this.leftovers.filter((n) => n !== name);
+      this.publish();
+    });
+  }
+
+  /** `agentctl run`: the image as a transient unit; resolves once the payload runs. */
+  async run(request: RunRequest): Promise<RunResult> {
+    return this.opts.runner.run('run a container', async () => {
+      const name = request.name ?? `run-${randomBytes(4).toString('hex')}`;
+      const problem = acNameProblem(name);
+      if (problem !== undefined) {
+        throw new AgentError({ code: 'container.invalid-name', message: `"${name}" is not an AC Name: ${problem}`, hint: 'Use lowercase letters, digits and dashes, e.g. web-2' });
+      }
+      const unit = containerUnitName(name);
+      const manager = this.requireManager();
+      if (this.declared.has(name) || this.installedNames.has(name) || isRunningState((await manager.unitStatus(unit)).activeState)) {
+        throw new AgentError({ code: 'container.name-taken', message: 'a container of this name exists', subject: name, hint: 'Choose another --name, or remove the old run with agentctl rm' });
+      }
+      let image = await this.opts.images.find(request.image);
+      if (!image) {
+        await this.opts.images.fetch(request.image);
+        image = await this.opts.images.find(request.image);
+      }
+      if (!image) throw new AgentError({ code: 'container.image-missing', message: 'the image is not in the store', subject: request.image, hint: 'Fetch it with agentctl fetch' });
+      const spec: ContainerSpec = {
+        name, image, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn',
+        ...(request.exec !== undefined && request.exec.length > 0 && { exec: request.exec }),
+      };
+      await this.opts.units.render(spec);
+      const host = this.opts.units.hostFor(spec);
+      await manager.resetFailed(unit);
+      await prepareLayer(this.opts.units.paths(name));
+      if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
+      this.runs.set(name, { name, image: request.image, unit });
+      await manager.startTransient(unit, await transientProperties(spec, host));
+      this.markDirty(unit);
+      return { name, unit, ...(host.outputFile !== undefined && { outputFile: host.outputFile }) };
+    });
+  }
+
+  private requireManager(): SystemdManager {
+    if (!this.manager) {
+      throw new AgentError({ code: 'systemd.unreachable', message: 'systemd is not connected', hint: 'See agentctl status' });
+    }
+    return this.manager;
+  }
+
+  private unitOf(name: string): string {
+    const d = this.declared.get(name);
+    if (d?.rendered || this.installedNames.has(name) || this.runs.has(name)) return containerUnitName(name);
+    throw new AgentError({
+      code: 'container.not-found',
+      message: d?.error ? `the container cannot run: ${d.error.message}` : 'no such container',
+      subject: name,
+      hint: d ? 'Fix its declaration in host-agent.containers' : 'See agentctl ps',
+    });
+  }
+
+  /** Stop, and forget the failed state a stop by signal leaves (nspawn exits 255). */
+  private async stopUnit(unit: string): Promise<void> {
+    const manager = this.requireManager();
+    await manager.stop(unit);
+    const status = await manager.unitStatus(unit).catch(() => undefined);
+    if (status?.activeState === 'failed') await manager.resetFailed(unit);
+    if (status) {
+      this.versions.set(unit, (this.versions.get(unit) ?? 0) + 1);
+      this.unitStates.set(unit, { ...status, activeState: 'inactive', subState: 'dead' });
+    }
+  }
+
+  private async reconcileNow(): Promise<ContainerReport> {
+    const report: ContainerReport = { steps: [], errors: [] };
+    const manager = this.manager;
+    const desired = this.desired;
+    if (!manager || !desired) return report;
+    const started = new Set<string>();
+    this.fetchFailed = new Map();
+    const passes = this.opts.maxPasses ?? 8;
+    for (let pass = 0; pass < passes; pass++) {
+      const observation = await this.observe(manager, desired);
+      const plan = planContainers(desired.map((c) => ({ name: c.name, image: c.imageText })), { ...observation, started });
+      report.errors = plan.errors;
+      this.applyErrors(plan.errors);
+      this.publish();
+      if (plan.steps.length === 0) break;
+      for (const result of await this.execute(manager, plan.steps, started)) report.steps.push(result);
+    }
+    await this.observeInstalled();
+    await this.refreshAll();
+    for (const e of report.errors) this.opts.log.error(`container ${e.container}: ${e.error.message}`);
+    return report;
+  }
+
+  private applyErrors(errors: ContainerReport['errors']): void {
+    for (const { container, error } of errors) {
+      const d = this.declared.get(container);
+      if (d) d.error = error;
+    }
+  }
+
+  /** Installed units with their states, and what each declaration renders to now. */
+  private async observe(manager: SystemdManager, desired: Container[]): Promise<{ installed: InstalledContainerUnit[]; prepared: Map<string, PreparedContainer> }> {
+    const installed = await this.observeInstalled();
+    const loaded = new Map((await manager.listUnits(['container-*.service'])).map((u) => [u.name, u.activeState]));
+    const counts = new Map<string, number>();
+    for (const c of desired) counts.set(c.name, (counts.get(c.name) ?? 0) + 1);
+    this.duplicates = new Set([...counts].filter(([, n]) => n > 1).map(([name]) => name));
+    const declared = new Map<string, Declared>();
+    const prepared = new Map<string, PreparedContainer>();
+    const images = new Map<string, Promise<{ id: string; manifest: ImageManifest } | undefined>>();
+    await Promise.all(desired.map(async (spec) => {
+      if ((counts.get(spec.name) ?? 0) > 1 || acNameProblem(spec.name) !== undefined) return;
+      const d: Declared = { spec };
+      declared.set(spec.name, d);
+      const failed = this.fetchFailed.get(spec.name);
+      if (failed) {
+        d.error = failed;
+        prepared.set(spec.name, { kind: 'refused', error: failed });
+        return;
+      }
+      let lookup = images.get(spec.imageText);
+      if (!lookup) {
+        lookup = this.opts.images.find(spec.imageText);
+        images.set(spec.imageText, lookup);
+      }
+      try {
+        const image = await lookup;
+        if (!image) {
+          d.pending = true;
+          prepared.set(spec.name, { kind: 'image-missing' });
+          return;
+        }
+        d.imageId = image.id;
+        const version = image.manifest.labels?.find((l) => l.name === 'version')?.value;
+        if (version !== undefined) d.version = version;
+        d.rendered = await this.opts.units.render(toSpec(spec, image));
+        prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: image.id });
+      } catch (e) {
+        d.error = planError(e);
+        prepared.set(spec.name, { kind: 'refused', error: d.error });
+      }
+    }));
+    this.declared = declared;
+    return {
+      installed: installed.map((u) => ({ ...u, activeState: loaded.get(u.unit) ?? 'inactive' })),
+      prepared,
+    };
+  }
+
+  private async observeInstalled(): Promise<InstalledContainerUnit[]> {
+    const installed = await this.opts.units.installed();
+    this.installedNames = new Set(installed.map((u) => u.name));
+    const layers = await readdir(containersDir(this.opts.stateDir)).catch(() => [] as string[]);
+    this.leftovers = layers.filter((n) => acNameProblem(n) === undefined);
+    return installed.map((u) => ({ name: u.name, unit: u.unit, hash: u.hash, activeState: 'inactive' }));
+  }
+
+  private async execute(manager: SystemdManager, steps: ContainerStep[], started: Set<string>): Promise<Array<{ step: string; error?: string }>> {
+    const results: Array<{ step: string; error?: string }> = [];
+    const parallel = this.opts.parallelJobs ?? 32;
+    const runOne = async (step: ContainerStep): Promise<void> => {
+      const text = describeContainerStep(step);
+      try {
+        await this.executeStep(manager, step, started);
+        results.push({ step: text });
+        this.opts.log.info(text);
+      } catch (e) {
+        const error = planError(e);
+        if (step.kind === 'fetch-image') {
+          this.fetchFailed.set(step.container, {
+            code: 'container.image-unavailable',
+            message: `image ${step.image} is not in the store and cannot be fetched: ${error.message}`,
+            hint: error.hint ?? 'Fetch it with agentctl fetch, or fix the image name',
+          });
+        }
+        results.push({ step: text, error: describeError(e) });
+        this.opts.log.error(`${text}: ${describeError(e)}`);
+      }
+    };
+    // Same kinds run together (the planner orders them); a daemon reload stands alone.
+    let batch: ContainerStep[] = [];
+    const flush = async (): Promise<void> => {
+      await inBatches(batch, parallel, runOne);
+      batch = [];
+    };
+    for (const step of steps) {
+      if (batch.length > 0 && (batch[0]!.kind !== step.kind || step.kind === 'daemon-reload')) await flush();
+      batch.push(step);
+    }
+    await flush();
+    return results;
+  }
+
+  private async executeStep(manager: SystemdManager, step: ContainerStep, started: Set<string>): Promise<void> {
+    switch (step.kind) {
+      case 'fetch-image': return this.opts.images.fetch(step.image);
+      case 'write-unit': {
+        const rendered = this.declared.get(step.container)?.rendered;
+        if (!rendered) throw new Error(`container ${step.container} has no rendered unit`);
+        return this.opts.units.install(step.container, rendered);
+      }
+      case 'remove-unit': {
+        await this.opts.units.uninstall(step.container);
+        return;
+      }
+      case 'daemon-reload': return manager.daemonReload();
+      case 'reset-failed': return manager.resetFailed(step.unit);
+      case 'stop': return this.stopUnit(step.unit);
+      case 'start':
+      case 'restart':
+        started.add(step.container);
+        return step.kind === 'start' ? manager.start(step.unit) : manager.restart(step.unit);
+    }
+  }
+
+  private tracks(unit: string): boolean {
+    const name = UNIT_PATTERN.exec(unit)?.[1];
+    return name !== undefined && (this.declared.has(name) || this.installedNames.has(name) || this.runs.has(name));
+  }
+
+  /**
+   * A PropertiesChanged signal of a container unit: its values update the known state
+   * (no read back); a unit not known yet is read once. A unit entering `failed` gets the
+   * last lines of its output read.
+   */
+  private changed(unit: string, changed: Record<string, unknown>): void {
+    this.versions.set(unit, (this.versions.get(unit) ?? 0) + 1);
+    const known = this.unitStates.get(unit);
+    if (!known) {
+      this.markDirty(unit);
+      return;
+    }
+    const next = { ...known };
+    const num = (v: unknown): number | undefined => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : undefined);
+    if (typeof changed.ActiveState === 'string') next.activeState = changed.ActiveState;
+    if (typeof changed.SubState === 'string') next.subState = changed.SubState;
+    if (typeof changed.LoadState === 'string') next.loadState = changed.LoadState;
+    if (num(changed.MainPID) !== undefined) next.mainPid = num(changed.MainPID)!;
+    if (num(changed.NRestarts) !== undefined) next.nRestarts = num(changed.NRestarts)!;
+    if (num(changed.ExecMainStatus) !== undefined) next.execMainStatus = num(changed.ExecMainStatus)!;
+    const since = num(changed.ActiveEnterTimestamp);
+    if (since !== undefined && since > 0) next.activeSince = new Date(since / 1000).toISOString();
+    if (next.activeState === 'failed' && known.activeState !== 'failed') {
+      this.markDirty(unit);
+      return;
+    }
+    this.unitStates.set(unit, next);
+    if (next.activeState !== 'failed') this.outputs.delete(unit);
+    this.publishSoon();
+  }
+
+  /** Coalesces the reads of units (unknown ones, failed ones) into one pass. */
+  private markDirty(unit: string): void {
+    this.dirty.add(unit);
+    if (this.refreshTimer) return;
+    this.refreshTimer = setTimeout(() => {
+      this.refreshTimer = undefined;
+      const units = [...this.dirty];
+      this.dirty.clear();
+      void this.refresh(units).then(() => this.publishSoon());
+    }, 20);
+  }
+
+  /** Reads the units whose state is not known yet (later changes come as signals). */
+  private async refreshAll(all = false): Promise<void> {
+    const names = new Set([...this.declared.keys(), ...this.installedNames, ...this.runs.keys()]);
+    await this.refresh([...names].map(containerUnitName).filter((u) => all || !this.unitStates.has(u)));
+    this.publish();
+  }
+
+  private publishSoon(): void {
+    if (this.publishTimer) return;
+    this.publishTimer = setTimeout(() => {
+      this.publishTimer = undefined;
+      this.publish();
+    }, 20);
+  }
+
+  private async refresh(units: string[]): Promise<void> {
+    const manager = this.manager;
+    if (!manager) return;
+    await Promise.all(units.map(async (unit) => {
+      const version = this.versions.get(unit) ?? 0;
+      const status = await manager.unitStatus(unit).catch(() => undefined);
+      if (!status) return;
+      const name = UNIT_PATTERN.exec(unit)?.[1] ?? '';
+      const source = this.opts.output === 'file' ? { file: this.opts.units.paths(name).output } : { unit, bus: this.opts.bus };
+      const output = status.activeState === 'failed' ? await lastOutput(source).catch(() => []) : undefined;
+      if ((this.versions.get(unit) ?? 0) !== version) {
+        // A signal arrived meanwhile: what was read may be older than what it said.
+        this.markDirty(unit);
+        return;
+      }
+      this.unitStates.set(unit, status);
+      if (output !== undefined) this.outputs.set(unit, output);
+      else this.outputs.delete(unit);
+      if (this.runs.has(name) && status.loadState === 'not-found') {
+        this.runs.delete(name);
+        if (!this.leftovers.includes(name)) this.leftovers.push(name);
+      }
+    }));
+  }
+
+  private unitPart(unit: string): Omit<ContainerStatus, 'name' | 'kind' | 'image' | 'unit'> {
+    const u = this.unitStates.get(unit);
+    const lastOutput = this.outputs.get(unit);
+    const name = UNIT_PATTERN.exec(unit)?.[1] ?? '';
+    return {
+      ...(this.opts.output === 'file' && { outputFile: this.opts.units.paths(name).output }),
+      state: stateOf(u?.activeState ?? 'inactive'),
+      activeState: u?.activeState ?? 'inactive',
+      subState: u?.subState ?? 'dead',
+      mainPid: u?.mainPid ?? 0,
+      nRestarts: u?.nRestarts ?? 0,
+      ...(u?.activeSince !== undefined && { activeSince: u.activeSince }),
+      ...(u && u.activeState !== 'active' && u.execMainStatus !== 0 && { exitStatus: u.execMainStatus }),
+      ...(lastOutput !== undefined && lastOutput.length > 0 && { lastOutput }),
+    };
+  }
+
+  private statuses(): ContainerStatus[] {
+    const out: ContainerStatus[] = [];
+    const seen = new Set<string>();
+    for (const c of this.desired ?? []) {
+      if (seen.has(c.name)) continue;
+      seen.add(c.name);
+      const unit = containerUnitName(c.name);
+      const d = this.declared.get(c.name);
+      const part = this.unitPart(unit);
+      const error = this.duplicates.has(c.name)
+        ? { code: 'container.duplicate-name', message: `container ${c.name} is declared more than once`, hint: 'Give each container its own name' }
+        : d?.error ?? (acNameProblem(c.name) !== undefined ? { code: 'container.invalid-name', message: `"${c.name}" is not an AC Name`, hint: 'Use lowercase letters, digits and dashes' } : undefined);
+      out.push({
+        name: c.name, kind: 'declared', image: c.imageText, unit, ...part,
+        ...(d?.imageId !== undefined && { imageId: d.imageId }),
+        ...(d?.version !== undefined && { version: d.version }),
+        ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
+      });
+    }
+    for (const name of this.installedNames) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const unit = containerUnitName(name);
+      out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), state: 'removed' });
+    }
+    for (const r of this.runs.values()) {
+      if (seen.has(r.name)) continue;
+      seen.add(r.name);
+      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.unitPart(r.unit) });
+    }
+    for (const name of this.leftovers) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const unit = containerUnitName(name);
+      out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), state: 'removed' });
+    }
+    return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private publish(): void {
+    this.opts.onStatus(this.statuses());
+  }
+}
+
+function parseRunRequest(json: unknown): RunRequest {
+  let value: unknown;
+  try {
+    value = JSON.parse(String(json));
+  } catch (e) {
+    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes a RunRequest JSON document', hint: 'See docs/dbus-api.md', cause: e });
+  }
+  const r = value as Partial<RunRequest>;
+  const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
+  if (typeof r?.image !== 'string' || (r.name !== undefined && typeof r.name !== 'string') || (r.exec !== undefined && !strings(r.exec))) {
+    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?}', hint: 'See docs/dbus-api.md' });
+  }
+  return { image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }) };
+}
+
+/** The renderer's input from a declaration and its stored image. */
+export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }): ContainerSpec {
+  return {
+    name: c.name,
+    image,
+    ...(c.exec !== undefined && { exec: c.exec }),
+    environment: c.environment,
+    ...(c.user !== undefined && { user: c.user }),
+    ...(c.group !== undefined && { group: c.group }),
+    ...(c.workingDirectory !== undefined && { workingDirectory: c.workingDirectory }),
+    volumes: c.volumes,
+    ports: c.ports,
+    ...(c.memoryBytes !== undefined && { memoryBytes: c.memoryBytes }),
+    ...(c.cpuPercent !== undefined && { cpuPercent: c.cpuPercent }),
+    restart: c.restart,
+    isolation: c.isolation,
+    ...(c.privateUsers !== undefined && { privateUsers: c.privateUsers }),
+  };
+}

@@ -1,0 +1,176 @@
+/**
+ * Containers on a sandbox host with agentd running from dist/, each against a baseline in
+ * the same run:
+ *   (a) start latency: `agentctl start` of a stopped container until its payload runs
+ *       (the start job of a Type=notify unit ends at nspawn's READY), vs a bare
+ *       `systemd-run … systemd-nspawn` of the same tree and command line; target 1.2×.
+ *   (b) scale: 200 declared containers reconciled from nothing to all active, vs
+ *       `systemctl start` of the same 200 unit files written directly; target 1.5×;
+ *       agentd's RSS with 200 containers under 80 MB; its CPU while idle over 60 s
+ *       (BENCH_IDLE_SECONDS) near zero.
+ */
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_OBJECT_PATH, type ContainerStatus } from '../agent/api/agent1.js';
+import { validateImageManifest } from '../agent/core/appc/manifest.js';
+import { ImageService } from '../agent/daemon/image-service.js';
+import { transientProperties } from '../agent/daemon/container-run.js';
+import { callMethod } from '../agent/host/bus/lean-client.js';
+import { readHostFacts } from '../agent/host/containers/host-facts.js';
+import { ContainerUnits } from '../agent/host/containers/units.js';
+import { SystemdManager } from '../agent/host/systemd/manager.js';
+import { UnitFileStore } from '../agent/host/systemd/unit-files.js';
+import { goodImage, writeAci } from '../test/lib/aci.js';
+import { waitForAgent } from '../test/lib/agent.js';
+import { REPO } from '../test/lib/repo.js';
+import { median, report, type Sample } from './lib/measure.js';
+
+const IMAGE = 'example.com/busybox';
+const START_RUNS = 10;
+const SCALE = 200;
+const IDLE_SECONDS = Number(process.env.BENCH_IDLE_SECONDS ?? 60);
+const AGENTD = join(REPO, 'dist/agent/main.js');
+const AGENTCTL = join(REPO, 'dist/agent/cli/main.js');
+
+function declaration(name: string): string {
+  return `    - name: ${name}\n      image: ${IMAGE}:1.0.0\n      exec: [/bin/sleep, "600"]\n`;
+}
+
+function cloudConfig(names: string[]): string {
+  return `#cloud-config\nhost-agent:\n  containers:\n${names.map(declaration).join('')}`;
+}
+
+const ms = (start: bigint): number => Number(process.hrtime.bigint() - start) / 1e6;
+
+function timed(argv: string[], env: NodeJS.ProcessEnv): number {
+  const start = process.hrtime.bigint();
+  execFileSync(argv[0]!, argv.slice(1), { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  return ms(start);
+}
+
+async function waitAllActive(systemd: SystemdManager, pattern: string, count: number, timeoutMs = 300_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const units = await systemd.listUnits([pattern]);
+    if (units.filter((u) => u.activeState === 'active').length >= count) return;
+    if (Date.now() > deadline) throw new Error(`only ${units.filter((u) => u.activeState === 'active').length} of ${count} ${pattern} active`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+function cpuTicks(pid: number): number {
+  const fields = execFileSync('cat', [`/proc/${pid}/stat`], { encoding: 'utf8' }).split(') ')[1]!.split(' ');
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/^VmRSS:\s+(\d+) kB/m.exec(status)![1]) / 1024;
+}
+
+export async function run(): Promise<boolean> {
+  const dir = await mkdtemp(join(tmpdir(), 'host-agent-bench-containers-'));
+  const sandbox = join(REPO, 'scripts/sandbox');
+  const out = execFileSync(sandbox, ['up', dir], { encoding: 'utf8' });
+  const env: NodeJS.ProcessEnv = { ...process.env, HOST_AGENT_BUS: 'session' };
+  for (const m of out.matchAll(/^export (\w+)='([^']*)'$/gm)) env[m[1]!] = m[2]!;
+  const stateDir = join(dir, 'state');
+  const configFile = join(dir, 'cloud-config.yaml');
+  const writeConfig = async (text: string): Promise<void> => {
+    await writeFile(`${configFile}.new`, text);
+    await rename(`${configFile}.new`, configFile);
+  };
+  let agent: ReturnType<typeof spawn> | undefined;
+  let systemd: SystemdManager | undefined;
+  try {
+    // The image, stored without a signature (verification is not what is measured here).
+    const aci = await writeAci(join(dir, 'busybox.aci'), goodImage(IMAGE, { version: '1.0.0' }, [{ name: 'rootfs/bin/sleep', type: 'symlink', linkname: 'busybox' }]));
+    const images = await ImageService.open({ stateDir, keystore: { adminDir: join(dir, 'trust'), systemDir: join(dir, 'trust-system') } });
+    const stored = (await images.fetch({ image: aci, insecureOptions: ['image'] })).image;
+    const manifest = validateImageManifest(JSON.parse((await images.get(stored.id)).manifest));
+    await mkdir(join(dir, 'config.d'), { recursive: true });
+    await writeConfig(cloudConfig(['lat']));
+    systemd = await SystemdManager.connect('session', env);
+    const unitFiles = new UnitFileStore({ persistent: join(env.XDG_CONFIG_HOME!, 'systemd/user'), runtime: join(env.XDG_RUNTIME_DIR!, 'systemd/user') });
+    const units = new ContainerUnits({
+      stateDir, unitFiles, output: 'file', facts: await readHostFacts({ bus: 'session' }),
+      images: { rootfs: (id) => join(stateDir, 'images', id, 'rootfs') },
+    });
+
+    agent = spawn(process.execPath, [AGENTD, '--user', `--config=${configFile}`, `--config-dir=${dir}/config.d`, `--system-config-dir=${dir}/none.d`,
+      `--state-dir=${stateDir}`, `--host-root=${dir}/root`, `--trust-dir=${dir}/trust`, `--system-trust-dir=${dir}/trust-system`], { env, stdio: 'ignore' });
+    await waitForAgent(env);
+    await waitAllActive(systemd, 'container-lat.service', 1, 60_000);
+    const rssOne = await rssMb(agent.pid!);
+
+    // (a) start latency, alternating, each from a stopped container.
+    const spec = { name: 'lat', image: { id: stored.id, manifest }, environment: {}, volumes: [], ports: [], restart: 'no' as const, isolation: 'nspawn' as const, exec: ['/bin/sleep', '600'] };
+    const execStart = (await transientProperties(spec, units.hostFor(spec))).find(([k]) => k === 'ExecStart')![2] as Array<[string, string[], boolean]>;
+    const argv = execStart[0]![1];
+    const bare: Sample = { name: 'systemd-run … systemd-nspawn', runs: [] };
+    const ctl: Sample = { name: 'agentctl start', runs: [] };
+    const api: Sample = { name: 'StartContainer (D-Bus call)', runs: [] };
+    const startCall = () => callMethod({ bus: 'session', env, destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH, interface: AGENT_INTERFACE, member: 'StartContainer', signature: 's', body: ['lat'] });
+    for (let i = 0; i <= START_RUNS; i++) {
+      execFileSync(process.execPath, [AGENTCTL, 'stop', 'lat'], { env });
+      const b = timed(['systemd-run', '--user', '--quiet', '--unit=bare-lat', '--slice=machine.slice', '-p', 'Type=notify', '-p', 'Delegate=yes', '-p', 'KillMode=control-group', '--', ...argv], env);
+      execFileSync('systemctl', ['--user', 'stop', 'bare-lat.service'], { env });
+      execFileSync('systemctl', ['--user', 'reset-failed', 'bare-lat.service'], { env, stdio: 'ignore' });
+      const c = timed([process.execPath, AGENTCTL, 'start', 'lat'], env);
+      execFileSync(process.execPath, [AGENTCTL, 'stop', 'lat'], { env });
+      const start = process.hrtime.bigint();
+      await startCall();
+      const a = ms(start);
+      if (i > 0) { bare.runs.push(b); ctl.runs.push(c); api.runs.push(a); } // the first round warms up
+    }
+    const latencyOk = report(`(a) container start latency (median of ${START_RUNS})`, bare, [ctl, api], { sample: 'agentctl start', maxRatio: 1.2 });
+
+    // (b) scale: the baseline writes and starts the same units itself (other names, fresh layers).
+    const names = (prefix: string): string[] => Array.from({ length: SCALE }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
+    for (const name of names('b')) {
+      const s = { ...spec, name };
+      await units.install(name, await units.render(s));
+    }
+    await systemd.daemonReload();
+    let start = process.hrtime.bigint();
+    execFileSync('systemctl', ['--user', 'start', ...names('b').map((n) => `container-${n}.service`)], { env });
+    await waitAllActive(systemd, 'container-b*.service', SCALE);
+    const direct: Sample = { name: `systemctl start (${SCALE} unit files)`, runs: [ms(start)] };
+    execFileSync('systemctl', ['--user', 'stop', ...names('b').map((n) => `container-${n}.service`)], { env });
+    for (const name of names('b')) await units.uninstall(name);
+    await systemd.daemonReload();
+
+    start = process.hrtime.bigint();
+    await writeConfig(cloudConfig(['lat', ...names('s')]));
+    await callMethod({ bus: 'session', env, destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH, interface: AGENT_INTERFACE, member: 'ApplyConfig', timeoutMs: 120_000 });
+    await waitAllActive(systemd, 'container-s*.service', SCALE);
+    const reconciled: Sample = { name: `agentd reconcile (${SCALE} declared)`, runs: [ms(start)] };
+    const scaleOk = report(`(b) ${SCALE} containers from nothing to all active`, direct, [reconciled], { sample: reconciled.name, maxRatio: 1.5 });
+
+    // Let the status settle (every container listed as running), then measure.
+    for (let i = 0; i < 200; i++) {
+      const [json] = await callMethod({ bus: 'session', env, destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH, interface: AGENT_INTERFACE, member: 'ListContainers' });
+      if ((JSON.parse(json as string) as ContainerStatus[]).filter((c) => c.state === 'running').length >= SCALE + 1) break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const rss = await rssMb(agent.pid!);
+    const rssOk = rss < 80;
+    console.log(`agentd RSS with ${SCALE + 1} containers: ${rss.toFixed(1)} MB (with 1: ${rssOne.toFixed(1)} MB), target < 80 MB: ${rssOk ? 'MET' : 'MISSED'}`);
+    const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+    const before = cpuTicks(agent.pid!);
+    await new Promise((r) => setTimeout(r, IDLE_SECONDS * 1000));
+    const cpuSeconds = (cpuTicks(agent.pid!) - before) / ticksPerSecond;
+    const cpuPercent = (100 * cpuSeconds) / IDLE_SECONDS;
+    const idleOk = cpuPercent < 0.5;
+    console.log(`agentd CPU while idle over ${IDLE_SECONDS} s: ${cpuSeconds.toFixed(2)} s (${cpuPercent.toFixed(2)} %), target < 0.5 %: ${idleOk ? 'MET' : 'MISSED'}`);
+    console.log(`(per container: direct ${(median(direct.runs) / SCALE).toFixed(1)} ms, agentd ${(median(reconciled.runs) / SCALE).toFixed(1)} ms)`);
+    return latencyOk && scaleOk && rssOk && idleOk;
+  } finally {
+    agent?.kill('SIGTERM');
+    systemd?.close();
+    execFileSync(sandbox, ['down', dir]);
+    await rm(dir, { recursive: true, force: true });
+  }
+}

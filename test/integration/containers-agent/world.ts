@@ -1,0 +1,89 @@
+/**
+ * The world of the agent-level container tests: a sandbox systemd, a busybox ACI built
+ * and signed here with real gpg, its key trusted for `example.com/busybox`, the image
+ * fetched (verified) into agentd's store, and agentd itself as a unit of the sandbox
+ * manager, reading a cloud-config the test rewrites.
+ */
+import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { ContainerStatus } from '../../../agent/api/agent1.js';
+import { ImageService } from '../../../agent/daemon/image-service.js';
+import { SystemdManager } from '../../../agent/host/systemd/manager.js';
+import { Keystore } from '../../../agent/host/trust/keystore.js';
+import { goodImage, writeAci } from '../../lib/aci.js';
+import { agentctl, agentdUnit } from '../../lib/agent.js';
+import { makeGpg } from '../../lib/gpg.js';
+import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
+
+interface HasAfter {
+  after(fn: () => unknown): void;
+}
+
+export const IMAGE = 'example.com/busybox';
+export const AGENT_UNIT = 'host-agent.service';
+const APPLETS = ['sleep', 'false', 'true', 'dd', 'head', 'id', 'mkdir', 'rm', 'tr'];
+
+export interface AgentWorld {
+  sbx: Sandbox;
+  systemd: SystemdManager;
+  stateDir: string;
+  /** A directory for volumes. */
+  scratch: string;
+  configFile: string;
+  writeConfig(text: string): Promise<void>;
+  containers(): Promise<ContainerStatus[]>;
+  container(name: string): Promise<ContainerStatus | undefined>;
+  /** Polls `probe` until `ok`, failing with the last value after `timeoutMs`. */
+  eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs?: number): Promise<T>;
+}
+
+/** Builds, signs, trusts and stores the busybox image; starts agentd on `config`. */
+export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string }) => string): Promise<AgentWorld> {
+  const sbx = await startSandbox(t);
+  const stateDir = join(sbx.dir, 'state');
+  const scratch = join(sbx.dir, 'scratch');
+  await mkdir(scratch, { recursive: true });
+  const gpg = await makeGpg(t);
+  const key = await gpg.newKey('Busybox Publisher <busybox@example.com>');
+  const aci = await writeAci(join(sbx.dir, 'busybox-1.0.0.aci'), goodImage(IMAGE, { version: '1.0.0' },
+    APPLETS.map((a) => ({ name: `rootfs/bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }))));
+  await gpg.sign(aci, key);
+  const keystore = { adminDir: join(stateDir, 'trust'), systemDir: join(stateDir, 'trust-system') };
+  await new Keystore(keystore).add(key.armored, { prefix: IMAGE });
+  const images = await ImageService.open({ stateDir, keystore });
+  await images.fetch({ image: aci, insecureOptions: [] });
+
+  const configFile = join(sbx.dir, 'cloud-config.yaml');
+  const writeConfig = async (text: string): Promise<void> => {
+    await writeFile(`${configFile}.new`, text);
+    await rename(`${configFile}.new`, configFile);
+  };
+  await writeConfig(config({ scratch }));
+  const systemd = await SystemdManager.connect('session', sbx.env);
+  t.after(() => systemd.close());
+  await writeFile(join(sbx.unitDir, AGENT_UNIT), agentdUnit([
+    `--config ${configFile}`, `--config-dir ${sbx.dir}/config.d`, `--system-config-dir ${sbx.dir}/lib-config.d`,
+    `--state-dir ${stateDir}`, `--host-root ${sbx.dir}/root`, `--trust-dir ${keystore.adminDir}`, `--system-trust-dir ${keystore.systemDir}`,
+  ]));
+  await systemd.daemonReload();
+  await systemd.start(AGENT_UNIT);
+
+  const eventually = async <T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> => {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = await probe().catch((e: unknown) => e as T);
+      if (!(v instanceof Error) && ok(v)) return v;
+      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${v instanceof Error ? v.message : String(JSON.stringify(v)).slice(0, 3000)}`);
+      await new Promise((r) => setTimeout(r, 150));
+    }
+  };
+  const containers = async (): Promise<ContainerStatus[]> => {
+    const r = await agentctl(['ps', '--json'], { env: sbx.env });
+    if (r.code !== 0) throw new Error(`agentctl ps: ${r.stderr}`);
+    return JSON.parse(r.stdout) as ContainerStatus[];
+  };
+  return {
+    sbx, systemd, stateDir, scratch, configFile, writeConfig, containers, eventually,
+    container: async (name) => (await containers()).find((c) => c.name === name),
+  };
+}
