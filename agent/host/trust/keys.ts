@@ -3,7 +3,8 @@
  * exactly one public key, never a secret key. Fingerprints are lowercase hex everywhere in
  * host-agent (file names, JSON); `showFingerprint` is the form printed for people.
  */
-import { readKey, type PublicKey } from 'openpgp';
+// openpgp is loaded when a key is read, not at start: it is the largest module agentd has.
+import type { PublicKey } from 'openpgp';
 import { AgentError } from '../../core/errors.js';
 
 export interface ParsedKey {
@@ -17,6 +18,7 @@ export interface ParsedKey {
 
 /** Parses one armored (or binary) public key; `source` names it in errors. */
 export async function parsePublicKey(data: string | Uint8Array, source: string): Promise<ParsedKey> {
+  const { readKey } = await import('openpgp');
   let key;
   try {
     key =

@@ -4,7 +4,8 @@
  * hash, never held whole in memory. Errors say which key signed and how to trust it.
  */
 import { Readable } from 'node:stream';
-import { createMessage, readKey, readSignature, verify, type PublicKey, type Signature } from 'openpgp';
+// openpgp is loaded on the first verification, not at start: it is the largest module agentd has.
+import type { PublicKey, Signature } from 'openpgp';
 import { AgentError } from '../../core/errors.js';
 import type { TrustedKey } from './keystore.js';
 import { showFingerprint } from './keys.js';
@@ -32,6 +33,7 @@ export interface Verified {
 }
 
 async function readArmoredSignature(text: string, name: string, what: string): Promise<Signature> {
+  const { readSignature } = await import('openpgp');
   try {
     return await readSignature({ armoredSignature: text });
   } catch (e) {
@@ -54,6 +56,7 @@ function signerOf(signature: Signature): string {
 
 /** The candidates holding the key (or subkey) that made `signature`. */
 async function signingKeys(candidates: TrustedKey[], signature: Signature): Promise<{ entry: TrustedKey; key: PublicKey }[]> {
+  const { readKey } = await import('openpgp');
   const ids = signature.getSigningKeyIDs();
   const found = [];
   for (const entry of candidates) {
@@ -89,6 +92,7 @@ export async function verifyDetached(input: VerifyInput): Promise<Verified> {
     const elsewhere = (await signingKeys(input.known ?? [], signature)).map((k) => k.entry);
     throw untrusted(input, what, signerOf(signature), elsewhere);
   }
+  const { createMessage, verify } = await import('openpgp');
   const message = await createMessage({ binary: Readable.toWeb(input.data) as ReadableStream<Uint8Array> });
   try {
     const result = await verify({ message, signature, verificationKeys: [found.key], format: 'binary' });
