@@ -4,6 +4,7 @@
  */
 import type { AgentStatus, UnitStatus } from '../../api/agent1.js';
 import { fetchStatus } from '../agent-client.js';
+import { renderContainers } from '../render/containers.js';
 import { humanDuration } from '../render/duration.js';
 import { activeStateStyle, styler } from '../render/style.js';
 import { renderTable } from '../render/table.js';
@@ -32,7 +33,8 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
     ...(s.reboot ? [`    Reboot: ${s.reboot.strategy}: ${s.reboot.message}`] : []),
     '',
   ];
-  if (s.units.length === 0) return lines.join('\n') + 'No managed units.\n';
+  const containers = s.containers?.length ? `\n${renderContainers(s.containers, color, now)}` : '';
+  if (s.units.length === 0) return lines.join('\n') + 'No managed units.\n' + containers;
   const since = (u: UnitStatus): string => (u.activeSince && u.activeState === 'active'
     ? `${humanDuration((now.getTime() - Date.parse(u.activeSince)) / 1000)} ago` : '-');
   const table = renderTable(s.units, [
@@ -44,7 +46,7 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
     { header: 'EXIT', value: (u) => (u.execMainStatus ? String(u.execMainStatus) : '-') },
     { header: 'SINCE', value: since },
   ]);
-  return lines.join('\n') + table;
+  return lines.join('\n') + table + containers;
 }
 
 export const statusVerb: Verb = {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ContainerStatus } from '../../../agent/api/agent1.js';
-import { renderContainers } from '../../../agent/cli/verbs/containers.js';
+import { renderContainers } from '../../../agent/cli/render/containers.js';
 
 const base = { kind: 'declared' as const, activeState: 'active', subState: 'running', nRestarts: 0 };
 const LIST: ContainerStatus[] = [
