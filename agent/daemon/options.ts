@@ -26,6 +26,9 @@ export interface AgentOptions {
   updateDisk: string | undefined;
   /** The kernel command line naming the booted slot (mount.usr=); a bootloader's override in tests. */
   bootCmdline: string | undefined;
+  /** After boot: wait this long, then give the required units this long to be active, ms. */
+  bootGraceMs: number | undefined;
+  bootHealthTimeoutMs: number | undefined;
   stateDir: string;
   runtimeDir: string;
   unitDirs: UnitDirs;
@@ -48,6 +51,8 @@ Options:
   --system-trust-dir DIR trusted keys shipped with the OS (default /usr/lib/host-agent/trustedkeys)
   --update-disk PATH     disk (or image) with the USR-A/USR-B partitions; without it OS updates are off
   --boot-cmdline PATH    file with the kernel command line naming the booted slot (default /proc/cmdline)
+  --boot-grace SECONDS   after boot, wait this long before checking health (default 60)
+  --boot-health-timeout SECONDS  then how long the units may take to be active (default 300)
   --state-dir DIR        state directory (default /var/lib/host-agent)
   --runtime-dir DIR      runtime directory (default /run/host-agent)
   --unit-dir DIR         where unit files are written (default by bus)
@@ -56,6 +61,15 @@ Options:
   -h, --help             show this help
   --version              print the version
 `;
+
+/** A whole number of seconds given on the command line, in ms. */
+function seconds(value: string | undefined, flag: string): number | undefined {
+  if (value === undefined) return undefined;
+  if (!/^\d+$/.test(value)) {
+    throw new AgentError({ code: 'agent.usage', message: `${flag} ${value} is not a number of seconds`, hint: `e.g. ${flag} 30` });
+  }
+  return Number(value) * 1000;
+}
 
 export type ParsedAgentArgs = { help: true } | { version: true } | { options: AgentOptions };
 
@@ -77,6 +91,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'system-trust-dir': { type: 'string' },
         'update-disk': { type: 'string' },
         'boot-cmdline': { type: 'string' },
+        'boot-grace': { type: 'string' },
+        'boot-health-timeout': { type: 'string' },
         'state-dir': { type: 'string' },
         'runtime-dir': { type: 'string' },
         'unit-dir': { type: 'string' },
@@ -110,6 +126,8 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       systemTrustDir: values['system-trust-dir'] ?? '/usr/lib/host-agent/trustedkeys',
       updateDisk: values['update-disk'],
       bootCmdline: values['boot-cmdline'],
+      bootGraceMs: seconds(values['boot-grace'], '--boot-grace'),
+      bootHealthTimeoutMs: seconds(values['boot-health-timeout'], '--boot-health-timeout'),
       stateDir: values['state-dir'] ?? '/var/lib/host-agent',
       runtimeDir: values['runtime-dir'] ?? (bus === 'system' ? '/run/host-agent' : join(env.XDG_RUNTIME_DIR ?? '/run', 'host-agent')),
       unitDirs,

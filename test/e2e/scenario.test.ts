@@ -11,22 +11,39 @@
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from '../lib/repo.js';
-import { makeDisk } from '../lib/disk.js';
-import type { AgentStatus } from '../../agent/api/agent1.js';
+import { cgptAttributes, expectedBits, makeDisk, sgdiskBits, slotHash, type TestDisk } from '../lib/disk.js';
+import { goodImage, writeAci } from '../lib/aci.js';
+import { makeGpg, type Gpg } from '../lib/gpg.js';
+import { imageBytes, publish, sha512 } from '../integration/update/helpers/release.js';
+import { serveDir } from '../integration/update/helpers/server.js';
+import type { AgentStatus, ContainerStatus, UpdateStatusDocument } from '../../agent/api/agent1.js';
 import { DISK_INSIDE, E2E_USER, RealHost } from './lib/real-host.js';
 import { Scenario } from './lib/scenario.js';
 
 const run = promisify(execFile);
 /** This checkout, bound read-only into the host (to run scripts/install there). */
 const REPO_INSIDE = '/usr/src/host-agent';
+/** The kernel command line the e2e bootloader writes before each boot; agentd's --boot-cmdline. */
+const CMDLINE_INSIDE = '/run/e2e/cmdline';
+/** Where the image files are put inside the host (not /tmp: agentd has PrivateTmp=yes). */
+const IMAGES_INSIDE = '/srv/e2e';
+const IMAGE = 'e2e.example/busybox';
+const CONTAINERS = ['e2e-one', 'e2e-two'];
+const UPDATE_GROUP = 'e2e';
+/** Newer than anything: Debian's VERSION_ID (12) is not a semantic version, so any release is taken. */
+const NEW_VERSION = '13.0.0';
 const scenario = new Scenario();
 let host: RealHost;
 let dir: string;
+let disk: TestDisk;
+let gpg: Gpg;
+/** The update channel's URL on loopback, once served. */
+let channelUrl: string | undefined;
 
 after(async () => {
   await scenario.tearDown();
@@ -75,7 +92,25 @@ async function assertAgentStartedAtBoot(): Promise<void> {
   }, 10_000);
 }
 
-const CLOUD_CONFIG = `#cloud-config
+/**
+ * The host's cloud-config: a plain unit, a file and the host name; then two containers
+ * (step 9); then the update channel (step 10), with reboots left to the scenario.
+ */
+function cloudConfig(parts: { containers?: boolean; update?: boolean } = {}): string {
+  if (parts.update && !channelUrl) throw new Error('the update channel is not served yet');
+  const update = parts.update ? `  update:
+    server: ${channelUrl}
+    group: ${UPDATE_GROUP}
+    reboot-strategy: "off"
+` : '';
+  const containers = parts.containers ? `host-agent:
+  containers:
+${CONTAINERS.map((name) => `    - name: ${name}
+      image: ${IMAGE}:1.0.0
+      exec: [/bin/sh, -c, "echo ${name} up; exec sleep 1000000"]
+      restart: always
+`).join('')}` : '';
+  return `#cloud-config
 hostname: e2e-real-host
 write_files:
   - path: /etc/e2e/motd
@@ -94,7 +129,8 @@ coreos:
         ExecStart=/bin/sh -c 'echo hello from a real host; exec sleep infinity'
         [Install]
         WantedBy=multi-user.target
-`;
+${update}${containers}`;
+}
 const LATE_DROPIN = `#cloud-config
 coreos:
   units:
@@ -104,8 +140,23 @@ coreos:
         [Service]
         ExecStart=/bin/sleep infinity
 `;
-// Containers (issue 5): two containers go into CLOUD_CONFIG here, with their images
-// fetched from a loopback server or a file bound into the host.
+
+async function containersJson(): Promise<ContainerStatus[]> {
+  return JSON.parse((await host.exec(['agentctl', 'ps', '--json'])).stdout) as ContainerStatus[];
+}
+
+async function updateStatus(): Promise<UpdateStatusDocument> {
+  return JSON.parse((await host.exec(['agentctl', 'update', 'status', '--json'])).stdout) as UpdateStatusDocument;
+}
+
+/** Both declared containers shown running by agentctl ps, and active for systemd. */
+async function assertContainersRunning(): Promise<void> {
+  const ps = await containersJson();
+  assert.deepEqual(CONTAINERS.map((n) => ps.find((c) => c.name === n)?.state), CONTAINERS.map(() => 'running'), JSON.stringify(ps));
+  for (const name of CONTAINERS) {
+    assert.equal((await unitProps(`container-${name}.service`, 'ActiveState')).ActiveState, 'active');
+  }
+}
 
 async function assertHelloRunning(): Promise<void> {
   const p = await unitProps('e2e-hello.service', 'ActiveState', 'UnitFileState');
@@ -128,9 +179,23 @@ scenario.step('build the host image (debootstrap layer cached, install layer by 
 });
 
 scenario.step('boot the host: systemd-nspawn --boot as a unit, systemd PID 1 reaches running', async () => {
-  const disk = await makeDisk(dir);
+  disk = await makeDisk(dir);
+  // Containers put an overlay's upper layer under the state directory, and overlayfs
+  // refuses an upper layer on overlayfs (the host's root): the state lives on this
+  // machine's file system instead, as /var/lib does on a real host. Kept across reboots.
+  const state = join(dir, 'var-lib-host-agent');
+  await mkdir(state, { mode: 0o700 });
+  const repo = REPO.replace(/\/$/, '');
   scenario.onFailure(async () => `host-agent's journal on the host:\n${await host.journal('host-agent.service')}`);
-  host = await RealHost.boot(scenario, { dir, disk: disk.path, nspawnArgs: [`--bind-ro=${REPO.replace(/\/$/, '')}:${REPO_INSIDE}`] });
+  host = await RealHost.boot(scenario, {
+    dir,
+    disk: disk.path,
+    nspawnArgs: [`--bind-ro=${repo}:${REPO_INSIDE}`, `--bind=${state}:/var/lib/host-agent`, `--bind-ro=${join(dir, 'cmdline')}:${CMDLINE_INSIDE}`],
+    // The bootloader, before every boot: the slot from the GPT attributes, a try spent.
+    beforeBoot: [`/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')}`],
+  });
+  assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\n', 'the bootloader booted USR-A');
+  assert.match((await host.exec(['cat', CMDLINE_INSIDE])).stdout, new RegExp(`mount\\.usr=PARTUUID=${disk.partUuid.A}`));
   const { stdout } = await host.exec(['sgdisk', '--print', DISK_INSIDE]);
   assert.match(stdout, /USR-A/);
   assert.match(stdout, /USR-B/);
@@ -172,7 +237,7 @@ scenario.step('scripts/install on the host itself (prefix /, no npm there), then
 });
 
 scenario.step('a cloud-config written to /etc/host-agent is applied by the watching agent: its plain unit runs', async () => {
-  await host.writeFile('/etc/host-agent/cloud-config.yaml', CLOUD_CONFIG);
+  await host.writeFile('/etc/host-agent/cloud-config.yaml', cloudConfig());
   await eventually('e2e-hello.service active and enabled', assertHelloRunning);
   const status = await statusJson();
   assert.equal(status.config.state, 'ok');
@@ -195,8 +260,64 @@ scenario.step('agentctl status shows the applied unit as systemd has it (active)
   await eventually('agentctl status shows e2e-hello.service active', () => assertStatusShows('e2e-hello.service', 'active'), 5000);
 });
 
-scenario.pending('two containers from the cloud-config run as units', 'issue 5: containers');
-scenario.pending('an OS update is staged from a channel on loopback', 'issue 6: OS updates');
+scenario.step('two containers from the cloud-config run as units (signed busybox ACI, key trusted for its prefix)', async () => {
+  gpg = await makeGpg(scenario);
+  const key = await gpg.newKey('E2E Image Publisher <images@e2e.example>');
+  const aci = await writeAci(join(dir, 'busybox-1.0.0.aci'), goodImage(IMAGE, { version: '1.0.0' }, [
+    { name: 'rootfs/bin/sleep', type: 'symlink', linkname: 'busybox' },
+  ]));
+  await gpg.sign(aci, key);
+  // The image reaches the host as files (a signed ACI and its .asc), the key through agentctl trust.
+  await host.copyIn(aci, `${IMAGES_INSIDE}/busybox-1.0.0.aci`);
+  await host.copyIn(`${aci}.asc`, `${IMAGES_INSIDE}/busybox-1.0.0.aci.asc`);
+  await host.writeFile(`${IMAGES_INSIDE}/publisher.pub`, key.armored);
+  await host.exec(['agentctl', 'trust', '--prefix', IMAGE, `${IMAGES_INSIDE}/publisher.pub`]);
+  await host.exec(['test', '-s', `/etc/host-agent/trustedkeys/prefix.d/${IMAGE}/${key.fingerprint}`]);
+  await host.exec(['agentctl', 'fetch', `${IMAGES_INSIDE}/busybox-1.0.0.aci`], { timeoutMs: 60_000 });
+  await host.writeFile('/etc/host-agent/cloud-config.yaml', cloudConfig({ containers: true }));
+  await eventually('both containers running', assertContainersRunning, 60_000);
+  for (const name of CONTAINERS) {
+    const p = await unitProps(`container-${name}.service`, 'Slice', 'Type');
+    assert.deepEqual(p, { Slice: 'machine.slice', Type: 'notify' }); // nspawn said the payload runs
+  }
+  const ps = await host.exec(['agentctl', 'ps']);
+  scenario.note(`\n\`agentctl ps\` on the real host:\n${ps.stdout}`);
+});
+
+scenario.step('an OS update is staged from a channel on loopback (signed release.json, USR-B written, GPT attributes)', async () => {
+  const key = await gpg.newKey('E2E Release Signer <release@e2e.example>');
+  const channelDir = join(dir, 'channel');
+  const server = await serveDir(scenario, channelDir);
+  channelUrl = server.url;
+  const image = imageBytes(NEW_VERSION, 3 * 1024 * 1024 + 4321);
+  await publish({ dir: channelDir, group: UPDATE_GROUP, version: NEW_VERSION, image, compression: 'gzip', gpg, key });
+  await host.writeFile(`/etc/host-agent/trustedkeys/update.d/${key.fingerprint}`, key.armored);
+  await host.writeFile('/etc/host-agent/cloud-config.yaml', cloudConfig({ containers: true, update: true }));
+  // The A/B disk and the bootloader's command line, as a drop-in of the installed unit.
+  await host.writeFile('/etc/systemd/system/host-agent.service.d/50-e2e-updates.conf', `[Service]
+ExecStart=
+ExecStart=/usr/bin/agentd --system --update-disk ${DISK_INSIDE} --boot-cmdline ${CMDLINE_INSIDE} --boot-grace 2 --boot-health-timeout 60
+`);
+  await host.exec(['systemctl', 'daemon-reload']);
+  await host.exec(['systemctl', 'restart', 'host-agent.service']);
+  await eventually('agentctl status says running', async () => assert.equal((await statusJson()).state, 'running'), 10_000);
+  await eventually('updates enabled, USR-A booted', async () => {
+    const s = await updateStatus();
+    assert.deepEqual({ enabled: s.enabled, bootedSlot: s.bootedSlot, server: s.server, group: s.group },
+      { enabled: true, bootedSlot: 'A', server: channelUrl, group: UPDATE_GROUP }, JSON.stringify(s));
+  }, 10_000);
+  await host.exec(['agentctl', 'update', 'apply'], { timeoutMs: 120_000 });
+  const staged = await updateStatus();
+  assert.equal(staged.state, 'UPDATED_NEED_REBOOT', JSON.stringify(staged));
+  assert.equal(staged.newVersion, NEW_VERSION);
+  // Checked from outside, by cgpt: USR-B written and next for one try, USR-A still good.
+  assert.deepEqual(await cgptAttributes(disk.path, 'B'), { priority: 2, tries: 1, successful: false });
+  assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 1, tries: 0, successful: true });
+  assert.equal(await slotHash(disk, 'B', image.length), sha512(image), 'USR-B holds the release');
+  const fetched = server.requests.map((r) => r.path);
+  for (const f of ['release.json', 'release.json.asc', `usr-${NEW_VERSION}.img.gz`]) assert.ok(fetched.includes(`/${UPDATE_GROUP}/${f}`), `${f} fetched: ${fetched.join(' ')}`);
+  await assertContainersRunning(); // the agent's restart left them alone
+});
 
 scenario.step('the host reboots for real (systemctl reboot: nspawn exits 133, restarted)', async () => {
   const leaderBefore = await host.leader();
@@ -213,8 +334,44 @@ scenario.step('after the reboot: host-agent started at boot again, the enabled u
   assert.equal((await host.exec(['hostname'])).stdout.trim(), 'e2e-real-host');
 });
 
-scenario.pending('booted into the new slot (bootloader from the GPT attributes), marked good', 'issue 6: OS updates');
-scenario.pending('containers came back at boot from their enabled units, before and without the agent', 'issue 5: containers');
+scenario.step('booted into the new slot (bootloader from the GPT attributes), marked good', async () => {
+  assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\nB\n', 'the bootloader booted USR-A, then USR-B');
+  assert.match((await host.exec(['cat', CMDLINE_INSIDE])).stdout, new RegExp(`mount\\.usr=PARTUUID=${disk.partUuid.B}`));
+  const booted = await updateStatus();
+  assert.equal(booted.bootedSlot, 'B', JSON.stringify(booted));
+  // agentd has no setting for the health grace (60 s) nor its poll: this waits it out.
+  const start = performance.now();
+  await eventually('the booted slot marked good', async () => {
+    const s = await updateStatus();
+    assert.equal(s.boot.status, 'marked-good', JSON.stringify(s.boot));
+  }, 150_000);
+  scenario.note(`booted USR-B marked good ${((performance.now() - start) / 1000).toFixed(1)} s after the step began (agentd's fixed 60 s grace)`);
+  assert.deepEqual(await cgptAttributes(disk.path, 'B'), { priority: 2, tries: 0, successful: true });
+  assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 1, tries: 0, successful: true });
+  assert.deepEqual(await sgdiskBits(disk.path, 'B'), expectedBits({ priority: 2, tries: 0, successful: true }));
+  await assertContainersRunning();
+});
+
+// Broke on the real host, not in the sandbox: agentd wrote container units without
+// [Install] and never enabled them, so after a boot they ran only once the agent had
+// started. Fixed: WantedBy=machines.target, enabled through systemd when written.
+scenario.step('containers came back at boot from their enabled units, before and without the agent', async () => {
+  await host.exec(['systemctl', 'mask', 'host-agent.service']);
+  try {
+    await host.reboot();
+    const agent = await unitProps('host-agent.service', 'ActiveState', 'LoadState');
+    assert.deepEqual(agent, { ActiveState: 'inactive', LoadState: 'masked' }, 'the agent did not run this boot');
+    const units = await Promise.all(CONTAINERS.map(async (name) => {
+      const p = await unitProps(`container-${name}.service`, 'ActiveState', 'UnitFileState');
+      return `container-${name}.service ${p.ActiveState} ${p.UnitFileState}`;
+    }));
+    assert.deepEqual(units, CONTAINERS.map((name) => `container-${name}.service active enabled`));
+  } finally {
+    await host.exec(['systemctl', 'unmask', 'host-agent.service']);
+    await host.exec(['systemctl', 'start', 'host-agent.service']);
+    await eventually('the agent runs the containers again', assertContainersRunning, 60_000);
+  }
+});
 
 // Broke on the real host, not in the sandbox (every run): systemd counted host-agent
 // started (Type=dbus) once it owned its bus name, before it read and watched its

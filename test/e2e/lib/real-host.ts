@@ -7,7 +7,7 @@
  * Everything started is stopped by PID (the unit, then the sandbox) and the root unmounted.
  */
 import { execFile, spawn } from 'node:child_process';
-import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from '../../lib/repo.js';
@@ -176,6 +176,13 @@ export class RealHost {
     const file = join(this.root, path);
     await mkdir(dirname(file), { recursive: true });
     await writeFile(file, content);
+  }
+
+  /** Copy a file of this machine into the host (binary-safe; the host sees it at once). */
+  async copyIn(source: string, path: string): Promise<void> {
+    const file = join(this.root, path);
+    await mkdir(dirname(file), { recursive: true });
+    await copyFile(source, file);
   }
 
   /** Wait until the host's systemd says `running` (or fail with its state and the console). */

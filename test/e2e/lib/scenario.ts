@@ -2,13 +2,12 @@
  * The end-to-end scenario as a sequence of node:test tests, one per step, sharing state:
  * a step runs only when every step before it passed (the rest are skipped, naming the one
  * that failed), each is timed, and `summary()` prints the table of steps and times.
- * Steps still to be written are `pending` (reported as TODO, with the issue that adds them).
  * Also the teardown stack (what a step starts is stopped in reverse order at the end),
  * notes printed after the summary, and what to print when a step fails (e.g. a journal).
  */
 import { test } from 'node:test';
 
-type Outcome = 'passed' | 'failed' | 'skipped' | 'todo';
+type Outcome = 'passed' | 'failed' | 'skipped';
 
 interface StepRecord {
   name: string;
@@ -43,13 +42,6 @@ export class Scenario {
         if (context) t.diagnostic(context);
         throw e;
       }
-    });
-  }
-
-  /** A place for a step that another issue adds; reported as TODO. */
-  pending(name: string, reason: string): void {
-    test(name, { todo: reason }, () => {
-      this.records.push({ name, outcome: 'todo', ms: 0 });
     });
   }
 
