@@ -30,6 +30,7 @@ import { ContainerUnits } from './host/containers/units.js';
 import { ContainerService, serviceImages } from './daemon/container-service.js';
 import { readOsVersion, UpdateService } from './daemon/update-service.js';
 import { RebootCoordinator, rebootSettingsFrom } from './daemon/reboot-coordinator.js';
+import { ImageUpdateService, newestFromService, settleMsFromEnv } from './daemon/image-updates.js';
 import { systemReboot } from './host/reboot/reboot.js';
 
 async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
@@ -49,6 +50,8 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     currentVersion: await readOsVersion(),
     log,
     requiredUnits: async () => [...(await unitFiles.listManaged()).map((f) => f.name), 'host-agent.service'],
+    ...(options.bootGraceMs !== undefined && { graceMs: options.bootGraceMs }),
+    ...(options.bootHealthTimeoutMs !== undefined && { healthTimeoutMs: options.bootHealthTimeoutMs }),
     unitActiveState: async (unit) => {
       if (!link?.manager) throw new Error('systemd is not connected');
       return (await link.manager.unitStatus(unit)).activeState;
@@ -76,6 +79,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     onConfig: async (desired) => {
       reboot.setSettings(rebootSettingsFrom(desired));
       await updates.setChannel(desired.update);
+      imageUpdates.setConfig(desired);
       void containers.reconcile(desired).catch((e: unknown) => log.error(`reconciling containers failed: ${describeError(e)}`));
     },
   });
@@ -101,6 +105,13 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const images = await ImageService.open({
     stateDir: options.stateDir,
     keystore: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
+    // Discovery on another port than 443 (private networks, tests), as for agentctl.
+    ...(process.env.HOST_AGENT_DISCOVERY_PORT && { discoveryPort: Number(process.env.HOST_AGENT_DISCOVERY_PORT) }),
+    // gc keeps what containers run, and the staged and rollback images of auto-updates.
+    referenced: async () => new Set([
+      ...containers.snapshot().flatMap((c) => (c.imageId ? [c.imageId] : [])),
+      ...imageUpdates.document().containers.flatMap((u) => [u.current, u.staged, u.previous].flatMap((i) => (i ? [i.id] : []))),
+    ]),
   });
   const output = options.bus === 'system' ? 'journal' : 'file';
   const containers = new ContainerService({
@@ -108,10 +119,17 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     units: new ContainerUnits({
       stateDir: options.stateDir, unitFiles, output, facts: await readHostFacts({ bus: options.bus }),
       images: { rootfs: (id) => join(options.stateDir, 'images', id, 'rootfs') },
+      // Enabled container units start at boot before, and without, the agent.
+      wantedBy: options.bus === 'system' ? 'machines.target' : 'default.target',
     }),
     images: serviceImages(images),
     onStatus: (list) => board.setContainers(list),
   });
+  const imageUpdates = new ImageUpdateService({
+    statePath: join(options.stateDir, 'image-updates.json'), log, containers,
+    fetchNewest: newestFromService(images), settleMs: settleMsFromEnv(process.env),
+  });
+  await imageUpdates.load();
   let emit: (signal: 'FetchProgress', json: string) => void = () => undefined;
 
   const applied = async (): Promise<string> => {
@@ -135,6 +153,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     ...updates.handlers(),
     ...containers.handlers(),
     ...reboot.handlers(),
+    ...imageUpdates.handlers(),
   };
 
   // Ready (the bus name, which systemd waits for) once the config is watched and read.
@@ -164,6 +183,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   await config.stop();
   await updates.stop();
   await reboot.stop();
+  await imageUpdates.stop();
   await runner.close();
   board.flush();
   await service.stop();

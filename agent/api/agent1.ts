@@ -152,6 +152,18 @@ export const AGENT_METHODS = {
     access: 'read',
     doc: 'The reboot coordination (strategy, window, lock, what it waits for) as a RebootStatus JSON document.',
   },
+  ContainerImageUpdates: {
+    in: '',
+    out: 's',
+    access: 'read',
+    doc: 'Image auto-update per container (current, staged, previous and failed images, the last result) as an ImageUpdatesDocument JSON document.',
+  },
+  UpdateContainers: {
+    in: '',
+    out: 's',
+    access: 'root',
+    doc: 'Run an image auto-update pass now (discover, fetch, and in the window restart and roll back); replies with the ImageUpdatesDocument after it.',
+  },
 } as const satisfies Record<string, MethodSpec>;
 
 export type AgentMethod = keyof typeof AGENT_METHODS;
@@ -448,4 +460,41 @@ export interface RebootStatus {
   postponed?: string;
   lastError?: { code: string; message: string; at: string };
   updatedAt: string;
+}
+
+/** One image of a container in ImageUpdatesDocument. */
+export interface ImageUpdateImage {
+  id: string;
+  version?: string;
+}
+
+/** Image auto-update of one container with `auto-update: true` (docs/containers.md). */
+export interface ContainerImageUpdate {
+  name: string;
+  /** The image as declared. */
+  image: string;
+  /** The image the container runs: the pinned update, else the declaration's own. */
+  current?: ImageUpdateImage;
+  /** Fetched and verified, waiting for the window. */
+  staged?: ImageUpdateImage;
+  /** What ran before current: where a rollback goes. */
+  previous?: ImageUpdateImage;
+  /** Current was just restarted on and is within its settle time. */
+  trial?: boolean;
+  /** Images rolled back: never retried. */
+  failed: Array<ImageUpdateImage & { reason: string; at: string }>;
+  /** The last pass: `up to date`, `staged`, `updated`, `rolled back`, `skipped` (a failed image) or `error`. */
+  last?: { result: string; message: string; at: string };
+}
+
+/** ContainerImageUpdates / UpdateContainers / `agentctl image updates`. */
+export interface ImageUpdatesDocument {
+  /** host-agent.images.check (cron), when set. */
+  check?: string;
+  nextCheckAt?: string;
+  window?: { start: string; length: string; open: boolean; nextStart: string };
+  /** How long a container must stay active on a new image, in seconds. */
+  settleSeconds: number;
+  lastPassAt?: string;
+  containers: ContainerImageUpdate[];
 }

@@ -75,6 +75,16 @@ export interface ContainerServiceOptions {
 
 export type ContainerHandlers = Pick<AgentHandlers, 'ListContainers' | 'StartContainer' | 'StopContainer' | 'RestartContainer' | 'RemoveContainer' | 'RunContainer'>;
 
+/**
+ * An image a container runs instead of resolving its declared reference (image
+ * auto-update): applies while the container has `auto-update: true` and is declared with
+ * `image` as written.
+ */
+export interface ImagePin {
+  image: string;
+  id: string;
+}
+
 /** What one reconcile did. */
 export interface ContainerReport {
   steps: Array<{ step: string; error?: string }>;
@@ -134,6 +144,7 @@ export class ContainerService {
   private refreshTimer: NodeJS.Timeout | undefined;
   private publishTimer: NodeJS.Timeout | undefined;
   private fetchFailed = new Map<string, PlanError>();
+  private pins: ReadonlyMap<string, ImagePin> = new Map();
 
   constructor(private readonly opts: ContainerServiceOptions) {}
 
@@ -175,6 +186,21 @@ export class ContainerService {
   reconcile(config?: HostConfig): Promise<ContainerReport> {
     if (config) this.desired = config.containers;
     return this.opts.runner.run('reconcile containers', () => this.reconcileNow());
+  }
+
+  /** Pins by container name (image auto-update); the next reconcile follows them. */
+  setImagePins(pins: ReadonlyMap<string, ImagePin>): void {
+    this.pins = new Map(pins);
+  }
+
+  /** The container states as ListContainers gives them. */
+  snapshot(): ContainerStatus[] {
+    return this.statuses();
+  }
+
+  /** The unit of container `name` as systemd has it now (read, not from signals). */
+  async unitStatus(name: string): Promise<UnitStatus> {
+    return this.requireManager().unitStatus(containerUnitName(name));
   }
 
   /** The D-Bus handlers of the container methods. */
@@ -359,13 +385,19 @@ export class ContainerService {
         prepared.set(spec.name, { kind: 'refused', error: failed });
         return;
       }
-      let lookup = images.get(spec.imageText);
-      if (!lookup) {
-        lookup = this.opts.images.find(spec.imageText);
-        images.set(spec.imageText, lookup);
-      }
+      const find = (ref: string): Promise<{ id: string; manifest: ImageManifest } | undefined> => {
+        let lookup = images.get(ref);
+        if (!lookup) {
+          lookup = this.opts.images.find(ref);
+          images.set(ref, lookup);
+        }
+        return lookup;
+      };
+      const pin = this.pins.get(spec.name);
       try {
-        const image = await lookup;
+        // A pinned image missing from the store falls back to the declared reference.
+        const pinned = spec.autoUpdate && pin?.image === spec.imageText ? await find(pin.id) : undefined;
+        const image = pinned ?? await find(spec.imageText);
         if (!image) {
           d.pending = true;
           prepared.set(spec.name, { kind: 'image-missing' });
@@ -438,9 +470,13 @@ export class ContainerService {
       case 'write-unit': {
         const rendered = this.declared.get(step.container)?.rendered;
         if (!rendered) throw new Error(`container ${step.container} has no rendered unit`);
-        return this.opts.units.install(step.container, rendered);
+        await this.opts.units.install(step.container, rendered);
+        // Enabled through systemd, so the container comes back at boot without the agent.
+        await manager.enable([rendered.unit]);
+        return;
       }
       case 'remove-unit': {
+        await manager.disable([step.unit]);
         await this.opts.units.uninstall(step.container);
         return;
       }

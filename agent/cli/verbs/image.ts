@@ -1,7 +1,8 @@
 /**
  * agentctl image SUBVERB: validate a manifest or an archive (no agent needed), and list,
  * remove, garbage-collect, show and export stored images — through agentd when it runs,
- * directly on the store otherwise (image-backend.ts).
+ * directly on the store otherwise (image-backend.ts); show container image auto-update
+ * (image-updates.ts, agentd only).
  */
 import type { ImageSummary } from '../../api/agent1.js';
 import { AgentError } from '../../core/errors.js';
@@ -115,6 +116,17 @@ const SUBVERBS: Record<string, Subverb> = {
       return EXIT.ok;
     },
   },
+  updates: {
+    synopsis: 'updates [--json]',
+    args: { min: 0, max: 0 },
+    options: ['json'],
+    async run(ctx, { values }) {
+      const { fetchImageUpdates, renderImageUpdates } = await import('./image-updates.js');
+      const doc = await fetchImageUpdates(ctx);
+      ctx.stdout.write(values.json ? `${JSON.stringify(doc, null, 2)}\n` : renderImageUpdates(doc, ctx.color));
+      return EXIT.ok;
+    },
+  },
   export: {
     synopsis: 'export ID|NAME FILE',
     args: { min: 2, max: 2 },
@@ -140,6 +152,8 @@ export const imageVerb: Verb = {
   gc [--grace DURATION]    remove images no container uses, unused for DURATION (default ${DEFAULT_GRACE}) (root)
   cat-manifest ID|NAME     print an image's manifest
   export ID|NAME FILE      write a stored image as an .aci file (root)
+  updates [--json]         image auto-update per container: current, staged and previous
+                           image, last result, images rolled back (needs agentd)
   A NAME may carry labels: example.com/app:1.0.0,channel=stable (the latest import matches).
 ${STORE_HELP}`,
   options: { json: { type: 'boolean' }, grace: { type: 'string' }, ...STORE_OPTIONS },

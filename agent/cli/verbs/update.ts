@@ -2,7 +2,8 @@
  * agentctl update SUBVERB: the OS update status (for people, `--json`, or
  * update_engine_client's five KEY=value lines with `--format=env`), and check, apply
  * (waits; a progress bar on a terminal from UpdateStatusChanged signals), reset and
- * rollback — each one call to agentd (agent/api/agent1.ts).
+ * rollback — each one call to agentd (agent/api/agent1.ts); `update containers [--now]`:
+ * container image auto-update (image-updates.ts).
  */
 import { AGENT_INTERFACE, type UpdateRollbackResult, type UpdateStatusDocument } from '../../api/agent1.js';
 import { AgentError } from '../../core/errors.js';
@@ -122,11 +123,18 @@ async function rollback(ctx: CliContext, { values }: VerbArgs): Promise<number> 
   return EXIT.ok;
 }
 
-const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<number>> = { status, check, apply, reset, rollback };
+async function containers(ctx: CliContext, { values }: VerbArgs): Promise<number> {
+  const { fetchImageUpdates, renderImageUpdates, runImageUpdates } = await import('./image-updates.js');
+  const doc = values.now ? await runImageUpdates(ctx) : await fetchImageUpdates(ctx);
+  ctx.stdout.write(values.json ? JSON.stringify(doc, null, 2) + '\n' : renderImageUpdates(doc, ctx.color));
+  return EXIT.ok;
+}
+
+const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<number>> = { status, check, apply, reset, rollback, containers };
 
 export const updateVerb: Verb = {
   name: 'update',
-  synopsis: 'status [--json|--format=env] | check | apply | reset | rollback',
+  synopsis: 'status [--json|--format=env] | check | apply | reset | rollback | containers [--now]',
   help: `  status            the update status; --format=env prints update_engine_client's
                     LAST_CHECKED_TIME, PROGRESS, CURRENT_OP, NEW_VERSION, NEW_SIZE lines
   check             ask the update channel now (root)
@@ -134,16 +142,19 @@ export const updateVerb: Verb = {
                     with a progress bar on a terminal (root)
   reset             drop a staged update (root)
   rollback          make the other slot the next boot, if it booted healthy before (root)
+  containers        container image auto-update (as agentctl image updates); --now runs a
+                    pass now: discover, fetch, and in the window restart and roll back (root)
   --json            print the result as JSON (UpdateStatusDocument of docs/dbus-api.md)
   --format=env      (status) KEY=value lines
 `,
-  options: { json: { type: 'boolean' }, format: { type: 'string' } },
+  options: { json: { type: 'boolean' }, format: { type: 'string' }, now: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
   async run(ctx, args) {
     const name = args.positionals[0]!;
     const sub = SUBVERBS[name];
-    if (!sub) throw usage(`unknown subverb "${name}" (status, check, apply, reset, rollback)`);
+    if (!sub) throw usage(`unknown subverb "${name}" (status, check, apply, reset, rollback, containers)`);
     if (args.values.format !== undefined && name !== 'status') throw usage('--format is for update status only');
+    if (args.values.now !== undefined && name !== 'containers') throw usage('--now is for update containers only');
     return sub(ctx, args);
   },
 };

@@ -114,8 +114,11 @@ async function download(url: string, to: string, http: HttpOptions, onProgress: 
   const res = await httpGet(url, http);
   expectOk(res, 'image', 'Check the image address');
   const body = bodyMeter(res, (done, total) => onProgress?.({ phase: 'download', done, total }));
-  if (tee) {
+  // The early verification may give up (and close its stream) before or during the
+  // download; a closed tee must not hold the download back.
+  if (tee && !tee.destroyed) {
     body.on('error', (e) => tee.destroy(e));
+    tee.once('close', () => body.unpipe(tee));
     body.pipe(tee);
   }
   await pipeline(body, createWriteStream(to, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 }));
