@@ -13,6 +13,7 @@ import { SystemdManager } from '../../../agent/host/systemd/manager.js';
 import { addMatch, call } from '../../../agent/host/systemd/dbus.js';
 import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
 import { agentctl, agentdUnit } from '../../lib/agent.js';
+import { eventually } from '../../lib/eventually.js';
 
 let sbx: Sandbox;
 let systemd: SystemdManager;
@@ -44,15 +45,6 @@ async function status(): Promise<AgentStatus> {
   return JSON.parse(r.stdout) as AgentStatus;
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 test('agentctl without a running agent: one line, exit 3', async () => {
   const r = await agentctl(['status'], { env: sbx.env });

@@ -12,6 +12,7 @@ import type { AgentStatus, ApplyReport } from '../../../agent/api/agent1.js';
 import { SystemdManager } from '../../../agent/host/systemd/manager.js';
 import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
 import { agentctl, agentdUnit } from '../../lib/agent.js';
+import { eventually } from '../../lib/eventually.js';
 
 let sbx: Sandbox;
 let systemd: SystemdManager;
@@ -59,15 +60,6 @@ async function status(): Promise<AgentStatus> {
   return JSON.parse(r.stdout) as AgentStatus;
 }
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (ok(v)) return v;
-    if (Date.now() > deadline) assert.fail(`timed out waiting for ${what}; last: ${JSON.stringify(v).slice(0, 2000)}`);
-    await new Promise((r) => setTimeout(r, 200));
-  }
-}
 
 const pidOf = async (name: string): Promise<number> => (await systemd.unitStatus(name)).mainPid;
 

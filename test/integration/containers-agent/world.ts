@@ -14,6 +14,7 @@ import { goodImage, writeAci } from '../../lib/aci.js';
 import { agentctl, agentdUnit } from '../../lib/agent.js';
 import { makeGpg } from '../../lib/gpg.js';
 import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
+import { eventually } from '../../lib/eventually.js';
 
 interface HasAfter {
   after(fn: () => unknown): void;
@@ -68,15 +69,6 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
   await systemd.daemonReload();
   await systemd.start(AGENT_UNIT);
 
-  const eventually = async <T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> => {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const v = await probe().catch((e: unknown) => e as T);
-      if (!(v instanceof Error) && ok(v)) return v;
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${v instanceof Error ? v.message : String(JSON.stringify(v)).slice(0, 3000)}`);
-      await new Promise((r) => setTimeout(r, 150));
-    }
-  };
   const containers = async (): Promise<ContainerStatus[]> => {
     const r = await agentctl(['ps', '--json'], { env: sbx.env });
     if (r.code !== 0) throw new Error(`agentctl ps: ${r.stderr}`);

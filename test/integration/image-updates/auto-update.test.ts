@@ -22,6 +22,7 @@ import { agentctl, agentdUnit } from '../../lib/agent.js';
 import { makeGpg, type Gpg, type GpgKey } from '../../lib/gpg.js';
 import { makeTestCa, startHttpsServer, type TestHttpsServer } from '../../lib/https.js';
 import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
+import { eventually } from '../../lib/eventually.js';
 
 const NAME = 'localhost/busybox';
 const AGENT_UNIT = 'host-agent.service';
@@ -92,15 +93,6 @@ const updates = async (): Promise<ImageUpdatesDocument> => JSON.parse(await ctl(
 const pass = async (): Promise<ImageUpdatesDocument> => JSON.parse(await ctl(['update', 'containers', '--now', '--json'])) as ImageUpdatesDocument;
 const web = async (): Promise<ContainerStatus | undefined> => (JSON.parse(await ctl(['ps', '--json'])) as ContainerStatus[]).find((c) => c.name === 'web');
 
-async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs = 20_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe().catch((e: unknown) => e as T);
-    if (!(v instanceof Error) && ok(v)) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last: ${v instanceof Error ? v.message : JSON.stringify(v)?.slice(0, 3000)}`);
-    await new Promise((r) => setTimeout(r, 150));
-  }
-}
 
 before(async () => {
   sbx = await startSandbox(suite);
