@@ -8,7 +8,7 @@ import type { Step } from '../../core/plan/steps.js';
 import { describeStep } from '../../core/plan/steps.js';
 import { AgentError, describeError } from '../../core/errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
-import { readAccounts, resolveOwner } from './accounts.js';
+import { readAccounts, resolveOwner, type Accounts } from './accounts.js';
 import { writeManagedKeys } from './ssh-keys.js';
 import type { HostContext } from './observe.js';
 
@@ -17,18 +17,19 @@ export interface StepResult {
   error?: string;
 }
 
-async function runStep(step: Step, ctx: HostContext): Promise<void> {
+/** `accounts` reads /etc/passwd and /etc/group once per run, on the first step that needs them. */
+async function runStep(step: Step, ctx: HostContext, accounts: () => Promise<Accounts>): Promise<void> {
   const { systemd, unitFiles } = ctx;
   switch (step.kind) {
     case 'write-file': {
-      const ids = step.owner === undefined ? { uid: 0, gid: 0 } : resolveOwner(step.owner, await readAccounts(ctx.root));
+      const ids = step.owner === undefined ? { uid: 0, gid: 0 } : resolveOwner(step.owner, await accounts());
       if (!ids) throw new AgentError({ code: 'config.unknown-owner', message: `owner ${step.owner} does not exist`, subject: step.path, hint: 'Create the user first' });
       await writeFileAtomic(join(ctx.root, step.path), step.content, { mode: step.mode, mkdirs: true, ...ids });
       return;
     }
     case 'set-hostname': return ctx.hostname.set(step.hostname);
     case 'write-ssh-keys': {
-      const user = (await readAccounts(ctx.root)).users.get(step.user);
+      const user = (await accounts()).users.get(step.user);
       if (!user) throw new AgentError({ code: 'config.unknown-user', message: `user ${step.user} does not exist`, subject: 'ssh_authorized_keys' });
       return writeManagedKeys(user, ctx.root, step.keys);
     }
@@ -47,10 +48,12 @@ async function runStep(step: Step, ctx: HostContext): Promise<void> {
 
 export async function executeSteps(steps: Step[], ctx: HostContext, onStep?: (r: StepResult) => void): Promise<StepResult[]> {
   const results: StepResult[] = [];
+  let read: Promise<Accounts> | undefined;
+  const accounts = (): Promise<Accounts> => (read ??= readAccounts(ctx.root));
   for (const step of steps) {
     const result: StepResult = { step: describeStep(step) };
     try {
-      await runStep(step, ctx);
+      await runStep(step, ctx, accounts);
     } catch (e) {
       result.error = describeError(e);
     }

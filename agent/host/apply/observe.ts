@@ -8,7 +8,7 @@ import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostConfig } from '../../core/config/types.js';
 import type { ObservedFile, ObservedHost, ObservedUnit } from '../../core/plan/config-plan.js';
-import { CONFIG_ORIGIN } from '../../core/plan/unit-text.js';
+import { CONFIG_ORIGIN, markerOf } from '../../core/plan/unit-text.js';
 import type { SystemdManager } from '../systemd/manager.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
 import type { HostnameStore } from '../hostname.js';
@@ -38,7 +38,7 @@ async function observeFile(path: string): Promise<ObservedFile | undefined> {
 
 async function observeUnit(name: string, ctx: HostContext): Promise<ObservedUnit> {
   const [persistent, runtime] = await Promise.all([ctx.unitFiles.read(name), ctx.unitFiles.read(name, true)]);
-  const ours = (text: string | undefined): boolean => text !== undefined && text.includes(`X-HostAgent-Source=${CONFIG_ORIGIN}\n`);
+  const ours = (text: string | undefined): boolean => text !== undefined && markerOf(text) === CONFIG_ORIGIN;
   const file = ours(runtime) ? { runtime: true, text: runtime! } : ours(persistent) ? { runtime: false, text: persistent! } : undefined;
   const dropIns = (await ctx.unitFiles.readDropIns(name)).filter((d) => d.origin === CONFIG_ORIGIN).map(({ name: n, runtime: r, text }) => ({ name: n, runtime: r, text }));
   const [unitFileState, status] = await Promise.all([ctx.systemd.unitFileState(name), ctx.systemd.unitStatus(name)]);
