@@ -19,7 +19,8 @@ import { containerUnitName, type RenderedContainer } from '../core/containers/re
 import type { ContainerSpec } from '../core/containers/spec.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
-  describeContainerStep, isRunningState, planContainers, type ContainerStep, type InstalledContainerUnit, type PlanError, type PreparedContainer,
+  describeContainerStep, isRunningState, planContainers, rejectionError, type ContainerStep, type InstalledContainerUnit, type PlanError,
+  type PreparedContainer,
 } from '../core/plan/containers.js';
 import type { AgentHandlers } from '../host/bus/service.js';
 import type { ContainerUnits } from '../host/containers/units.js';
@@ -132,7 +133,8 @@ export class ContainerService {
   private detach: Array<() => void> = [];
   private desired: Container[] | undefined;
   private declared = new Map<string, Declared>();
-  private duplicates = new Set<string>();
+  /** Declarations the configuration rejected, by name, with why: their units are left as they are. */
+  private rejected = new Map<string, PlanError>();
   private installedNames = new Set<string>();
   private readonly runs = new Map<string, Run>();
   private leftovers: string[] = [];
@@ -184,7 +186,10 @@ export class ContainerService {
    * do not await it from inside another runner operation.
    */
   reconcile(config?: HostConfig): Promise<ContainerReport> {
-    if (config) this.desired = config.containers;
+    if (config) {
+      this.desired = config.containers;
+      this.rejected = new Map(config.rejectedContainers.map((r) => [r.name, rejectionError(r)]));
+    }
     return this.opts.runner.run('reconcile containers', () => this.reconcileNow());
   }
 
@@ -240,7 +245,7 @@ export class ContainerService {
   /** `agentctl rm`: a run, or the writable layer of a container no longer declared. */
   async remove(name: string): Promise<void> {
     await this.opts.runner.run(`remove container ${name}`, async () => {
-      if (this.declared.has(name) || this.duplicates.has(name)) {
+      if (this.declared.has(name) || this.rejected.has(name)) {
         throw new AgentError({
           code: 'container.declared',
           message: 'the container is declared in the configuration',
@@ -345,7 +350,11 @@ export class ContainerService {
     const passes = this.opts.maxPasses ?? 8;
     for (let pass = 0; pass < passes; pass++) {
       const observation = await this.observe(manager, desired);
-      const plan = planContainers(desired.map((c) => ({ name: c.name, image: c.imageText })), { ...observation, started });
+      const declarations = [
+        ...desired.map((c) => ({ name: c.name, image: c.imageText })),
+        ...[...this.rejected].map(([name, rejected]) => ({ name, image: '', rejected })),
+      ];
+      const plan = planContainers(declarations, { ...observation, started });
       report.errors = plan.errors;
       this.applyErrors(plan.errors);
       this.publish();
@@ -369,14 +378,10 @@ export class ContainerService {
   private async observe(manager: SystemdManager, desired: Container[]): Promise<{ installed: InstalledContainerUnit[]; prepared: Map<string, PreparedContainer> }> {
     const installed = await this.observeInstalled();
     const loaded = new Map((await manager.listUnits(['container-*.service'])).map((u) => [u.name, u.activeState]));
-    const counts = new Map<string, number>();
-    for (const c of desired) counts.set(c.name, (counts.get(c.name) ?? 0) + 1);
-    this.duplicates = new Set([...counts].filter(([, n]) => n > 1).map(([name]) => name));
     const declared = new Map<string, Declared>();
     const prepared = new Map<string, PreparedContainer>();
     const images = new Map<string, Promise<{ id: string; manifest: ImageManifest } | undefined>>();
     await Promise.all(desired.map(async (spec) => {
-      if ((counts.get(spec.name) ?? 0) > 1 || acNameProblem(spec.name) !== undefined) return;
       const d: Declared = { spec };
       declared.set(spec.name, d);
       const failed = this.fetchFailed.get(spec.name);
@@ -603,16 +608,21 @@ export class ContainerService {
       seen.add(c.name);
       const unit = containerUnitName(c.name);
       const d = this.declared.get(c.name);
-      const part = this.unitPart(unit);
-      const error = this.duplicates.has(c.name)
-        ? { code: 'container.duplicate-name', message: `container ${c.name} is declared more than once`, hint: 'Give each container its own name' }
-        : d?.error ?? (acNameProblem(c.name) !== undefined ? { code: 'container.invalid-name', message: `"${c.name}" is not an AC Name`, hint: 'Use lowercase letters, digits and dashes' } : undefined);
+      const error = d?.error;
       out.push({
-        name: c.name, kind: 'declared', image: c.imageText, unit, ...part,
+        name: c.name, kind: 'declared', image: c.imageText, unit, ...this.unitPart(unit),
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
       });
+    }
+    // A rejected declaration: the unit of its last good state, if any, runs on as it is.
+    for (const [name, error] of this.rejected) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const unit = containerUnitName(name);
+      const installed = this.installedNames.has(name);
+      out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), ...(!installed && { state: 'error' as const }), error });
     }
     for (const name of this.installedNames) {
       if (seen.has(name)) continue;

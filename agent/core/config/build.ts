@@ -28,6 +28,11 @@ const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0
 class Reader {
   constructor(private readonly report: Report) {}
 
+  /** A reader whose errors lie in the isolated item `name` (a container): they reject it alone. */
+  forItem(name: string): Reader {
+    return new Reader(this.report.forItem(name));
+  }
+
   error(node: TreeNode, line: number, message: string): void {
     this.report.addFor(node.file, 'error', line, message);
   }
@@ -169,9 +174,10 @@ function readUser(r: Reader, item: MapNode): User | undefined {
   };
 }
 
-function readContainer(r: Reader, item: MapNode): Container | undefined {
-  const name = r.required(item, 'name', 'a container', 'web');
+function readContainer(reader: Reader, item: MapNode): Container | undefined {
+  const name = reader.required(item, 'name', 'a container', 'web');
   if (name === undefined) return undefined;
+  const r = reader.forItem(name);
   const imageText = r.required(item, 'image', `container "${name}"`, 'example.com/web:1.4.0');
   const exec = r.strings(item, 'exec');
   if (exec !== undefined && !exec[0]?.startsWith('/')) {
@@ -242,8 +248,11 @@ function readLocksmith(r: Reader, node: TreeNode | undefined): LocksmithConfig {
 
 const defined = <T>(values: (T | undefined)[]): T[] => values.filter((v): v is T => v !== undefined);
 
+/** The configuration as read, before rejected containers are set apart (./validate.ts). */
+export type BuiltConfig = Omit<HostConfig, 'rejectedContainers'>;
+
 /** The typed configuration of a merged document; errors go to `report`. */
-export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): HostConfig {
+export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): BuiltConfig {
   const r = new Reader(report);
   const coreos = r.map(tree, 'coreos');
   const agent = r.map(tree, 'host_agent');

@@ -8,8 +8,8 @@
  * nothing. Every node keeps the file and line it came from.
  * Pure: no I/O.
  */
-import { resolveAbsolute } from './paths.js';
-import { isNull, normalizeKey, present, type Schema, type StructSchema } from './schema.js';
+import { itemId } from './items.js';
+import { isNull, normalizeKey, type Schema, type StructSchema } from './schema.js';
 import { measure, type MapNode, type MapPair, type SeqNode, type TreeNode } from './tree.js';
 
 /** Merges documents, the last one winning. */
@@ -50,13 +50,6 @@ function mergeMaps(a: MapNode, b: MapNode, schema: Extract<Schema, { kind: 'stru
     }
   }
   return { kind: 'map', line: b.line, file: b.file, pairs, ...measure(pairs.map((p) => p.value)) };
-}
-
-/** The identity of a named item: its key's text (a path resolved), or undefined when unnamed. */
-function itemId(item: TreeNode, key: string): string | undefined {
-  const named = present(item, key);
-  if (named?.node.kind !== 'scalar' || named.node.text === '') return undefined;
-  return key === 'path' ? resolveAbsolute(named.node.text) : named.node.text;
 }
 
 /** Items with the same name merged into the first one's place; unnamed items kept as they are. */

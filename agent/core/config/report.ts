@@ -1,7 +1,8 @@
 /**
  * Validation reports: entries `line N: error|warning|info: message`, as coreos-cloudinit's
  * validator prints them, plus the file each entry comes from (drop-ins are several files).
- * An error makes the configuration not applicable; warnings and infos do not.
+ * An error makes the configuration not applicable, unless it lies inside an item of an
+ * isolated list (a container): then it rejects that item alone. Warnings and infos do not.
  * Pure: no I/O.
  */
 
@@ -14,13 +15,18 @@ export interface ReportEntry {
   message: string;
   /** The file the entry is about; absent when validating text that has no file. */
   file?: string;
+  /** The name of the isolated item (a container) the entry lies in; its errors reject that item alone. */
+  item?: string;
 }
 
 /** Collects entries for one file, in the order the rules find them. */
 export class Report {
-  readonly entries: ReportEntry[] = [];
+  constructor(private readonly file?: string, readonly entries: ReportEntry[] = [], private readonly item?: string) {}
 
-  constructor(private readonly file?: string) {}
+  /** The same report, for entries that lie in the isolated item `name`. */
+  forItem(name: string): Report {
+    return new Report(this.file, this.entries, name);
+  }
 
   error(line: number, message: string): void {
     this.add('error', line, message);
@@ -36,7 +42,7 @@ export class Report {
 
   /** Adds an entry that belongs to another file (entries found after a merge). */
   addFor(file: string | undefined, level: ReportLevel, line: number, message: string): void {
-    this.entries.push(file === undefined ? { line, level, message } : { line, level, message, file });
+    this.entries.push({ line, level, message, ...(file !== undefined && { file }), ...(this.item !== undefined && { item: this.item }) });
   }
 
   private add(level: ReportLevel, line: number, message: string): void {
@@ -56,6 +62,16 @@ export function formatEntry(entry: ReportEntry, withFile = true): string {
 
 export function hasErrors(entries: readonly ReportEntry[]): boolean {
   return entries.some((e) => e.level === 'error');
+}
+
+/** Whether an error makes the whole configuration not applicable (it lies in no isolated item). */
+export function hasConfigErrors(entries: readonly ReportEntry[]): boolean {
+  return entries.some((e) => e.level === 'error' && e.item === undefined);
+}
+
+/** The isolated items (containers) that an error rejects, by name. */
+export function rejectedItems(entries: readonly ReportEntry[]): Set<string> {
+  return new Set(entries.flatMap((e) => (e.level === 'error' && e.item !== undefined ? [e.item] : [])));
 }
 
 /** Drops repeated entries (an aliased node is checked once per use), keeping the first. */

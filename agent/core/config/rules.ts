@@ -6,6 +6,7 @@
  * Pure: no I/O.
  */
 import { contentBytes, decodeContent, type Gunzip } from './encoding.js';
+import { itemId } from './items.js';
 import { isInside, resolveAbsolute } from './paths.js';
 import type { Report } from './report.js';
 import {
@@ -121,6 +122,10 @@ function checkValidity(n: Named, schema: Schema, report: Report): void {
       }
       return;
     case 'list':
+      if (schema.isolate !== undefined && schema.key !== undefined) {
+        checkIsolatedItems(n, schema.of, schema.key, schema.isolate, report);
+        return;
+      }
       for (const c of childrenOf(n, false)) checkValidity(c, schema.of, report);
       return;
     case 'map':
@@ -132,6 +137,30 @@ function checkValidity(n: Named, schema: Schema, report: Report): void {
       return;
     default:
       return;
+  }
+}
+
+/**
+ * Items that stand alone (containers): each one's entries carry its name, so an error
+ * rejects that item only. A name given twice in one file rejects both: merging by name is
+ * for drop-in files, and within one file it would hide a copy-paste mistake.
+ */
+function checkIsolatedItems(n: Named, of: Schema, key: string, noun: string, report: Report): void {
+  const lines = new Map<string, number>();
+  for (const c of childrenOf(n, false)) {
+    const name = itemId(c.node, key);
+    if (name === undefined) {
+      checkValidity(c, of, report);
+      continue;
+    }
+    const scoped = report.forItem(name);
+    const earlier = lines.get(name);
+    if (earlier !== undefined) {
+      scoped.error(c.line, `${noun} "${name}" is declared twice in this file (also at line ${earlier}); give each ${noun} its own ${key}, or change it from a drop-in file`);
+    } else {
+      lines.set(name, c.line);
+    }
+    checkValidity(c, of, scoped);
   }
 }
 

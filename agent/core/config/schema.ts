@@ -16,8 +16,12 @@ export type Schema =
   | { kind: 'float' }
   | { kind: 'bool' }
   | { kind: 'struct'; fields: Readonly<Record<string, Field>> }
-  /** `key`: the field that names an item, for merging drop-ins (units by `name`…). */
-  | { kind: 'list'; of: Schema; key?: string }
+  /**
+   * `key`: the field that names an item, for merging drop-ins (units by `name`…).
+   * `isolate`: what an item is called in messages (`container`) when each item stands
+   * alone: an error inside one rejects that item, not the configuration.
+   */
+  | { kind: 'list'; of: Schema; key?: string; isolate?: string }
   /** Free-form keys (environment variables): keys are kept as written. */
   | { kind: 'map'; of: Schema; keyCheck?: ValueCheck<string> };
 
@@ -115,6 +119,8 @@ export const struct = (fields: Record<string, Field | Schema>): StructSchema => 
   fields: Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, 'schema' in f ? f : { schema: f }])),
 });
 export const list = (of: Schema, key?: string): Schema => (key ? { kind: 'list', of, key } : { kind: 'list', of });
+/** Named items that stand alone (see Schema `isolate`), e.g. `isolatedList(container, 'name', 'container')`. */
+export const isolatedList = (of: Schema, key: string, noun: string): Schema => ({ kind: 'list', of, key, isolate: noun });
 export const deprecated = (schema: Schema, why: string): Field => ({ schema, deprecated: why });
 
 /** The same deprecation for every field of `fields`. */

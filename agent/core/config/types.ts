@@ -8,6 +8,7 @@ import type { RebootStrategy } from '../schedule/strategy.js';
 import type { Window } from '../schedule/window.js';
 import type { ISOLATIONS, PROTOCOLS, RESTART_POLICIES } from './checks.js';
 import type { UNIT_COMMANDS } from './coreos-schema.js';
+import type { ReportEntry } from './report.js';
 
 /** Where a named item was (last) defined, for messages about it. */
 export interface Origin {
@@ -147,6 +148,16 @@ export interface Container {
   origin: Origin;
 }
 
+/**
+ * A container whose declaration has errors: it alone is rejected, the rest of the
+ * configuration applies, and whatever the host runs under its name is left as it is.
+ */
+export interface RejectedContainer {
+  name: string;
+  /** Its error entries, with file and line. */
+  errors: ReportEntry[];
+}
+
 export interface ImagePolicy {
   /** Cron expression: when to look for newer images. Absent: never on a schedule. */
   check?: string;
@@ -175,7 +186,10 @@ export interface HostConfig {
   /** flannel options as written, by their cloud-config key (`etcd_endpoints`…). */
   flannel: Record<string, string>;
   oem: OemConfig;
+  /** The containers declared without errors. */
   containers: Container[];
+  /** Declared with errors (never also in `containers`). */
+  rejectedContainers: RejectedContainer[];
   images: ImagePolicy;
   trust: TrustEntry[];
 }

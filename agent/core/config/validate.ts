@@ -5,15 +5,18 @@
  * Stages: each file is parsed and checked on its own (the reference validator's rules, so a
  * single file gives exactly its entries); if no file has an error, the files are merged (later
  * wins, named items by name) and the whole is read into a HostConfig, with the checks that
- * need the merged item. Any error entry means the configuration is not applicable.
+ * need the merged item. An error entry means the configuration is not applicable, except
+ * one inside a container: that rejects the container alone (in every file, before the
+ * merge), and the configuration applies without it (HostConfig.rejectedContainers).
  * Pure: no I/O; decompression comes from the caller.
  */
 import { AgentError } from '../errors.js';
-import { buildHostConfig } from './build.js';
+import { buildHostConfig, type BuiltConfig } from './build.js';
 import type { Gunzip } from './encoding.js';
+import { withoutRejected } from './items.js';
 import { mergeTrees } from './merge.js';
 import { DEFAULT_PARSE_LIMITS, parseCloudConfig, type ParsedSource, type ParseLimits, type SourceKind } from './parse.js';
-import { formatEntry, hasErrors, Report, uniqueEntries, type ReportEntry } from './report.js';
+import { formatEntry, hasConfigErrors, rejectedItems, Report, uniqueEntries, type ReportEntry } from './report.js';
 import { CLOUD_CONFIG } from './root-schema.js';
 import { checkDocument } from './rules.js';
 import type { MapNode } from './tree.js';
@@ -39,7 +42,7 @@ export interface SourceSummary {
 }
 
 export interface ConfigResult {
-  /** The merged configuration; present if and only if no entry is an error. */
+  /** The merged configuration; present if and only if no error lies outside a container. */
   config?: HostConfig;
   /** Every entry, file by file in merge order, then those of the merged configuration. */
   entries: ReportEntry[];
@@ -69,11 +72,22 @@ export function validateSources(sources: readonly ConfigSource[], options: Valid
     entries.push(...checked.entries);
     if (checked.tree) trees.push(checked.tree);
   }
-  if (hasErrors(entries)) return { entries: uniqueEntries(entries), sources: summaries };
+  if (hasConfigErrors(entries)) return { entries: uniqueEntries(entries), sources: summaries };
+  const rejected = rejectedItems(entries);
   const report = new Report();
-  const config = buildHostConfig(mergeTrees(trees, CLOUD_CONFIG), report, options.gunzip);
+  const built = buildHostConfig(mergeTrees(trees.map((t) => withoutRejected(t, CLOUD_CONFIG, rejected)), CLOUD_CONFIG), report, options.gunzip);
   const all = uniqueEntries([...entries, ...report.entries]);
-  return hasErrors(all) ? { entries: all, sources: summaries } : { config, entries: all, sources: summaries };
+  return hasConfigErrors(all) ? { entries: all, sources: summaries } : { config: setRejectedApart(built, all), entries: all, sources: summaries };
+}
+
+/** The containers that an error entry rejects, moved from `containers` to `rejectedContainers`. */
+function setRejectedApart(built: BuiltConfig, entries: readonly ReportEntry[]): HostConfig {
+  const rejected = rejectedItems(entries);
+  return {
+    ...built,
+    containers: built.containers.filter((c) => !rejected.has(c.name)),
+    rejectedContainers: [...rejected].map((name) => ({ name, errors: entries.filter((e) => e.item === name && e.level === 'error') })),
+  };
 }
 
 /** Validates one text, e.g. a file given to `agentctl config validate`. */

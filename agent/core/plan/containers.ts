@@ -6,13 +6,14 @@
  * until nothing is left.
  *
  * Invariants: a container whose installed hash equals its rendered hash and that is active
- * gets no step (adoption: same MainPID after an agent restart). A bad declaration (not an
- * AC Name, declared twice, refused by the renderer, image not fetchable) is an error for
- * that container only, and its installed unit, if any, is left as it is. A container no
+ * gets no step (adoption: same MainPID after an agent restart). A bad declaration (rejected
+ * by the configuration's checks, refused by the renderer, image not fetchable) is an error
+ * for that container only, and its installed unit, if any, is left as it is. A container no
  * longer declared is stopped and its unit files removed; its writable layer is kept.
  * Pure: no I/O.
  */
-import { acNameProblem } from '../appc/names.js';
+import { formatEntry } from '../config/report.js';
+import type { RejectedContainer } from '../config/types.js';
 
 /** What an installed container unit looks like now. */
 export interface InstalledContainerUnit {
@@ -44,6 +45,17 @@ export interface DeclaredContainer {
   name: string;
   /** The image as written in the configuration. */
   image: string;
+  /** Why the configuration rejected the declaration (see rejectionError). */
+  rejected?: PlanError;
+}
+
+/** The error of a container the configuration rejected: its entries, with files and lines. */
+export function rejectionError(r: RejectedContainer): PlanError {
+  return {
+    code: 'container.invalid-declaration',
+    message: r.errors.map((e) => formatEntry(e)).join('; '),
+    hint: 'Fix these lines of host-agent.containers; until then the container keeps its last good state (its unit, if any, is left as it is)',
+  };
 }
 
 export interface ContainerObservation {
@@ -89,30 +101,23 @@ export function describeContainerStep(step: ContainerStep): string {
   }
 }
 
-/** The steps that bring the host from `observed` to `desired`. */
+/**
+ * The steps that bring the host from `observed` to `desired`: one declaration per name,
+ * each a valid AC Name or rejected (the configuration's checks see to both).
+ */
 export function planContainers(desired: readonly DeclaredContainer[], observed: ContainerObservation): ContainerPlan {
   const errors: ContainerPlan['errors'] = [];
   const installed = new Map(observed.installed.map((u) => [u.name, u]));
   const started = observed.started ?? new Set<string>();
-  const counts = new Map<string, number>();
-  for (const c of desired) counts.set(c.name, (counts.get(c.name) ?? 0) + 1);
+  const declared = new Set(desired.map((c) => c.name));
 
   const fetches: ContainerStep[] = [];
   const writes: ContainerStep[] = [];
   const resets: ContainerStep[] = [];
   const starts: ContainerStep[] = [];
-  const seen = new Set<string>();
   for (const c of desired) {
-    if (seen.has(c.name)) continue;
-    seen.add(c.name);
-    const n = counts.get(c.name) ?? 0;
-    if (n > 1) {
-      errors.push({ container: c.name, error: { code: 'container.duplicate-name', message: `container ${c.name} is declared ${n} times`, hint: 'Give each container its own name' } });
-      continue;
-    }
-    const nameProblem = acNameProblem(c.name);
-    if (nameProblem !== undefined) {
-      errors.push({ container: c.name, error: { code: 'container.invalid-name', message: `"${c.name}" is not an AC Name: ${nameProblem}`, hint: 'Use lowercase letters, digits and dashes, e.g. web-2' } });
+    if (c.rejected) {
+      errors.push({ container: c.name, error: c.rejected });
       continue;
     }
     const prepared = observed.prepared.get(c.name);
@@ -143,7 +148,7 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
   const stops: ContainerStep[] = [];
   const removals: ContainerStep[] = [];
   for (const unit of observed.installed) {
-    if (counts.has(unit.name)) continue;
+    if (declared.has(unit.name)) continue;
     if (unit.activeState !== 'inactive' && unit.activeState !== 'failed') stops.push({ kind: 'stop', container: unit.name, unit: unit.unit });
     if (unit.activeState === 'failed') resets.push({ kind: 'reset-failed', container: unit.name, unit: unit.unit });
     removals.push({ kind: 'remove-unit', container: unit.name, unit: unit.unit });

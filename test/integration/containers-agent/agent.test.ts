@@ -3,7 +3,8 @@
  * real signed busybox ACI: they run and answer; they survive `kill -9` of agentd and are
  * adopted by the restarted agent (same MainPID); an edit restarts only what changed; a
  * removed container is stopped; a failing payload shows `failed`, its exit status and its
- * last output; each bad declaration is an error for that container only; the verbs
+ * last output; each bad declaration is an error for that container only (a broken edit
+ * of a running one leaves it running as it was); exec arguments stay arguments; the verbs
  * (start, stop, restart, logs, enter, rm, run) work.
  */
 import { test, before, after } from 'node:test';
@@ -46,7 +47,23 @@ function cloudConfig(scratch: string, o: Options = {}): string {
       image: ${IMAGE}
       volumes: [{host: ${scratch}/does-not-exist, path: /data}]
     - name: unfetchable
-      image: localhost/nothing:1.0.0`;
+      image: localhost/nothing:1.0.0
+    - name: Bad_Name
+      image: ${IMAGE}
+    - name: relative-volume
+      image: ${IMAGE}
+      volumes: [{host: web, path: /data}]
+    - name: relative-exec
+      image: ${IMAGE}
+      exec: [sh, -c, "exec sleep 600"]
+    - name: twice
+      image: ${IMAGE}
+    - name: twice
+      image: ${IMAGE}
+    - name: quoted
+      image: ${IMAGE}
+      exec: [/bin/sh, -c, 'for a in "$@"; do echo "[$a]"; done > /data/quoted-args; exec sleep 600', sh, "a'b\\"c", "; touch /data/pwned", --bind=/:/host, "$(id)"]
+      volumes: [{host: ${scratch}, path: /data}]`;
   return `#cloud-config
 host-agent:
   containers:${web}
@@ -94,8 +111,10 @@ test('a failing payload shows failed, its exit status and its last output in ps 
   assert.equal(inStatus.exitStatus, 3);
 });
 
+const BAD = ['newline', 'dotdot', 'missing-volume', 'unfetchable', 'Bad_Name', 'relative-volume', 'relative-exec', 'twice'];
+
 test('each bad declaration is an error for that container only; the others run', async () => {
-  const list = await w.eventually(w.containers, (l) => ['newline', 'dotdot', 'missing-volume', 'unfetchable'].every((n) => l.find((c) => c.name === n)?.state === 'error'), 'the errors');
+  const list = await w.eventually(w.containers, (l) => BAD.every((n) => l.find((c) => c.name === n)?.state === 'error'), 'the errors');
   const err = (name: string) => list.find((c) => c.name === name)!.error!;
   assert.equal(err('newline').code, 'container.invalid-spec');
   assert.match(err('newline').message, /exec\[2\]/);
@@ -105,13 +124,35 @@ test('each bad declaration is an error for that container only; the others run',
   assert.match(err('missing-volume').message, /does-not-exist does not exist on this host/);
   assert.equal(err('unfetchable').code, 'container.image-unavailable');
   assert.match(err('unfetchable').message, /localhost\/nothing:1\.0\.0 is not in the store and cannot be fetched/);
-  for (const name of ['newline', 'dotdot', 'missing-volume', 'unfetchable']) {
+  // Rejected by the configuration's checks, with file and line; the rest of the file applies.
+  const at = (line: number): string => `${w.configFile}: line ${line}: error: `;
+  for (const [name, pattern] of [
+    ['Bad_Name', /invalid container name "Bad_Name"/],
+    ['relative-volume', /invalid volume host path "web": it must be an absolute path/],
+    ['relative-exec', /the exec of container "relative-exec" must begin with an absolute path/],
+    ['twice', /container "twice" is declared twice in this file \(also at line \d+\)/],
+  ] as const) {
+    assert.equal(err(name).code, 'container.invalid-declaration', name);
+    assert.ok(err(name).message.startsWith(at(Number(/line (\d+)/.exec(err(name).message)![1]))), err(name).message);
+    assert.match(err(name).message, pattern);
+  }
+  for (const name of BAD) {
     assert.equal((await w.systemd.unitStatus(`container-${name}.service`)).loadState, 'not-found', `${name} has no unit`);
   }
   assert.equal(list.find((c) => c.name === 'web')!.state, 'running');
   assert.equal(list.find((c) => c.name === 'other')!.state, 'running');
   const ps = await agentctl(['ps'], { env: w.sbx.env });
   assert.match(ps.stdout, /^unfetchable: container\.image-unavailable: /m);
+  assert.match(ps.stdout, /^twice: container\.invalid-declaration: .*declared twice/m);
+  const status = JSON.parse((await agentctl(['status', '--json'], { env: w.sbx.env })).stdout) as AgentStatus;
+  assert.equal(status.config.state, 'ok');
+  assert.ok(status.config.entries.some((e) => e.level === 'error' && /Bad_Name/.test(e.message)), 'the config lists the errors');
+});
+
+test('quotes, ";" and option-like words in exec reach the payload as plain arguments', async () => {
+  const args = await w.eventually(() => readFile(join(w.scratch, 'quoted-args'), 'utf8').catch(() => ''), (t) => t !== '', 'the payload to write its arguments');
+  assert.equal(args, `[a'b"c]\n[; touch /data/pwned]\n[--bind=/:/host]\n[$(id)]\n`);
+  await assert.rejects(stat(join(w.scratch, 'pwned')));
 });
 
 test('kill -9 of agentd leaves containers running; the restarted agent adopts them (same MainPID)', async () => {
@@ -194,11 +235,18 @@ test('a container removed from the config is stopped and its unit removed; rm re
   assert.equal(await w.container('web'), undefined);
 });
 
-test('a name that is not an AC Name refuses the configuration (file and line); the containers keep running', async () => {
+test('an edit that breaks a running container leaves it running as it was; an error elsewhere refuses the whole edit', async () => {
   const other = await unitPid('other');
-  await w.writeConfig(cloudConfig(w.scratch, { withWeb: false }).replace('name: other', 'name: Other_1'));
+  const broken = cloudConfig(w.scratch, { withWeb: false }).replace('exec: [/bin/sh, -c, "exec sleep 600"]', 'exec: [/bin/sh, -c, "exec sleep 600"]\n      memory: lots');
+  await w.writeConfig(broken);
+  const rejected = await w.eventually(() => w.container('other'), (c) => c?.error?.code === 'container.invalid-declaration', 'other to be rejected');
+  assert.match(rejected!.error!.message, /invalid memory size "lots"/);
+  assert.equal(rejected!.state, 'running', 'its last good unit runs on');
+  assert.equal(await unitPid('other'), other);
+
+  await w.writeConfig(broken.replace('#cloud-config\n', '#cloud-config\nhostname: "bad_name!"\n'));
   const s = await w.eventually(async () => JSON.parse((await agentctl(['status', '--json'], { env: w.sbx.env })).stdout) as AgentStatus,
     (x) => x.config.state === 'invalid', 'the config to be refused');
-  assert.match(s.config.entries.find((e) => e.level === 'error')!.message, /invalid container name "Other_1"/);
+  assert.ok(s.config.entries.some((e) => e.level === 'error' && /invalid hostname "bad_name!"/.test(e.message)), 'the hostname error is listed');
   assert.equal(await unitPid('other'), other);
 });

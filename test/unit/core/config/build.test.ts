@@ -99,7 +99,7 @@ coreos:
 test('defaults of an empty configuration', () => {
   assert.deepEqual(validate(cc('')).config, {
     sshAuthorizedKeys: [], users: [], writeFiles: [], units: [], update: {}, locksmith: {}, flannel: {}, oem: {},
-    containers: [], images: {}, trust: [],
+    containers: [], rejectedContainers: [], images: {}, trust: [],
   });
 });
 

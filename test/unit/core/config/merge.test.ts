@@ -165,9 +165,11 @@ test('checks of the merged whole name the file of the item', () => {
     { file: MAIN, text: cc('host-agent:\n  containers:\n    - name: web\n      memory: 64M\n') },
     { file: ADMIN, text: cc('hostname: ok\nhost-agent:\n  containers:\n    - name: db\n      image: example.com/db\n') },
   ]);
-  assert.equal(result.config, undefined);
   assert.deepEqual(lines(result), [
     `${MAIN}: line 4: error: container "web" has no "image"; e.g. image: example.com/web:1.4.0`]);
+  // The error rejects that container alone.
+  assert.deepEqual(result.config?.containers.map((c) => c.name), ['db']);
+  assert.deepEqual(result.config?.rejectedContainers.map((c) => c.name), ['web']);
   // The image given in a later file completes the item.
   const completed = validateAll([
     { file: MAIN, text: cc('host-agent:\n  containers:\n    - name: web\n      memory: 64M\n') },

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  describeContainerStep, planContainers, type ContainerObservation, type ContainerStep, type InstalledContainerUnit, type PreparedContainer,
+  describeContainerStep, planContainers, rejectionError, type ContainerObservation, type ContainerStep, type InstalledContainerUnit, type PreparedContainer,
 } from '../../../../agent/core/plan/containers.js';
 
 const H1 = 'sha256-1111111111111111111111111111111111111111111111111111111111111111';
@@ -72,17 +72,19 @@ test('an image not in the store is fetched first; the container is planned on th
 
 test('bad declarations are errors for that container only; the others are planned', () => {
   const refused: PreparedContainer = { kind: 'refused', error: { code: 'container.invalid-spec', message: 'exec[1]: has a newline' } };
+  const rejected = rejectionError({ name: 'dup', errors: [
+    { file: '/etc/a.yaml', line: 9, level: 'error', message: 'container "dup" is declared twice in this file (also at line 4)', item: 'dup' },
+  ] });
   const plan = planContainers(
-    [decl('Bad_Name'), decl('dup'), decl('dup'), decl('refused'), decl('good')],
-    observed([unit('refused', 'active', H1), unit('dup', 'active', H1)], [['dup', rendered('dup', H2)], ['refused', refused], ['good', rendered('good')]]),
+    [{ name: 'dup', image: '', rejected }, decl('refused'), decl('good')],
+    observed([unit('refused', 'active', H1), unit('dup', 'active', H1)], [['refused', refused], ['good', rendered('good')]]),
   );
   assert.deepEqual(kinds(plan.steps), ['write-unit good', 'daemon-reload', 'start good'], 'refused and dup keep their installed units as they are');
   assert.deepEqual(plan.errors.map((e) => [e.container, e.error.code]), [
-    ['Bad_Name', 'container.invalid-name'],
-    ['dup', 'container.duplicate-name'],
+    ['dup', 'container.invalid-declaration'],
     ['refused', 'container.invalid-spec'],
   ]);
-  assert.match(plan.errors[1]!.error.message, /declared 2 times/);
+  assert.equal(plan.errors[0]!.error.message, '/etc/a.yaml: line 9: error: container "dup" is declared twice in this file (also at line 4)');
 });
 
 test('a name declared but not prepared (the host side skipped it) gets no step and is not removed', () => {
