@@ -135,7 +135,8 @@ export class ContainerService {
   private declared = new Map<string, Declared>();
   /** Declarations the configuration rejected, by name, with why: their units are left as they are. */
   private rejected = new Map<string, PlanError>();
-  private installedNames = new Set<string>();
+  /** The unit files of each installed container, as last observed. */
+  private installedFiles = new Map<string, string[]>();
   private readonly runs = new Map<string, Run>();
   private leftovers: string[] = [];
   private readonly unitStates = new Map<string, UnitStatus>();
@@ -164,7 +165,7 @@ export class ContainerService {
       // Container units loaded without a unit file are one-off runs (of an earlier agent).
       for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
         const name = UNIT_PATTERN.exec(u.name)?.[1];
-        if (name !== undefined && !this.installedNames.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
+        if (name !== undefined && !this.installedFiles.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
           this.runs.set(name, { name, image: '', unit: u.name });
         }
       }
@@ -253,7 +254,7 @@ export class ContainerService {
           hint: 'Remove it from host-agent.containers first; its unit is then stopped and removed, and agentctl rm removes its writable layer',
         });
       }
-      if (this.installedNames.has(name)) {
+      if (this.installedFiles.has(name)) {
         throw new AgentError({ code: 'container.still-installed', message: 'its unit is still being removed', subject: `container ${name}`, hint: 'Retry in a moment' });
       }
       const manager = this.requireManager();
@@ -285,7 +286,7 @@ export class ContainerService {
       }
       const unit = containerUnitName(name);
       const manager = this.requireManager();
-      if (this.declared.has(name) || this.installedNames.has(name) || isRunningState((await manager.unitStatus(unit)).activeState)) {
+      if (this.declared.has(name) || this.installedFiles.has(name) || isRunningState((await manager.unitStatus(unit)).activeState)) {
         throw new AgentError({ code: 'container.name-taken', message: 'a container of this name exists', subject: name, hint: 'Choose another --name, or remove the old run with agentctl rm' });
       }
       let image = await this.opts.images.find(request.image);
@@ -319,7 +320,7 @@ export class ContainerService {
 
   private unitOf(name: string): string {
     const d = this.declared.get(name);
-    if (d?.rendered || this.installedNames.has(name) || this.runs.has(name)) return containerUnitName(name);
+    if (d?.rendered || this.installedFiles.has(name) || this.runs.has(name)) return containerUnitName(name);
     throw new AgentError({
       code: 'container.not-found',
       message: d?.error ? `the container cannot run: ${d.error.message}` : 'no such container',
@@ -427,7 +428,7 @@ export class ContainerService {
 
   private async observeInstalled(): Promise<InstalledContainerUnit[]> {
     const installed = await this.opts.units.installed();
-    this.installedNames = new Set(installed.map((u) => u.name));
+    this.installedFiles = new Map(installed.map((u) => [u.name, u.files]));
     const layers = await readdir(containersDir(this.opts.stateDir)).catch(() => [] as string[]);
     this.leftovers = layers.filter((n) => acNameProblem(n) === undefined);
     return installed.map((u) => ({ name: u.name, unit: u.unit, hash: u.hash, activeState: 'inactive' }));
@@ -475,14 +476,14 @@ export class ContainerService {
       case 'write-unit': {
         const rendered = this.declared.get(step.container)?.rendered;
         if (!rendered) throw new Error(`container ${step.container} has no rendered unit`);
-        await this.opts.units.install(step.container, rendered);
+        await this.opts.units.install(step.container, rendered, this.installedFiles.get(step.container) ?? []);
         // Enabled through systemd, so the container comes back at boot without the agent.
         await manager.enable([rendered.unit]);
         return;
       }
       case 'remove-unit': {
         await manager.disable([step.unit]);
-        await this.opts.units.uninstall(step.container);
+        await this.opts.units.uninstall(step.container, this.installedFiles.get(step.container) ?? []);
         return;
       }
       case 'daemon-reload': return manager.daemonReload();
@@ -497,7 +498,7 @@ export class ContainerService {
 
   private tracks(unit: string): boolean {
     const name = UNIT_PATTERN.exec(unit)?.[1];
-    return name !== undefined && (this.declared.has(name) || this.installedNames.has(name) || this.runs.has(name));
+    return name !== undefined && (this.declared.has(name) || this.installedFiles.has(name) || this.runs.has(name));
   }
 
   /**
@@ -545,7 +546,7 @@ export class ContainerService {
 
   /** Reads the units whose state is not known yet (later changes come as signals). */
   private async refreshAll(all = false): Promise<void> {
-    const names = new Set([...this.declared.keys(), ...this.installedNames, ...this.runs.keys()]);
+    const names = new Set([...this.declared.keys(), ...this.installedFiles.keys(), ...this.runs.keys()]);
     await this.refresh([...names].map(containerUnitName).filter((u) => all || !this.unitStates.has(u)));
     this.publish();
   }
@@ -621,10 +622,10 @@ export class ContainerService {
       if (seen.has(name)) continue;
       seen.add(name);
       const unit = containerUnitName(name);
-      const installed = this.installedNames.has(name);
+      const installed = this.installedFiles.has(name);
       out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), ...(!installed && { state: 'error' as const }), error });
     }
-    for (const name of this.installedNames) {
+    for (const name of this.installedFiles.keys()) {
       if (seen.has(name)) continue;
       seen.add(name);
       const unit = containerUnitName(name);

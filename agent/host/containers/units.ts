@@ -103,12 +103,16 @@ export class ContainerUnits {
     return renderContainer({ spec, host: this.hostFor(spec) });
   }
 
-  /** Creates the writable layer (kept if present) and writes the unit files atomically. */
-  async install(name: string, rendered: RenderedContainer): Promise<void> {
+  /**
+   * Creates the writable layer (kept if present), writes the unit files atomically and
+   * removes the container's files that are no longer rendered. `installedFiles`: its files
+   * as installed() last listed them (a reconciler has them; default: read them again).
+   */
+  async install(name: string, rendered: RenderedContainer, installedFiles?: readonly string[]): Promise<void> {
     await prepareLayer(this.paths(name));
     for (const file of rendered.files) await this.options.unitFiles.write(file.name, file.text);
-    const stale = (await this.installed()).find((c) => c.name === name)?.files.filter((f) => !rendered.files.some((r) => r.name === f)) ?? [];
-    for (const file of stale) await this.options.unitFiles.remove(file);
+    const previous = installedFiles ?? await this.filesOf(name);
+    for (const file of previous.filter((f) => !rendered.files.some((r) => r.name === f))) await this.options.unitFiles.remove(file);
   }
 
   /** The containers whose unit files carry the agent's marker. */
@@ -125,11 +129,18 @@ export class ContainerUnits {
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
   }
 
-  /** Removes the container's unit files (stop it first); the writable layer is kept. */
-  async uninstall(name: string): Promise<string[]> {
-    const entry = (await this.installed()).find((c) => c.name === name);
-    for (const file of entry?.files ?? []) await this.options.unitFiles.remove(file);
-    return entry?.files ?? [];
+  /**
+   * Removes the container's unit files (stop it first); the writable layer is kept.
+   * `installedFiles` as for install(). Returns the files removed.
+   */
+  async uninstall(name: string, installedFiles?: readonly string[]): Promise<string[]> {
+    const files = [...(installedFiles ?? await this.filesOf(name))];
+    for (const file of files) await this.options.unitFiles.remove(file);
+    return files;
+  }
+
+  private async filesOf(name: string): Promise<string[]> {
+    return (await this.installed()).find((c) => c.name === name)?.files ?? [];
   }
 
   /** `agentctl rm`: the writable layer, once the units are gone. */
