@@ -3,7 +3,8 @@
  * installed container units and the image store, plans with planContainers
  * (agent/core/plan/containers.ts), executes the steps and plans again until nothing is
  * left; answers the container methods (list, start, stop, restart, rm, run); publishes
- * container states to the status board from systemd's PropertiesChanged signals.
+ * container states to the status board (kept by ./container-states.ts from systemd's
+ * PropertiesChanged signals).
  *
  * Invariants: every change runs on the agent's ExclusiveRunner, one at a time; nothing is
  * reconciled before a configuration was given (so a starting agent never removes what it
@@ -29,7 +30,8 @@ import { prepareLayer } from '../host/containers/layer.js';
 import type { SystemdManager } from '../host/systemd/manager.js';
 import type { Logger } from '../host/log/logger.js';
 import type { ImageService } from './image-service.js';
-import { lastOutput, transientProperties } from './container-run.js';
+import { transientProperties } from './container-run.js';
+import { CONTAINER_UNIT, ContainerStates } from './container-states.js';
 import type { ExclusiveRunner } from './runner.js';
 
 /** The image store as containers need it. */
@@ -107,21 +109,9 @@ interface Run {
   unit: string;
 }
 
-const UNIT_PATTERN = /^container-([a-z0-9-]+)\.service$/;
-
 function planError(e: unknown): PlanError {
   if (e instanceof AgentError) return { code: e.code, message: e.message, ...(e.hint !== undefined && { hint: e.hint }) };
   return { code: 'container.failed', message: describeError(e) };
-}
-
-function stateOf(activeState: string): ContainerStatus['state'] {
-  switch (activeState) {
-    case 'active': case 'reloading': return 'running';
-    case 'activating': return 'starting';
-    case 'deactivating': return 'stopping';
-    case 'failed': return 'failed';
-    default: return 'stopped';
-  }
 }
 
 async function inBatches<T>(items: readonly T[], size: number, each: (item: T) => Promise<void>): Promise<void> {
@@ -139,17 +129,26 @@ export class ContainerService {
   private installedFiles = new Map<string, string[]>();
   private readonly runs = new Map<string, Run>();
   private leftovers: string[] = [];
-  private readonly unitStates = new Map<string, UnitStatus>();
-  /** Bumped on every change of a unit's known state, so a slower read never overwrites it. */
-  private readonly versions = new Map<string, number>();
-  private readonly outputs = new Map<string, string[]>();
-  private readonly dirty = new Set<string>();
-  private refreshTimer: NodeJS.Timeout | undefined;
-  private publishTimer: NodeJS.Timeout | undefined;
+  private readonly states: ContainerStates;
   private fetchFailed = new Map<string, PlanError>();
   private pins: ReadonlyMap<string, ImagePin> = new Map();
 
-  constructor(private readonly opts: ContainerServiceOptions) {}
+  constructor(private readonly opts: ContainerServiceOptions) {
+    this.states = new ContainerStates({
+      manager: () => this.manager,
+      output: opts.output,
+      bus: opts.bus,
+      outputFile: (name) => opts.units.paths(name).output,
+      onRead: (name, status) => {
+        // A one-off run whose transient unit is gone leaves its layer until agentctl rm.
+        if (this.runs.has(name) && status.loadState === 'not-found') {
+          this.runs.delete(name);
+          if (!this.leftovers.includes(name)) this.leftovers.push(name);
+        }
+      },
+      onChange: () => this.publish(),
+    });
+  }
 
   /** Follow container units through `manager` (called on every (re)connection). */
   async attach(manager: SystemdManager): Promise<void> {
@@ -157,14 +156,14 @@ export class ContainerService {
     this.manager = manager;
     this.detach = [
       manager.onUnitPropertiesChanged((unit, changed) => {
-        if (this.tracks(unit)) this.changed(unit, changed);
+        if (this.tracks(unit)) this.states.changed(unit, changed);
       }),
     ];
     await this.opts.runner.run('read container states', async () => {
       await this.observeInstalled();
       // Container units loaded without a unit file are one-off runs (of an earlier agent).
       for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
-        const name = UNIT_PATTERN.exec(u.name)?.[1];
+        const name = CONTAINER_UNIT.exec(u.name)?.[1];
         if (name !== undefined && !this.installedFiles.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
           this.runs.set(name, { name, image: '', unit: u.name });
         }
@@ -177,8 +176,7 @@ export class ContainerService {
   stop(): void {
     for (const d of this.detach) d();
     this.detach = [];
-    if (this.refreshTimer) clearTimeout(this.refreshTimer);
-    if (this.publishTimer) clearTimeout(this.publishTimer);
+    this.states.stop();
     this.manager = undefined;
   }
 
@@ -269,8 +267,7 @@ export class ContainerService {
       }
       await manager.resetFailed(unit);
       await this.opts.units.removeLayer(name);
-      this.unitStates.delete(unit);
-      this.outputs.delete(unit);
+      this.states.forget(unit);
       this.leftovers = this.leftovers.filter((n) => n !== name);
       this.publish();
     });
@@ -306,7 +303,7 @@ export class ContainerService {
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
       this.runs.set(name, { name, image: request.image, unit });
       await manager.startTransient(unit, await transientProperties(spec, host));
-      this.markDirty(unit);
+      this.states.markDirty(unit);
       return { name, unit, ...(host.outputFile !== undefined && { outputFile: host.outputFile }) };
     });
   }
@@ -335,10 +332,7 @@ export class ContainerService {
     await manager.stop(unit);
     const status = await manager.unitStatus(unit).catch(() => undefined);
     if (status?.activeState === 'failed') await manager.resetFailed(unit);
-    if (status) {
-      this.versions.set(unit, (this.versions.get(unit) ?? 0) + 1);
-      this.unitStates.set(unit, { ...status, activeState: 'inactive', subState: 'dead' });
-    }
+    if (status) this.states.stopped(unit, status);
   }
 
   private async reconcileNow(): Promise<ContainerReport> {
@@ -497,108 +491,15 @@ export class ContainerService {
   }
 
   private tracks(unit: string): boolean {
-    const name = UNIT_PATTERN.exec(unit)?.[1];
+    const name = CONTAINER_UNIT.exec(unit)?.[1];
     return name !== undefined && (this.declared.has(name) || this.installedFiles.has(name) || this.runs.has(name));
   }
 
-  /**
-   * A PropertiesChanged signal of a container unit: its values update the known state
-   * (no read back); a unit not known yet is read once. A unit entering `failed` gets the
-   * last lines of its output read.
-   */
-  private changed(unit: string, changed: Record<string, unknown>): void {
-    this.versions.set(unit, (this.versions.get(unit) ?? 0) + 1);
-    const known = this.unitStates.get(unit);
-    if (!known) {
-      this.markDirty(unit);
-      return;
-    }
-    const next = { ...known };
-    const num = (v: unknown): number | undefined => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : undefined);
-    if (typeof changed.ActiveState === 'string') next.activeState = changed.ActiveState;
-    if (typeof changed.SubState === 'string') next.subState = changed.SubState;
-    if (typeof changed.LoadState === 'string') next.loadState = changed.LoadState;
-    if (num(changed.MainPID) !== undefined) next.mainPid = num(changed.MainPID)!;
-    if (num(changed.NRestarts) !== undefined) next.nRestarts = num(changed.NRestarts)!;
-    if (num(changed.ExecMainStatus) !== undefined) next.execMainStatus = num(changed.ExecMainStatus)!;
-    const since = num(changed.ActiveEnterTimestamp);
-    if (since !== undefined && since > 0) next.activeSince = new Date(since / 1000).toISOString();
-    if (next.activeState === 'failed' && known.activeState !== 'failed') {
-      this.markDirty(unit);
-      return;
-    }
-    this.unitStates.set(unit, next);
-    if (next.activeState !== 'failed') this.outputs.delete(unit);
-    this.publishSoon();
-  }
-
-  /** Coalesces the reads of units (unknown ones, failed ones) into one pass. */
-  private markDirty(unit: string): void {
-    this.dirty.add(unit);
-    if (this.refreshTimer) return;
-    this.refreshTimer = setTimeout(() => {
-      this.refreshTimer = undefined;
-      const units = [...this.dirty];
-      this.dirty.clear();
-      void this.refresh(units).then(() => this.publishSoon());
-    }, 20);
-  }
-
-  /** Reads the units whose state is not known yet (later changes come as signals). */
+  /** Reads the units whose state is not known yet (all, with `all`); later changes come as signals. */
   private async refreshAll(all = false): Promise<void> {
     const names = new Set([...this.declared.keys(), ...this.installedFiles.keys(), ...this.runs.keys()]);
-    await this.refresh([...names].map(containerUnitName).filter((u) => all || !this.unitStates.has(u)));
+    await this.states.read([...names].map(containerUnitName), !all);
     this.publish();
-  }
-
-  private publishSoon(): void {
-    if (this.publishTimer) return;
-    this.publishTimer = setTimeout(() => {
-      this.publishTimer = undefined;
-      this.publish();
-    }, 20);
-  }
-
-  private async refresh(units: string[]): Promise<void> {
-    const manager = this.manager;
-    if (!manager) return;
-    await Promise.all(units.map(async (unit) => {
-      const version = this.versions.get(unit) ?? 0;
-      const status = await manager.unitStatus(unit).catch(() => undefined);
-      if (!status) return;
-      const name = UNIT_PATTERN.exec(unit)?.[1] ?? '';
-      const source = this.opts.output === 'file' ? { file: this.opts.units.paths(name).output } : { unit, bus: this.opts.bus };
-      const output = status.activeState === 'failed' ? await lastOutput(source).catch(() => []) : undefined;
-      if ((this.versions.get(unit) ?? 0) !== version) {
-        // A signal arrived meanwhile: what was read may be older than what it said.
-        this.markDirty(unit);
-        return;
-      }
-      this.unitStates.set(unit, status);
-      if (output !== undefined) this.outputs.set(unit, output);
-      else this.outputs.delete(unit);
-      if (this.runs.has(name) && status.loadState === 'not-found') {
-        this.runs.delete(name);
-        if (!this.leftovers.includes(name)) this.leftovers.push(name);
-      }
-    }));
-  }
-
-  private unitPart(unit: string): Omit<ContainerStatus, 'name' | 'kind' | 'image' | 'unit'> {
-    const u = this.unitStates.get(unit);
-    const lastOutput = this.outputs.get(unit);
-    const name = UNIT_PATTERN.exec(unit)?.[1] ?? '';
-    return {
-      ...(this.opts.output === 'file' && { outputFile: this.opts.units.paths(name).output }),
-      state: stateOf(u?.activeState ?? 'inactive'),
-      activeState: u?.activeState ?? 'inactive',
-      subState: u?.subState ?? 'dead',
-      mainPid: u?.mainPid ?? 0,
-      nRestarts: u?.nRestarts ?? 0,
-      ...(u?.activeSince !== undefined && { activeSince: u.activeSince }),
-      ...(u && u.activeState !== 'active' && u.execMainStatus !== 0 && { exitStatus: u.execMainStatus }),
-      ...(lastOutput !== undefined && lastOutput.length > 0 && { lastOutput }),
-    };
   }
 
   private statuses(): ContainerStatus[] {
@@ -611,7 +512,7 @@ export class ContainerService {
       const d = this.declared.get(c.name);
       const error = d?.error;
       out.push({
-        name: c.name, kind: 'declared', image: c.imageText, unit, ...this.unitPart(unit),
+        name: c.name, kind: 'declared', image: c.imageText, unit, ...this.states.partOf(unit),
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
@@ -623,24 +524,24 @@ export class ContainerService {
       seen.add(name);
       const unit = containerUnitName(name);
       const installed = this.installedFiles.has(name);
-      out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), ...(!installed && { state: 'error' as const }), error });
+      out.push({ name, kind: 'declared', image: '', unit, ...this.states.partOf(unit), ...(!installed && { state: 'error' as const }), error });
     }
     for (const name of this.installedFiles.keys()) {
       if (seen.has(name)) continue;
       seen.add(name);
       const unit = containerUnitName(name);
-      out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), state: 'removed' });
+      out.push({ name, kind: 'declared', image: '', unit, ...this.states.partOf(unit), state: 'removed' });
     }
     for (const r of this.runs.values()) {
       if (seen.has(r.name)) continue;
       seen.add(r.name);
-      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.unitPart(r.unit) });
+      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit) });
     }
     for (const name of this.leftovers) {
       if (seen.has(name)) continue;
       seen.add(name);
       const unit = containerUnitName(name);
-      out.push({ name, kind: 'declared', image: '', unit, ...this.unitPart(unit), state: 'removed' });
+      out.push({ name, kind: 'declared', image: '', unit, ...this.states.partOf(unit), state: 'removed' });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
   }
