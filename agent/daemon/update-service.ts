@@ -160,6 +160,7 @@ export class UpdateService {
   private stopped = false;
   private published = { state: '', at: 0 };
   private pending: NodeJS.Timeout | undefined;
+  private restoredEngine: UpdateEngine | undefined;
   /** Settles when the after-boot marking is done (or skipped); for tests and shutdown. */
   bootMarked: Promise<void> = Promise.resolve();
 
@@ -363,12 +364,21 @@ export class UpdateService {
     if (this.stopped) {
       return Promise.reject(new AgentError({ code: 'agent.shutting-down', message: 'the agent is stopping', hint: 'Retry once the agent runs again' }));
     }
-    const result = this.tail.then(() => {
+    const result = this.tail.then(async () => {
       this.syncEngine();
+      await this.restoreEngine();
       return op();
     });
     this.tail = result.catch(() => undefined);
     return result;
+  }
+
+  /** A new engine first takes up a release that an earlier agent staged (UpdateEngine.restore). */
+  private async restoreEngine(): Promise<void> {
+    const engine = this.engine;
+    if (!engine || this.restoredEngine === engine) return;
+    this.restoredEngine = engine;
+    await engine.restore().catch((e: unknown) => this.options.log.warn(`cannot read the staging journal: ${describeError(e)}`));
   }
 
   /** Run an engine operation, keeping its error (until the next success) in the status. */

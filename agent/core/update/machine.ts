@@ -72,6 +72,7 @@ export const TRANSITIONS = {
   },
   errorReported: { from: ['REPORTING_ERROR_EVENT'], to: ['IDLE'] },
   reset: { from: ['UPDATED_NEED_REBOOT'], to: ['IDLE'] },
+  restoredStaged: { from: ['IDLE'], to: ['UPDATED_NEED_REBOOT'] },
 } as const satisfies Record<string, { from: readonly UpdateStateKind[]; to: readonly UpdateStateKind[] }>;
 
 export type TransitionName = keyof typeof TRANSITIONS;
@@ -175,6 +176,14 @@ export function errorReported(s: UpdateState): UpdateState {
 /** Forget a staged update (the slot change is undone by the adapter). */
 export function reset(s: UpdateState): UpdateState {
   return { ...common(assertFrom(s, 'reset')), kind: 'IDLE' };
+}
+
+/**
+ * At start, the staging journal says a release is staged for the next boot (an earlier
+ * agent staged it and the host has not rebooted yet): the engine is where it left off.
+ */
+export function restoredStaged(s: UpdateState, release: Release, target: TargetSlot): UpdateState {
+  return { ...common(assertFrom(s, 'restoredStaged')), kind: 'UPDATED_NEED_REBOOT', release, target };
 }
 
 /** Whether an operation is under way (a new check or install must wait). */

@@ -20,6 +20,7 @@ import {
   isBusy,
   noUpdateFound,
   reset,
+  restoredStaged,
   TRANSITIONS,
   updateFound,
   verified,
@@ -29,13 +30,13 @@ import {
 import { updateStatus, type UpdateStatus } from '../../core/update/status.js';
 import { removeFileDurably } from '../fs/atomic.js';
 import { readBootedSlot } from '../slots/booted.js';
-import { updateSlotAttributes } from '../slots/slots.js';
+import { otherSlot, updateSlotAttributes } from '../slots/slots.js';
 import { checkChannel, type SignedRelease, type VerifySignature } from './channel.js';
 import { readFailedVersions } from './failed-versions.js';
 import type { HttpOptions } from '../net/http.js';
 import { clearJournal, readJournal } from './journal.js';
 import { resolveUpdatePaths, type UpdatePathOptions, type UpdatePaths } from './paths.js';
-import { stageRelease, type StageResult } from './stage.js';
+import { isStagedForNextBoot, stageRelease, type StageResult } from './stage.js';
 
 export interface UpdateEngineOptions extends UpdatePathOptions {
   /** Update server base URL (coreos.update.server). */
@@ -102,6 +103,18 @@ export class UpdateEngine {
     if (!alreadyReported && (TRANSITIONS.failed.from as readonly string[]).includes(this.#state.kind)) this.#go(failed(this.#state, report(e)));
     if (this.#state.kind === 'REPORTING_ERROR_EVENT') this.#go(errorReported(this.#state));
     throw e;
+  }
+
+  /**
+   * At start: a release an earlier agent staged, which the host has not booted yet, puts
+   * the engine back in UPDATED_NEED_REBOOT (so status, reset and reboots see it).
+   */
+  async restore(): Promise<void> {
+    if (this.#state.kind !== 'IDLE') return;
+    const journal = await readJournal(this.paths.journalPath);
+    if (!journal?.release) return;
+    const { booted, slots } = await readBootedSlot(this.paths);
+    if (isStagedForNextBoot(journal, slots, booted)) this.#go(restoredStaged(this.#state, journal.release, otherSlot(booted)));
   }
 
   /** Ask the channel for a newer release; returns it when there is one to install. */

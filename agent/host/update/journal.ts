@@ -5,6 +5,7 @@
  * A journal that does not parse is treated as absent (the install restarts cleanly).
  */
 import { readFile } from 'node:fs/promises';
+import type { Release } from '../../core/update/release.js';
 import { removeFileDurably, writeFileAtomic } from '../fs/atomic.js';
 
 export interface StagingJournal {
@@ -19,6 +20,8 @@ export interface StagingJournal {
   verifiedBytes: number;
   /** sha512 of those bytes, to check them before resuming. */
   prefixSha512: string;
+  /** The release as signed, so a restarted agent can show what is staged (absent in older journals). */
+  release?: Release;
 }
 
 function isJournal(j: unknown): j is StagingJournal {

@@ -18,7 +18,7 @@ import { createHash, type Hash } from 'node:crypto';
 import { AgentError } from '../../core/errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { readBootedSlot } from '../slots/booted.js';
-import { otherSlot, promoteChanges, readSlots, updateSlotAttributes, type Slot, type SlotName } from '../slots/slots.js';
+import { otherSlot, promoteChanges, readSlots, updateSlotAttributes, type Slot, type SlotName, type SlotPair } from '../slots/slots.js';
 import { openSlotWriter, type SlotWriter } from '../slots/writer.js';
 import type { SignedRelease } from './channel.js';
 import { bodyMeter, expectOk, httpGet, type HttpOptions, type HttpResponse } from '../net/http.js';
@@ -75,6 +75,13 @@ function sameRelease(j: StagingJournal, signed: SignedRelease, slot: Slot): bool
   return j.sha512 === signed.release.payload.sha512 && j.size === signed.release.payload.size && j.partUuid === slot.partUuid;
 }
 
+/** Whether the journal's release is staged in the slot that is not booted and the bootloader will try it next. */
+export function isStagedForNextBoot(journal: StagingJournal | undefined, slots: SlotPair, booted: SlotName): boolean {
+  const slot = slots[otherSlot(booted)];
+  return journal?.phase === 'staged' && journal.partUuid === slot.partUuid &&
+    slot.attributes.tries > 0 && slot.attributes.priority > slots[booted].attributes.priority;
+}
+
 /** Stage `signed` into the slot that is not booted. */
 export async function stageRelease(signed: SignedRelease, options: StageOptions): Promise<StageResult> {
   const { paths } = options;
@@ -88,12 +95,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   }
 
   const journal = await readJournal(paths.journalPath);
-  if (
-    journal?.phase === 'staged' &&
-    sameRelease(journal, signed, slot) &&
-    slot.attributes.tries > 0 &&
-    slot.attributes.priority > slots[booted].attributes.priority
-  ) {
+  if (journal && isStagedForNextBoot(journal, slots, booted) && sameRelease(journal, signed, slot)) {
     return { target, resumedFrom: size, alreadyStaged: true };
   }
 
@@ -112,7 +114,10 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
         hash = createHash('sha512');
       }
     }
-    const base: StagingJournal = { phase: 'writing', version: release.version, sha512: release.payload.sha512, size, partUuid: slot.partUuid, verifiedBytes: 0, prefixSha512: createHash('sha512').digest('hex') };
+    const base: StagingJournal = {
+      phase: 'writing', version: release.version, sha512: release.payload.sha512, size, partUuid: slot.partUuid,
+      verifiedBytes: 0, prefixSha512: createHash('sha512').digest('hex'), release,
+    };
     if (resumeFrom === 0) {
       await updateSlotAttributes(paths.disk, { [target]: { priority: 0, tries: 0, successful: false } }, booted);
       await writeJournal(paths.journalPath, base);

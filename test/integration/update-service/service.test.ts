@@ -11,7 +11,7 @@ import type { UpdateStatusDocument } from '../../../agent/api/agent1.js';
 import { UpdateService } from '../../../agent/daemon/update-service.js';
 import { createLogger } from '../../../agent/host/log/logger.js';
 import { cgptAttributes } from '../../lib/disk.js';
-import { makeWorld, suiteFixtures, versionIn } from '../update/helpers/world.js';
+import { GROUP, makeWorld, suiteFixtures, versionIn } from '../update/helpers/world.js';
 import { keyringOf, makeService, trustReleaseKey } from './helpers.js';
 
 const fixtures = suiteFixtures();
@@ -64,6 +64,13 @@ test('a full cycle: apply with progress, reboot, marked good after the units are
   assert.ok(await exists(w.paths.rebootRequiredPath));
   await before.service.stop();
 
+  // An agent restarted before the reboot takes the staged release up again.
+  const restarted = makeService(t, w, '1.0.0');
+  await restarted.service.setChannel({ server: w.server.url, group: GROUP });
+  assert.equal(restarted.service.status().state, 'UPDATED_NEED_REBOOT');
+  assert.equal(restarted.service.status().newVersion, '2.0.0');
+  await restarted.service.stop();
+
   // Reboot into B: the service of the new version waits for the units, then marks B good.
   assert.equal((await w.boot()).slot, 'B');
   const after = makeService(t, w, '2.0.0');
@@ -76,6 +83,8 @@ test('a full cycle: apply with progress, reboot, marked good after the units are
   assert.equal(after.service.status().boot.status, 'marked-good');
   assert.equal(after.service.status().bootedSlot, 'B');
   assert.deepEqual(await cgptAttributes(w.disk.path, 'B'), { priority: 2, tries: 0, successful: true });
+  await after.service.setChannel({ server: w.server.url, group: GROUP });
+  assert.equal(after.service.status().state, 'IDLE', 'the booted release is no longer staged');
 
   // Rollback to A, which is successful: A boots next, B stays good.
   const rolled = await after.service.rollback();
@@ -115,7 +124,7 @@ test('a health failure after boot: not marked, the version is never taken again,
   assert.equal(checked.newVersion, '');
 });
 
-test('rollback is refused unless the other slot booted successfully; reset drops a staged update', async (t) => {
+test('rollback is refused unless the other slot booted successfully; reset drops a staged update (also after an agent restart)', async (t) => {
   const w = await makeWorld(t, fixtures.template, fixtures.keys);
   await w.publish('2.0.0');
   await trustReleaseKey(w);
@@ -132,7 +141,9 @@ test('rollback is refused unless the other slot booted successfully; reset drops
     assert.match(e.hint, /agentctl update reset/);
     return true;
   });
-  const reset = await service.reset();
+  const restarted = makeService(t, w, '1.0.0');
+  await service.stop();
+  const reset = await restarted.service.reset();
   assert.equal(reset.state, 'IDLE');
   assert.equal((await cgptAttributes(w.disk.path, 'B')).priority, 0);
   assert.equal(await exists(w.paths.rebootRequiredPath), false);

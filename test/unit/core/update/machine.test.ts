@@ -17,6 +17,7 @@ import {
   isBusy,
   noUpdateFound,
   reset,
+  restoredStaged,
   updateFound,
   verified,
   type StateOf,
@@ -59,6 +60,7 @@ const apply: Record<TransitionName, (s: UpdateState) => UpdateState> = {
   failed: (s) => failed(s, err),
   errorReported,
   reset,
+  restoredStaged: (s) => restoredStaged(s, release, 'B'),
 };
 
 test('every transition refuses every state it does not start from, and leads only where declared', () => {
@@ -144,6 +146,10 @@ test('errorReported: back to IDLE, failures kept for back-off', () => {
 
 test('reset: a staged update is forgotten', () => {
   assert.deepEqual(reset(sample.UPDATED_NEED_REBOOT), { kind: 'IDLE', lastChecked: 5000, failures: 1 });
+});
+
+test('restoredStaged: an agent that starts with a release staged is waiting for the reboot', () => {
+  assert.deepEqual(restoredStaged(sample.IDLE, release, 'A'), { kind: 'UPDATED_NEED_REBOOT', lastChecked: 5000, failures: 1, release, target: 'A' });
 });
 
 test('docs/update-fsm.dot draws exactly the declared transitions', async () => {
