@@ -5,8 +5,10 @@
  * Two inputs with the same hash render the same unit; a changed hash means drift.
  * Pure: no I/O.
  */
-import { sha256Hex } from './sha256.js';
 import type { RenderInput } from './spec.js';
+
+/** SHA-256 of a text's UTF-8 bytes, as lower-case hex: given by the host (core has no crypto). */
+export type Sha256Hex = (text: string) => string;
 
 /** Bumped when the renderer's output changes for the same input, so units get rewritten. */
 export const UNIT_FORMAT = 1;
@@ -21,7 +23,7 @@ export function canonicalJson(value: unknown): string {
 }
 
 /** `sha256-<hex>` of the input; the image manifest is represented by the image ID. */
-export function specHash(input: RenderInput): string {
+export function specHash(input: RenderInput, sha256Hex: Sha256Hex): string {
   const { image, ...rest } = input.spec;
   return `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec: { ...rest, image: image.id }, host: input.host }))}`;
 }

@@ -7,7 +7,7 @@
  * lands in (./quote.ts). docs/containers.md explains the output line by line.
  * Pure: no I/O.
  */
-import { specHash } from './canonical.js';
+import { specHash, type Sha256Hex } from './canonical.js';
 import { limitsOf, type Limits } from './limits.js';
 import { legacyCgroupWrites, nspawnCommand, overlayOptions } from './nspawn.js';
 import { commandLine, escapeSpecifiers, quoteWord } from './quote.js';
@@ -142,10 +142,10 @@ function flyRootfsUnit(c: ResolvedContainer, host: ContainerHost, hash: string):
  * The unit files of a container. Throws ContainerSpecError (code container.invalid-spec)
  * listing every problem of the spec or of its host paths.
  */
-export function renderContainer(input: RenderInput): RenderedContainer {
+export function renderContainer(input: RenderInput, sha256Hex: Sha256Hex): RenderedContainer {
   assertRenderable(input);
   const c = resolve(input.spec);
-  const hash = specHash(input);
+  const hash = specHash(input, sha256Hex);
   const limits = limitsOf(c);
   const warnings = [...limits.warnings];
   const unit = containerUnitName(c.name);

@@ -7,6 +7,7 @@
 import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
+import { createHash } from 'node:crypto';
 import { containerOfOrigin, containerUnitName, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
 import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
@@ -14,6 +15,8 @@ import type { UnitFileStore } from '../systemd/unit-files.js';
 import type { HostFacts } from './host-facts.js';
 import { prepareLayer, removeLayer } from './layer.js';
 import { containerPaths, type ContainerPaths } from './paths.js';
+
+const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 export interface ContainerUnitsOptions {
   stateDir: string;
@@ -100,7 +103,7 @@ export class ContainerUnits {
     }
     const problems = [...specProblems(spec), ...(await volumeProblems(spec)), ...(await userProblems(spec, this.options.images.rootfs(spec.image.id)))];
     if (problems.length > 0) throw new ContainerSpecError(spec.name, problems);
-    return renderContainer({ spec, host: this.hostFor(spec) });
+    return renderContainer({ spec, host: this.hostFor(spec) }, sha256Hex);
   }
 
   /**

@@ -2,7 +2,9 @@
  * Inputs shared by the renderer's unit tests: an image manifest, a spec with every field
  * set, and the host paths the host side would compute.
  */
+import { createHash } from 'node:crypto';
 import { validateImageManifest } from '../../../../agent/core/appc/manifest.js';
+import { renderContainer, type RenderedContainer } from '../../../../agent/core/containers/render.js';
 import type { ContainerHost, ContainerSpec, RenderInput } from '../../../../agent/core/containers/spec.js';
 
 export const IMAGE_ID = `sha512-${'0123456789abcdef'.repeat(8)}`;
@@ -43,3 +45,8 @@ export function spec(fields: Partial<ContainerSpec> = {}): ContainerSpec {
 export function input(fields: Partial<ContainerSpec> = {}, hostFields: Partial<ContainerHost> = {}): RenderInput {
   return { spec: spec(fields), host: { ...host, ...hostFields } };
 }
+
+export const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** The renderer with node's SHA-256, as the host side gives it. */
+export const render = (i: RenderInput): RenderedContainer => renderContainer(i, sha256Hex);

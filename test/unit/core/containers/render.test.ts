@@ -8,9 +8,9 @@ import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import {
-  containerOfOrigin, containerUnitName, renderContainer, rootfsUnitName, specHashOf, type RenderedContainer,
+  containerOfOrigin, containerUnitName, rootfsUnitName, specHashOf, type RenderedContainer,
 } from '../../../../agent/core/containers/render.js';
-import { input } from './helpers.js';
+import { input, render } from './helpers.js';
 
 const FIXTURES = fileURLToPath(new URL('../../../fixtures/containers/', import.meta.url));
 
@@ -34,7 +34,7 @@ const everything = {
 };
 
 test('nspawn, image defaults only', async () => {
-  const r = renderContainer(input());
+  const r = render(input());
   assert.equal(r.unit, 'container-web.service');
   assert.deepEqual(r.files.map((f) => f.name), ['container-web.service']);
   assert.deepEqual(r.warnings, []);
@@ -42,7 +42,7 @@ test('nspawn, image defaults only', async () => {
 });
 
 test('nspawn, every field, on a user manager over cgroup v1 with output to a file', async () => {
-  const r = renderContainer(input(everything, {
+  const r = render(input(everything, {
     legacyCgroups: { memory: '/sys/fs/cgroup/memory/host-agent', cpu: '/sys/fs/cgroup/cpu/host-agent' },
     outputFile: '/var/lib/host-agent/containers/web/output.log',
     wantedBy: 'machines.target',
@@ -51,11 +51,11 @@ test('nspawn, every field, on a user manager over cgroup v1 with output to a fil
 });
 
 test('nspawn without a user namespace, as a named user, without metacopy', async () => {
-  await golden('nspawn-no-userns', renderContainer(input({ privateUsers: 'false', user: 'www' }, { metacopy: false })));
+  await golden('nspawn-no-userns', render(input({ privateUsers: 'false', user: 'www' }, { metacopy: false })));
 });
 
 test('fly: the sandboxed unit and its rootfs unit', async () => {
-  const r = renderContainer(input({
+  const r = render(input({
     ...everything, isolation: 'fly', privateUsers: 'no', ports: [{ host: 8080, container: 8080, protocol: 'tcp' }], user: '1000', group: '1000',
   }, { legacyCgroups: { memory: '/sys/fs/cgroup/memory/host-agent' } }));
   assert.deepEqual(r.files.map((f) => f.name), ['container-web.service', 'container-web.rootfs.service']);
@@ -64,7 +64,7 @@ test('fly: the sandboxed unit and its rootfs unit', async () => {
 });
 
 test('every file carries the marker and the spec hash; helpers read them back', () => {
-  const r = renderContainer(input({ isolation: 'fly', privateUsers: 'no' }));
+  const r = render(input({ isolation: 'fly', privateUsers: 'no' }));
   for (const f of r.files) {
     assert.match(f.text, /^X-HostAgent-Source=container:web$/m);
     assert.equal(specHashOf(f.text), r.hash);
@@ -77,13 +77,13 @@ test('every file carries the marker and the spec hash; helpers read them back', 
 });
 
 test('the image environment comes first; the spec\'s replaces a name in place', () => {
-  const text = renderContainer(input({ environment: { GREETING: 'config', ZED: 'z' } })).files[0]!.text;
+  const text = render(input({ environment: { GREETING: 'config', ZED: 'z' } })).files[0]!.text;
   const setenv = [...text.matchAll(/--setenv=(\S+)/g)].map((m) => m[1]);
   assert.deepEqual(setenv, ['PATH=/bin:/usr/bin', 'GREETING=config', 'ZED=z']);
 });
 
 test('hostile values never leave their word', () => {
-  const text = renderContainer(input({
+  const text = render(input({
     exec: ['/bin/echo', '; --private-users=no', '$(reboot)', '%n', 'a\\', '"'],
     environment: { X: '" --bind=/:/host "' },
   })).files[0]!.text;
@@ -94,11 +94,11 @@ test('hostile values never leave their word', () => {
 });
 
 test('image isolators become properties; the spec\'s memory and cpu replace the image\'s', () => {
-  const fromImage = renderContainer(input()).files[0]!.text;
+  const fromImage = render(input()).files[0]!.text;
   assert.match(fromImage, /^MemoryMax=268435456$/m);
   assert.match(fromImage, /^CPUQuota=50%$/m);
   assert.match(fromImage, /^OOMScoreAdjust=100$/m);
-  const fromSpec = renderContainer(input({ memoryBytes: 1024, cpuPercent: 200 })).files[0]!.text;
+  const fromSpec = render(input({ memoryBytes: 1024, cpuPercent: 200 })).files[0]!.text;
   assert.match(fromSpec, /^MemoryMax=1024$/m);
   assert.match(fromSpec, /^CPUQuota=200%$/m);
 });

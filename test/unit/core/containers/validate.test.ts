@@ -1,9 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAgentError } from '../../../../agent/core/errors.js';
-import { renderContainer } from '../../../../agent/core/containers/render.js';
 import { ContainerSpecError, hostProblems, specProblems } from '../../../../agent/core/containers/validate.js';
-import { input, manifest, spec } from './helpers.js';
+import { input, manifest, render, spec } from './helpers.js';
 
 function fields(s: Parameters<typeof specProblems>[0]): Record<string, string> {
   return Object.fromEntries(specProblems(s).map((p) => [p.field, p.message]));
@@ -71,7 +70,7 @@ test('host paths must be absolute and free of separators', () => {
 });
 
 test('rendering a bad spec throws one error naming every field, for that container only', () => {
-  assert.throws(() => renderContainer(input({ name: 'Bad', volumes: [{ host: 'rel', path: '/x', readOnly: true }] })), (e: unknown) => {
+  assert.throws(() => render(input({ name: 'Bad', volumes: [{ host: 'rel', path: '/x', readOnly: true }] })), (e: unknown) => {
     assert.ok(e instanceof ContainerSpecError);
     assert.ok(isAgentError(e, 'container.invalid-spec'));
     assert.equal(e.subject, 'container Bad');
