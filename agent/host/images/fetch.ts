@@ -11,6 +11,9 @@
  *      early check cannot settle is verified again the slow way, which gives the errors);
  *   5. only then extract (layout and safety checks), hashing the uncompressed tar into the
  *      image ID, and move the tree into the store by one rename.
+ * A download whose URL served the same signature before is not downloaded again: that
+ * signature was verified over the image then stored (./fetch-memo.ts), which is used when
+ * its signer is still trusted for its name and it is the image asked for.
  * Every failure removes the temp files, so the store is left as it was. Streams only.
  */
 import { createHash } from 'node:crypto';
@@ -164,8 +167,10 @@ async function formatOf(path: string, source: string): Promise<ArchiveFormat> {
   }
 }
 
-/** Checks the manifest is the image asked for (for a fetch by name). */
-function checkWanted(manifest: ImageManifest, app: AppRef | undefined, source: string): void {
+const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
+
+/** Checks the manifest (or a stored image) is the image asked for (for a fetch by name). */
+function checkWanted(manifest: Pick<ImageManifest, 'name' | 'labels'>, app: AppRef | undefined, source: string): void {
   if (!app) return;
   if (manifest.name !== app.name) {
     throw new AgentError({
@@ -202,15 +207,21 @@ export class Fetcher {
 
   /** Fetches, verifies and stores one image; resolves with what the store holds. */
   async fetch(source: ImageSource): Promise<ImageInfo> {
-    const located = await this.locate(source);
+    const wanted = source.kind === 'name' ? source.app : undefined;
+    const located = await this.locate(source, wanted);
+    if ('stored' in located) return located.stored;
     try {
-      return await this.ingest(located, source.kind === 'name' ? source.app : undefined);
+      const info = await this.ingest(located, wanted);
+      if (located.temp && located.signature !== undefined) {
+        await this.options.store.fetched.remember({ url: located.source, signatureSha256: sha256(located.signature), id: info.id });
+      }
+      return info;
     } finally {
       if (located.temp) await rm(located.temp, { force: true });
     }
   }
 
-  private async locate(source: ImageSource): Promise<Located> {
+  private async locate(source: ImageSource, wanted: AppRef | undefined): Promise<Located | { stored: ImageInfo }> {
     if (source.kind === 'file') {
       await stat(source.path).catch((e: NodeJS.ErrnoException) => {
         throw new AgentError({
@@ -224,7 +235,7 @@ export class Fetcher {
       const signature = this.insecure.has('image') ? undefined : await readLocalSignature(source.path);
       return { archive: source.path, signature, source: source.path };
     }
-    if (source.kind === 'url') return this.downloadFrom(source.url, `${source.url}.asc`);
+    if (source.kind === 'url') return this.downloadFrom(source.url, `${source.url}.asc`, wanted);
     const found = await discoverEndpoints(source.app, {
       get: pageGetter(this.http),
       insecureHttp: this.insecure.has('http'),
@@ -233,7 +244,7 @@ export class Fetcher {
     const errors: string[] = [];
     for (const endpoint of found.found) {
       try {
-        return await this.downloadFrom(endpoint.aci, endpoint.asc);
+        return await this.downloadFrom(endpoint.aci, endpoint.asc, wanted);
       } catch (e) {
         if (found.found.length === 1) throw e;
         errors.push(`${endpoint.aci}: ${describeError(e)}`);
@@ -247,8 +258,10 @@ export class Fetcher {
     });
   }
 
-  private async downloadFrom(url: string, ascUrl: string): Promise<Located> {
+  private async downloadFrom(url: string, ascUrl: string, wanted: AppRef | undefined): Promise<Located | { stored: ImageInfo }> {
     const signature = this.insecure.has('image') ? undefined : await fetchSignature(ascUrl, this.http);
+    const stored = signature === undefined ? undefined : await this.storedBefore(url, signature, wanted);
+    if (stored) return { stored };
     const temp = this.options.store.tempFile('download');
     const tee = signature === undefined ? undefined : new PassThrough({ highWaterMark: 1 << 20 });
     const early = tee && this.verifyEarly(signature!, tee);
@@ -261,6 +274,17 @@ export class Fetcher {
       throw e;
     }
     return { archive: temp, signature, source: url, temp, ...(early && { early }) };
+  }
+
+  /** The image an earlier download of `url` with this signature stored, if still trusted and wanted. */
+  private async storedBefore(url: string, signature: string, wanted: AppRef | undefined): Promise<ImageInfo | undefined> {
+    const { store, keystore } = this.options;
+    const id = await store.fetched.lookup(url, sha256(signature));
+    const info = id === undefined ? undefined : await store.get(id).catch(() => undefined);
+    if (!info?.signer) return undefined;
+    if (!(await keystore.keysFor(info.name)).some((k) => k.fingerprint === info.signer)) return undefined;
+    checkWanted(info, wanted, url);
+    return info;
   }
 
   /**

@@ -5,6 +5,7 @@
  *   images/<id>/rootfs/       the extracted tree, shared read-only by containers
  *   images/<id>/meta.json     name, labels, size, imported, last used, source, signer
  *   images/index.json         name + labels → id (derived; rebuilt from meta.json on open)
+ *   images/fetched.json       URL + signature → id of verified downloads (a cache: ./fetch-memo.ts)
  *   images/.tmp-*             work in progress: downloads, extractions, removals
  *
  * Invariants: an `images/<id>` directory is complete and verified (it appears by one
@@ -18,6 +19,7 @@ import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import type { Label } from '../../core/appc/manifest.js';
 import { commitTemp, fsyncDir, removeTempLeftovers, TEMP_PREFIX, writeFileAtomic } from '../fs/atomic.js';
+import { FetchMemo } from './fetch-memo.js';
 
 export interface StorePaths {
   /** The agent's state directory, default `/var/lib/host-agent`. */
@@ -64,11 +66,14 @@ function sameLabels(a: Label[], b: Label[]): boolean {
 
 export class ImageStore {
   readonly dir: string;
+  /** Which signed downloads gave which stored image. */
+  readonly fetched: FetchMemo;
   private index: IndexEntry[] = [];
   private writing: Promise<unknown> = Promise.resolve();
 
   private constructor(paths: StorePaths) {
     this.dir = join(paths.stateDir, 'images');
+    this.fetched = new FetchMemo(this.dir);
   }
 
   /** Opens the store: removes temp leftovers of interrupted work, reconciles the index. */
@@ -180,6 +185,7 @@ export class ImageStore {
     await rename(this.imageDir(id), doomed);
     await fsyncDir(this.dir);
     await this.updateIndex((index) => index.filter((e) => e.id !== id));
+    await this.fetched.forget(id);
     await rm(doomed, { recursive: true, force: true });
   }
 

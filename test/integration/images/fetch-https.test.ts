@@ -132,3 +132,36 @@ test('redirects are followed, but never from https down to http', async (t) => {
   server.faults.set('/down.aci.asc', { kind: 'redirect', location: `http://127.0.0.1:${server.port}/app.aci.asc` });
   await refused(store, `${server.url}/down.aci`, 'image.insecure-http');
 });
+
+test('a URL that serves the same signature again is not downloaded again, while its signer is trusted', async (t) => {
+  const store = await makeStore(t);
+  const url = `${server.url}/app.aci`;
+  const count = (path: string): number => server.requests.filter((r) => r === path).length;
+  const [aci, asc] = [count('/app.aci'), count('/app.aci.asc')];
+  const first = await fetcher(store).fetch({ kind: 'url', url });
+  const again = await fetcher(store).fetch({ kind: 'url', url });
+  assert.deepEqual(again, first);
+  assert.equal(count('/app.aci') - aci, 1, 'the image was downloaded once');
+  assert.equal(count('/app.aci.asc') - asc, 2, 'the signature was asked for each time');
+
+  // Without trust in its signer the memo is not used: the download is verified again, and refused.
+  const untrusting = await makeKeystore(t, keys);
+  await untrusting.remove(keys.app.fingerprint);
+  await assert.rejects(fetcher(store, { keystore: untrusting }).fetch({ kind: 'url', url }), { code: 'trust.key-untrusted' });
+  assert.equal(count('/app.aci') - aci, 2);
+});
+
+test('a new image published at the same URL (a new signature) is downloaded', async (t) => {
+  const store = await makeStore(t);
+  const www = join(server.root, 'moving');
+  await mkdir(www, { recursive: true });
+  const publish = async (noise: string): Promise<void> => {
+    const aci = await writeAci(join(www, 'app.aci'), goodImage('example.com/app', {}, [{ name: 'rootfs/noise', content: noise }]));
+    await keys.gpg.sign(aci, keys.app);
+  };
+  await publish('one');
+  const first = await fetcher(store).fetch({ kind: 'url', url: `${server.url}/moving/app.aci` });
+  await publish('two');
+  const second = await fetcher(store).fetch({ kind: 'url', url: `${server.url}/moving/app.aci` });
+  assert.notEqual(second.id, first.id);
+});
