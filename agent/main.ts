@@ -105,6 +105,8 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const images = await ImageService.open({
     stateDir: options.stateDir,
     keystore: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
+    // A direct-mode agentctl (run while no agent was) may be finishing with the store.
+    lockWaitMs: 60_000,
     // Discovery on another port than 443 (private networks, tests), as for agentctl.
     ...(process.env.HOST_AGENT_DISCOVERY_PORT && { discoveryPort: Number(process.env.HOST_AGENT_DISCOVERY_PORT) }),
     // gc keeps what containers run, and the staged and rollback images of auto-updates.
@@ -187,6 +189,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   await runner.close();
   board.flush();
   await service.stop();
+  await images.close();
   containers.stop();
   link.stop();
   serviceBus.disconnect();

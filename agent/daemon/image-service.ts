@@ -2,8 +2,8 @@
  * The image operations behind agentd's image methods (ListImages, GetImage, FetchImage,
  * RemoveImage, GcImages) and behind agentctl when no agent runs: one object built from
  * the store, the keystore and a fetcher, taking and returning the JSON documents of
- * agent/api/agent1.ts. Only one process may hold it for a store at a time (ImageStore.open
- * removes temp leftovers): agentd, or agentctl while agentd is not running.
+ * agent/api/agent1.ts. One process at a time holds a store (ImageStore.open takes its
+ * lock; close lets go): agentd, or agentctl while agentd is not running.
  */
 import { execFile } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
@@ -39,6 +39,8 @@ export interface ImageServiceOptions {
   host?: AppDefaults;
   /** IDs of images that containers use: gc keeps them. Default: none. */
   referenced?: () => Promise<ReadonlySet<string>>;
+  /** How long to wait for another process to let go of the store; default 0. */
+  lockWaitMs?: number;
 }
 
 export type ImageHandlers = Pick<AgentHandlers, 'ListImages' | 'GetImage' | 'FetchImage' | 'RemoveImage' | 'GcImages'>;
@@ -97,7 +99,7 @@ export class ImageService {
   static async open(options: ImageServiceOptions): Promise<ImageService> {
     let store: ImageStore;
     try {
-      store = await ImageStore.open({ stateDir: options.stateDir });
+      store = await ImageStore.open({ stateDir: options.stateDir, ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }) });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
@@ -110,6 +112,11 @@ export class ImageService {
       });
     }
     return new ImageService(store, new Keystore(options.keystore), options);
+  }
+
+  /** Lets go of the store. */
+  async close(): Promise<void> {
+    await this.store.close();
   }
 
   async list(): Promise<ImageSummary[]> {

@@ -96,7 +96,8 @@ function agentBackend(ctx: CliContext): ImageBackend {
   };
 }
 
-async function directBackend(ctx: CliContext, values: VerbArgs['values']): Promise<ImageBackend> {
+/** The store itself (held until close). */
+async function directBackend(ctx: CliContext, values: VerbArgs['values']): Promise<ImageBackend & { close(): Promise<void> }> {
   const { ImageService } = await import('../../daemon/image-service.js');
   const service = await ImageService.open(serviceOptions(ctx, values));
   return {
@@ -106,6 +107,7 @@ async function directBackend(ctx: CliContext, values: VerbArgs['values']): Promi
     remove: (ref) => service.remove(ref),
     gc: (graceSeconds) => service.gc({ graceSeconds }),
     fetch: (request, onProgress) => service.fetch(request, (p) => onProgress({ requestId: '', phase: p.phase, done: p.done, total: p.total ?? null })),
+    close: () => service.close(),
   };
 }
 
@@ -119,5 +121,10 @@ export async function withImages<T>(ctx: CliContext, values: VerbArgs['values'],
   } catch (e) {
     if (!isAgentError(e, 'cli.agent-not-running')) throw e;
   }
-  return op(await directBackend(ctx, values));
+  const direct = await directBackend(ctx, values);
+  try {
+    return await op(direct);
+  } finally {
+    await direct.close();
+  }
 }

@@ -11,7 +11,9 @@
  * Invariants: an `images/<id>` directory is complete and verified (it appears by one
  * rename); removal renames it to `.tmp-rm-*` first, so it vanishes at once. A crash at any
  * point leaves only `.tmp-*` leftovers, removed by `open`, and an index that `open`
- * reconciles with the directories. Index writes are serialised within the process.
+ * reconciles with the directories. Index writes are serialised within the process; one
+ * process at a time holds the store (`images/.lock`, ../fs/owner-lock.ts), because the
+ * start-up clean-up would remove another process's work in progress.
  */
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
@@ -19,11 +21,14 @@ import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import type { Label } from '../../core/appc/manifest.js';
 import { commitTemp, fsyncDir, removeTempLeftovers, TEMP_PREFIX, writeFileAtomic } from '../fs/atomic.js';
+import { isLock, tryLock, type OwnerLock } from '../fs/owner-lock.js';
 import { FetchMemo } from './fetch-memo.js';
 
 export interface StorePaths {
   /** The agent's state directory, default `/var/lib/host-agent`. */
   stateDir: string;
+  /** How long to wait for another process to let go of the store; default 0 (do not wait). */
+  lockWaitMs?: number;
 }
 
 export interface ImageInfo {
@@ -60,6 +65,23 @@ function notFound(ref: string): AgentError {
   });
 }
 
+async function lockStore(dir: string, waitMs: number): Promise<OwnerLock> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    const result = await tryLock(join(dir, '.lock'));
+    if (isLock(result)) return result;
+    if (Date.now() >= deadline) {
+      throw new AgentError({
+        code: 'image.store-busy',
+        message: `the image store is in use by process ${result.pid}`,
+        subject: dir,
+        hint: 'agentd holds it while it runs (then agentctl goes through agentd); otherwise wait for that process to finish',
+      });
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
 function sameLabels(a: Label[], b: Label[]): boolean {
   return a.length === b.length && a.every((l) => b.some((m) => m.name === l.name && m.value === l.value));
 }
@@ -71,15 +93,19 @@ export class ImageStore {
   private index: IndexEntry[] = [];
   private writing: Promise<unknown> = Promise.resolve();
 
-  private constructor(paths: StorePaths) {
+  private constructor(paths: StorePaths, private readonly lock: OwnerLock) {
     this.dir = join(paths.stateDir, 'images');
     this.fetched = new FetchMemo(this.dir);
   }
 
-  /** Opens the store: removes temp leftovers of interrupted work, reconciles the index. */
+  /**
+   * Opens the store for this process: takes its lock (waiting up to `lockWaitMs` for
+   * another holder), removes temp leftovers of interrupted work, reconciles the index.
+   */
   static async open(paths: StorePaths): Promise<ImageStore> {
-    const store = new ImageStore(paths);
-    await mkdir(store.dir, { recursive: true, mode: 0o700 });
+    const dir = join(paths.stateDir, 'images');
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    const store = new ImageStore(paths, await lockStore(dir, paths.lockWaitMs ?? 0));
     await removeTempLeftovers(store.dir);
     const images = await store.list();
     for (const image of images) await removeTempLeftovers(store.imageDir(image.id));
@@ -92,6 +118,11 @@ export class ImageStore {
     store.index = kept;
     if (kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) await store.writeIndex();
     return store;
+  }
+
+  /** Lets go of the store (another process may open it). */
+  async close(): Promise<void> {
+    await this.lock.release();
   }
 
   imageDir(id: string): string {

@@ -53,6 +53,7 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
   await new Keystore(keystore).add(key.armored, { prefix: IMAGE });
   const images = await ImageService.open({ stateDir, keystore });
   await images.fetch({ image: aci, insecureOptions: [] });
+  await images.close();
 
   const configFile = join(sbx.dir, 'cloud-config.yaml');
   const writeConfig = async (text: string): Promise<void> => {

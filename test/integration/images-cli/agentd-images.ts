@@ -26,5 +26,5 @@ const handlers = {
 service = await AgentBusService.start(bus, handlers);
 process.stdout.write('ready\n');
 process.once('SIGTERM', () => {
-  void service!.stop().then(() => bus.disconnect());
+  void service!.stop().then(() => images.close()).then(() => bus.disconnect());
 });

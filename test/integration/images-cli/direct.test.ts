@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import type { ImageSummary } from '../../../agent/api/agent1.js';
 import type { TrustedKeyJson } from '../../../agent/cli/verbs/trust.js';
 import { imageManifest, maliciousImage, writeAci } from '../../lib/aci.js';
+import { ImageStore } from '../../../agent/host/images/store.js';
 import { agentctl } from '../../lib/agent.js';
 import { makeImagesWorld, makePaths, NAME, type ImagesWorld } from './setup.js';
 
@@ -215,4 +216,16 @@ test('without the right to open the store: one line that says what to do', async
   const r = await agentctl(['image', 'list'], { env: plain, uid: 65534, gid: 65534 });
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `agentctl: ${stateDir}/images: cannot open the image store (EACCES). Run as root, or give another state directory with --state-dir\n`);
+});
+
+test('a store another process holds: one line naming that process; the store works once it is let go', async (t) => {
+  const { env, stateDir } = await makePaths(t, world.env);
+  const held = await ImageStore.open({ stateDir });
+  let r = await agentctl(['image', 'list'], { env });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `agentctl: ${stateDir}/images: the image store is in use by process ${process.pid}. agentd holds it while it runs (then agentctl goes through agentd); otherwise wait for that process to finish\n`);
+  await held.close();
+  r = await agentctl(['image', 'list'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual(await readdir(join(stateDir, 'images')), [], 'agentctl let go of it too');
 });

@@ -60,13 +60,15 @@ for (const [phase, source] of [['download', url], ['verify', url], ['extract', (
     const store = await ImageStore.open({ stateDir });
     const keystore = await makeKeystore(t, keys);
     const kept = await new Fetcher({ store, keystore }).fetch({ kind: 'file', path: small });
+    await store.close();
 
     await killDuring(source(), stateDir, phase);
     const leftovers = (await readdir(store.dir)).filter((n) => n.startsWith('.tmp-'));
     assert.ok(leftovers.length > 0, 'the kill hit work in progress');
 
+    // The killed child's lock names a process that is gone: it is taken over.
     const reopened = await ImageStore.open({ stateDir });
-    assert.deepEqual((await readdir(reopened.dir)).sort(), [kept.id, 'index.json'].sort());
+    assert.deepEqual((await readdir(reopened.dir)).sort(), ['.lock', kept.id, 'index.json'].sort());
     assert.deepEqual(await reopened.list(), [kept]);
     assert.deepEqual(JSON.parse(await readFile(join(reopened.dir, 'index.json'), 'utf8')).images, [
       { name: kept.name, labels: kept.labels, id: kept.id },
@@ -86,8 +88,9 @@ test('open reconciles the index with the image directories after a crash between
   // As if the index write after b's rename was lost, and a was removed without its index update.
   await writeFile(join(store.dir, 'index.json'), JSON.stringify({ images: [{ name: a.name, labels: a.labels, id: a.id }] }));
   await rename(store.imageDir(a.id), join(store.dir, '.tmp-rm-crashed'));
+  await store.close();
   const reopened = await ImageStore.open({ stateDir });
   assert.deepEqual(await reopened.list(), [b]);
   assert.deepEqual(await reopened.get('example.com/app'), b);
-  assert.deepEqual((await readdir(reopened.dir)).sort(), [b.id, 'index.json'].sort());
+  assert.deepEqual((await readdir(reopened.dir)).sort(), ['.lock', b.id, 'index.json'].sort());
 });

@@ -65,6 +65,7 @@ test('remove and gc: unreferenced images older than the grace period go, used on
   await store.remove(fresh.id);
   await assert.rejects(store.remove(fresh.id), { code: 'image.not-in-store' });
   assert.ok(!(await readdir(store.dir)).some((n) => n.startsWith('.tmp-')));
+  await store.close();
   const reopened = await ImageStore.open({ stateDir: store.dir.replace(/\/images$/, '') });
   assert.deepEqual((await reopened.list()).map((i) => i.name), ['example.com/touched', 'example.com/used']);
 });
