@@ -46,7 +46,7 @@ export async function run(): Promise<boolean> {
   const text = bigConfig();
   const config = validateText(text, { gunzip: (b) => gunzipSync(b) }).config!;
   const observed: ObservedHost = {
-    files: new Map(), owners: new Map(), sshKeys: [], sshUser: 'core',
+    files: new Map(), owners: new Map(), accounts: new Map(), sshUser: 'core',
     units: new Map(config.units.map((u) => [u.name, {
       file: { runtime: false, text: withMarker(u.content!, CONFIG_ORIGIN) },
       dropIns: u.dropIns.map((d) => ({ name: d.name, runtime: false, text: withMarker(d.content, CONFIG_ORIGIN) })),

@@ -171,6 +171,7 @@ export class ConfigService {
       else this.opts.log.info(r.step);
     });
     for (const p of plan.problems) this.opts.log.warn(p);
+    for (const n of plan.notes) this.opts.log.info(n);
     this.applied = desired;
     const report: ApplyReport = { at: new Date().toISOString(), source, steps, problems: plan.problems };
     this.publish({ lastApply: report });

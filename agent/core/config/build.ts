@@ -159,7 +159,7 @@ function readUser(r: Reader, item: MapNode): User | undefined {
   if (name === undefined) return undefined;
   return {
     name,
-    ...optional('passwd', r.text(item, 'passwd')),
+    ...optional('passwd', r.text(item, 'passwd') || undefined),
     sshAuthorizedKeys: r.strings(item, 'ssh_authorized_keys') ?? [],
     ...optional('gecos', r.text(item, 'gecos')),
     ...optional('homedir', r.text(item, 'homedir')),

@@ -1,6 +1,7 @@
 /**
- * Checks of the values of our own `host-agent:` keys. Each returns the whole message of the
- * error, naming the rule and a correct example, or undefined when the value is fine.
+ * Checks of the values of our own `host-agent:` keys, and of `users[]` (which the agent
+ * creates). Each returns the whole message of the error, naming the rule and a correct
+ * example, or undefined when the value is fine.
  * Pure: no I/O.
  */
 import { parseAppString } from '../appc/app-string.js';
@@ -67,6 +68,22 @@ export const checkProtocol = oneOf('protocol', PROTOCOLS);
 export const checkUserOrGroup = (what: 'user' | 'group'): ValueCheck<string> => (v) =>
   /^([a-z_][a-z0-9_-]*\$?|[0-9]+)$/i.test(v) ? undefined
     : `invalid ${what} "${v}": use a ${what} name such as "nobody" or a numeric id`;
+
+/** A login name as useradd takes it without --badname (at most 32 characters). */
+const LOGIN_NAME = /^[a-z_][a-z0-9_-]*\$?$/;
+const LOGIN_NAME_RULE = 'lower-case letters, digits, "_" and "-", starting with a letter or "_" (a final "$" is allowed), at most 32 characters';
+
+export const checkLoginName: ValueCheck<string> = (v) =>
+  LOGIN_NAME.test(v) && v.length <= 32 ? undefined : `invalid user name "${v}": use ${LOGIN_NAME_RULE}, e.g. "elroy"`;
+
+export const checkGroupName: ValueCheck<string> = (v) =>
+  (LOGIN_NAME.test(v) && v.length <= 32) || /^[0-9]+$/.test(v) ? undefined
+    : `invalid group "${v}": use a group name of ${LOGIN_NAME_RULE}, e.g. "docker", or a numeric id`;
+
+/** A crypt(3) hash (`$id$…`, e.g. `$6$salt$hash`), or a locked password (`*`, `!`, `!` before a hash). */
+export const checkPasswordHash: ValueCheck<string> = (v) =>
+  /^(\$[a-z0-9]+\$[^:\s]+|[*!][^:\s]*)$/.test(v) ? undefined
+    : 'invalid passwd: it must be a password hash, not the password itself; make one with "mkpasswd -m sha-512" (or "*" for no password login)';
 
 export const checkPrivateUsers: ValueCheck<string> = (v) =>
   /^(yes|no|true|false|pick|identity|[0-9]+(:[0-9]+)?)$/.test(v) ? undefined

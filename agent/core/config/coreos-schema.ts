@@ -3,9 +3,11 @@
  * files written for it validate here with the same entries. Values are checked with the same
  * rules as the reference (unit commands, reboot strategies, encodings, file permissions,
  * locksmith windows, etcd2 proxy modes). `reboot-strategy` also takes `fleetlock`, a
- * host-agent extension. Pure: no I/O.
+ * host-agent extension; `users[]` names, groups and `passwd` are checked too, since the
+ * agent creates the users. Pure: no I/O.
  */
 import { REBOOT_STRATEGIES } from '../schedule/strategy.js';
+import { checkGroupName, checkLoginName, checkPasswordHash } from './checks.js';
 import { bool, deprecated, deprecatedAll, fieldsOf, float, int, list, str, struct, type Field, type Schema } from './schema.js';
 
 export const UNIT_COMMANDS = [
@@ -101,10 +103,14 @@ const unit = struct({
   drop_ins: list(struct({ name: str(), content: str() }), 'name'),
 });
 
+/** Users are created by the agent, so their names and hash are checked (our messages). */
 const user = struct({
-  ...fieldsOf(str, 'name passwd gecos homedir primary_group shell'),
+  name: str({ check: checkLoginName }),
+  passwd: str({ check: checkPasswordHash }),
+  primary_group: str({ check: checkGroupName }),
+  ...fieldsOf(str, 'gecos homedir shell'),
   ssh_authorized_keys: list(str()),
-  groups: list(str()),
+  groups: list(str({ check: checkGroupName })),
   ...fieldsOf(bool, 'no_create_home no_user_group system no_log_init'),
   coreos_ssh_import_github: deprecated(str(), REMOTE_KEYS),
   coreos_ssh_import_github_users: deprecated(list(str()), REMOTE_KEYS),

@@ -5,12 +5,17 @@
  * (or they are not running and the config says so), and nothing is done to a unit the
  * agent did not write or was never told about.
  *
- * Order: files, hostname and SSH keys first (units may use them); stops of units removed
- * from the config and disables while their files still exist; unit files, drop-ins and
- * masks; one daemon reload; enables; last each unit's command, in config order.
+ * Users are created when missing and never deleted (cloud-init never deletes users);
+ * a user that exists keeps its creation-time fields (a note says so), and only a
+ * password hash that differs from /etc/shadow is set again.
+ *
+ * Order: users first (write_files owners and SSH keys may name them); files, hostname and
+ * SSH keys (units may use them); stops of units removed from the config and disables
+ * while their files still exist; unit files, drop-ins and masks; one daemon reload;
+ * enables; last each unit's command, in config order.
  */
-import type { HostConfig, Unit } from '../config/types.js';
-import type { Step } from './steps.js';
+import type { HostConfig, Unit, User } from '../config/types.js';
+import type { Step, UserCreation } from './steps.js';
 import { CONFIG_ORIGIN, withMarker } from './unit-text.js';
 
 export interface ObservedFile {
@@ -30,13 +35,21 @@ export interface ObservedUnit {
   activeState: string;
 }
 
+export interface ObservedAccount {
+  /** Its password field in /etc/shadow; absent when it has no shadow entry. */
+  passwordHash?: string;
+  /** Keys of the agent's block in its authorized_keys. */
+  sshKeys: string[];
+}
+
 export interface ObservedHost {
   files: Map<string, ObservedFile | undefined>;
   /** Owner strings of write_files resolved to ids; absent when the name is unknown. */
   owners: Map<string, { uid: number; gid: number }>;
   hostname?: string;
-  /** Keys of the agent's block in the SSH user's authorized_keys; undefined: no such user. */
-  sshKeys?: string[];
+  /** The SSH user and the users the config names now or before; undefined: no such user. */
+  accounts: Map<string, ObservedAccount | undefined>;
+  /** The user whose authorized_keys receive the top-level ssh_authorized_keys. */
   sshUser: string;
   units: Map<string, ObservedUnit>;
 }
@@ -45,6 +58,8 @@ export interface Plan {
   steps: Step[];
   /** What cannot be done, e.g. an owner that does not exist; the rest is still planned. */
   problems: string[];
+  /** What is deliberately left as it is, e.g. creation-time fields of a user that exists. */
+  notes: string[];
 }
 
 const EMPTY_UNIT: ObservedUnit = { dropIns: [], unitFileState: '', activeState: 'inactive' };
@@ -57,19 +72,79 @@ const isActive = (u: ObservedUnit): boolean => u.activeState === 'active' || u.a
 const isMasked = (u: ObservedUnit): boolean => u.unitFileState.startsWith('masked');
 const isEnabled = (u: ObservedUnit): boolean => u.unitFileState.startsWith('enabled');
 
-function planFiles(desired: HostConfig, observed: ObservedHost, plan: Plan): void {
+const CREATION_FIELDS: ReadonlyArray<[keyof User, string]> = [
+  ['gecos', 'gecos'], ['homedir', 'homedir'], ['noCreateHome', 'no_create_home'], ['primaryGroup', 'primary_group'],
+  ['groups', 'groups'], ['noUserGroup', 'no_user_group'], ['system', 'system'], ['noLogInit', 'no_log_init'], ['shell', 'shell'],
+];
+
+/** The creation-time fields a user entry gives (not left out, not false, not empty), by their cloud-config key. */
+function givenCreationFields(u: User): string[] {
+  return CREATION_FIELDS.filter(([field]) => {
+    const v = u[field];
+    return Array.isArray(v) ? v.length > 0 : v !== undefined && v !== false;
+  }).map(([, key]) => key);
+}
+
+/** What useradd needs of a user entry: all but its keys (written later) and origin. */
+function creation({ sshAuthorizedKeys: _keys, origin: _origin, ...fields }: User): UserCreation {
+  return fields;
+}
+
+/** Users to create and passwords to set; returns the names of the users created. */
+function planUsers(desired: HostConfig, observed: ObservedHost, plan: Plan): Set<string> {
+  const created = new Set<string>();
+  for (const u of desired.users) {
+    const account = observed.accounts.get(u.name);
+    if (!account) {
+      plan.steps.push({ kind: 'create-user', user: creation(u) });
+      created.add(u.name);
+      continue;
+    }
+    const fields = givenCreationFields(u);
+    if (fields.length > 0) plan.notes.push(`user ${u.name} exists: its creation-time fields (${fields.join(', ')}) are left as they are`);
+    if (u.passwd !== undefined && u.passwd !== account.passwordHash) plan.steps.push({ kind: 'set-password', user: u.name, hash: u.passwd });
+  }
+  return created;
+}
+
+/**
+ * The agent's SSH keys each user should have: the SSH user's from the top level, then each
+ * user's own, once each; none for a user only the previous config named.
+ */
+function wantedKeys(desired: HostConfig, previous: HostConfig | undefined, sshUser: string): Map<string, string[]> {
+  const wanted = new Map<string, string[]>([[sshUser, desired.sshAuthorizedKeys]]);
+  for (const u of desired.users) wanted.set(u.name, [...new Set([...(wanted.get(u.name) ?? []), ...u.sshAuthorizedKeys])]);
+  for (const u of previous?.users ?? []) if (!wanted.has(u.name)) wanted.set(u.name, []);
+  return wanted;
+}
+
+function planKeys(desired: HostConfig, previous: HostConfig | undefined, observed: ObservedHost, created: Set<string>, plan: Plan): void {
+  for (const [user, keys] of wantedKeys(desired, previous, observed.sshUser)) {
+    const account = observed.accounts.get(user);
+    if (!account && !created.has(user)) {
+      if (keys.length > 0) plan.problems.push(`ssh_authorized_keys: user "${user}" does not exist on this host`);
+      continue;
+    }
+    if (keys.join('\n') !== (account?.sshKeys ?? []).join('\n')) plan.steps.push({ kind: 'write-ssh-keys', user, keys });
+  }
+}
+
+/** The user part of an owner string (`user`, `user:group`). */
+const ownerUser = (owner: string): string => owner.split(':', 1)[0]!;
+
+function planFiles(desired: HostConfig, observed: ObservedHost, created: Set<string>, plan: Plan): void {
   for (const f of desired.writeFiles) {
     const current = observed.files.get(f.path);
-    let owner: { uid: number; gid: number } = { uid: 0, gid: 0 };
+    let owner: { uid: number; gid: number } | undefined = { uid: 0, gid: 0 };
     if (f.owner !== undefined) {
-      const resolved = observed.owners.get(f.owner);
-      if (!resolved) {
+      owner = observed.owners.get(f.owner);
+      if (!owner && !created.has(ownerUser(f.owner))) {
         plan.problems.push(`write_files ${f.path}: owner "${f.owner}" does not exist on this host; create the user or group first`);
         continue;
       }
-      owner = resolved;
     }
-    const same = current && sameBytes(current.content, f.content) && (current.mode & 0o7777) === f.permissions
+    // An owner created by this plan has no ids yet: the file is written after it.
+    const same = owner && current && sameBytes(current.content, f.content) && (current.mode & 0o7777) === f.permissions
       && current.uid === owner.uid && current.gid === owner.gid;
     if (!same) {
       plan.steps.push({ kind: 'write-file', path: f.path, content: f.content, mode: f.permissions, ...(f.owner !== undefined && { owner: f.owner }) });
@@ -77,14 +152,6 @@ function planFiles(desired: HostConfig, observed: ObservedHost, plan: Plan): voi
   }
   if (desired.hostname !== undefined && desired.hostname !== observed.hostname) {
     plan.steps.push({ kind: 'set-hostname', hostname: desired.hostname });
-  }
-  const keys = desired.sshAuthorizedKeys;
-  if (keys.length > 0 || (observed.sshKeys?.length ?? 0) > 0) {
-    if (observed.sshKeys === undefined) {
-      if (keys.length > 0) plan.problems.push(`ssh_authorized_keys: user "${observed.sshUser}" does not exist on this host`);
-    } else if (keys.join('\n') !== observed.sshKeys.join('\n')) {
-      plan.steps.push({ kind: 'write-ssh-keys', user: observed.sshUser, keys });
-    }
   }
 }
 
@@ -165,8 +232,10 @@ function planRemoval(name: string, prev: Unit | undefined, o: ObservedUnit, out:
 }
 
 export function planHostConfig(desired: HostConfig, previous: HostConfig | undefined, observed: ObservedHost): Plan {
-  const plan: Plan = { steps: [], problems: [] };
-  planFiles(desired, observed, plan);
+  const plan: Plan = { steps: [], problems: [], notes: [] };
+  const created = planUsers(desired, observed, plan);
+  planFiles(desired, observed, created, plan);
+  planKeys(desired, previous, observed, created, plan);
 
   const prevUnits = new Map((previous?.units ?? []).map((u) => [u.name, u]));
   const wantedNames = new Set(desired.units.map((u) => u.name));

@@ -1,7 +1,7 @@
 /**
  * Users and groups of the host as its /etc/passwd and /etc/group say (under a root
  * directory, so sandboxes and images work too): owner strings of write_files resolved
- * to ids, and users' home directories.
+ * to ids, users' home directories, and the password fields of /etc/shadow.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -33,6 +33,15 @@ export async function readAccounts(root: string): Promise<Accounts> {
     if (name && gid) groups.set(name, Number(gid));
   }
   return { users, groups };
+}
+
+/** Password field of each user in /etc/shadow (read by root only). */
+export async function readPasswordHashes(root: string): Promise<Map<string, string>> {
+  const hashes = new Map<string, string>();
+  for (const [name, hash] of await lines(join(root, 'etc/shadow'))) {
+    if (name && hash !== undefined) hashes.set(name, hash);
+  }
+  return hashes;
 }
 
 /** `user`, `user:group`, `uid`, `uid:gid` → ids; undefined when a name is unknown. */

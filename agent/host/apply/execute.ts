@@ -1,7 +1,9 @@
 /**
  * Runs a plan's steps against the host, in order. A step that fails is reported with
  * what it was and why, and the steps after it still run (a broken unit must not keep the
- * others from starting); jobs wait for systemd's result.
+ * others from starting); jobs wait for systemd's result. /etc/passwd and /etc/group are
+ * read once per run, and again after a user is created, so the steps after it (its SSH
+ * keys, files it owns) see it.
  */
 import { join } from 'node:path';
 import type { Step } from '../../core/plan/steps.js';
@@ -10,6 +12,7 @@ import { AgentError, describeError } from '../../core/errors.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { readAccounts, resolveOwner, type Accounts } from './accounts.js';
 import { writeManagedKeys } from './ssh-keys.js';
+import { createUser, setPasswordHash } from './users.js';
 import type { HostContext } from './observe.js';
 
 export interface StepResult {
@@ -17,20 +20,40 @@ export interface StepResult {
   error?: string;
 }
 
-/** `accounts` reads /etc/passwd and /etc/group once per run, on the first step that needs them. */
-async function runStep(step: Step, ctx: HostContext, accounts: () => Promise<Accounts>): Promise<void> {
+/** /etc/passwd and /etc/group, read on the first step that needs them and after a change. */
+interface AccountsCache {
+  get(): Promise<Accounts>;
+  changed(): void;
+}
+
+function accountsCache(root: string): AccountsCache {
+  let read: Promise<Accounts> | undefined;
+  return {
+    get: () => (read ??= readAccounts(root)),
+    changed: () => { read = undefined; },
+  };
+}
+
+async function runStep(step: Step, ctx: HostContext, cache: AccountsCache): Promise<void> {
   const { systemd, unitFiles } = ctx;
   switch (step.kind) {
     case 'write-file': {
-      const ids = step.owner === undefined ? { uid: 0, gid: 0 } : resolveOwner(step.owner, await accounts());
+      const ids = step.owner === undefined ? { uid: 0, gid: 0 } : resolveOwner(step.owner, await cache.get());
       if (!ids) throw new AgentError({ code: 'config.unknown-owner', message: `owner ${step.owner} does not exist`, subject: step.path, hint: 'Create the user first' });
       await writeFileAtomic(join(ctx.root, step.path), step.content, { mode: step.mode, mkdirs: true, ...ids });
       return;
     }
     case 'set-hostname': return ctx.hostname.set(step.hostname);
+    case 'create-user':
+      try {
+        return await createUser(step.user, { root: ctx.root });
+      } finally {
+        cache.changed();
+      }
+    case 'set-password': return setPasswordHash(step.user, step.hash, { root: ctx.root });
     case 'write-ssh-keys': {
-      const user = (await accounts()).users.get(step.user);
-      if (!user) throw new AgentError({ code: 'config.unknown-user', message: `user ${step.user} does not exist`, subject: 'ssh_authorized_keys' });
+      const user = (await cache.get()).users.get(step.user);
+      if (!user) throw new AgentError({ code: 'config.unknown-user', message: `user ${step.user} does not exist`, subject: 'ssh_authorized_keys', hint: 'Add the user to users: or create it on the host' });
       return writeManagedKeys(user, ctx.root, step.keys);
     }
     case 'write-unit': return unitFiles.write(step.unit, step.text, step.runtime);
@@ -48,12 +71,11 @@ async function runStep(step: Step, ctx: HostContext, accounts: () => Promise<Acc
 
 export async function executeSteps(steps: Step[], ctx: HostContext, onStep?: (r: StepResult) => void): Promise<StepResult[]> {
   const results: StepResult[] = [];
-  let read: Promise<Accounts> | undefined;
-  const accounts = (): Promise<Accounts> => (read ??= readAccounts(ctx.root));
+  const cache = accountsCache(ctx.root);
   for (const step of steps) {
     const result: StepResult = { step: describeStep(step) };
     try {
-      await runStep(step, ctx, accounts);
+      await runStep(step, ctx, cache);
     } catch (e) {
       result.error = describeError(e);
     }

@@ -1,18 +1,19 @@
 /**
  * What the host looks like now, as the config planner needs it: the files write_files
- * names, owners resolved, hostname, the agent's SSH keys block, and for every unit the
- * config names (now or before) or the agent wrote from cloud-config, its agent-written
- * files, unit file state and active state.
+ * names, owners resolved, hostname; the SSH user and every user the config names (now or
+ * before) as /etc/passwd and /etc/shadow say, with the agent's SSH keys block; and for
+ * every unit the config names (now or before) or the agent wrote from cloud-config, its
+ * agent-written files, unit file state and active state.
  */
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { HostConfig } from '../../core/config/types.js';
-import type { ObservedFile, ObservedHost, ObservedUnit } from '../../core/plan/config-plan.js';
+import type { ObservedAccount, ObservedFile, ObservedHost, ObservedUnit } from '../../core/plan/config-plan.js';
 import { CONFIG_ORIGIN, markerOf } from '../../core/plan/unit-text.js';
 import type { SystemdManager } from '../systemd/manager.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
 import type { HostnameStore } from '../hostname.js';
-import { readAccounts, resolveOwner } from './accounts.js';
+import { readAccounts, readPasswordHashes, resolveOwner, type Accounts } from './accounts.js';
 import { readManagedKeys } from './ssh-keys.js';
 
 export interface HostContext {
@@ -23,6 +24,17 @@ export interface HostContext {
   root: string;
   /** The user whose authorized_keys receive ssh_authorized_keys (`core`). */
   sshUser: string;
+}
+
+async function observeAccounts(names: Set<string>, accounts: Accounts, root: string): Promise<Map<string, ObservedAccount | undefined>> {
+  const hashes = await readPasswordHashes(root);
+  const observed = new Map<string, ObservedAccount | undefined>();
+  for (const name of names) {
+    const account = accounts.users.get(name);
+    const hash = hashes.get(name);
+    observed.set(name, account && { ...(hash !== undefined && { passwordHash: hash }), sshKeys: await readManagedKeys(account, root) });
+  }
+  return observed;
 }
 
 async function observeFile(path: string): Promise<ObservedFile | undefined> {
@@ -56,7 +68,7 @@ export async function observeHost(desired: HostConfig, previous: HostConfig | un
       if (ids) owners.set(f.owner, ids);
     }
   }
-  const sshAccount = accounts.users.get(ctx.sshUser);
+  const userNames = new Set([ctx.sshUser, ...desired.users.map((u) => u.name), ...(previous?.users ?? []).map((u) => u.name)]);
   const names = new Set([
     ...desired.units.map((u) => u.name),
     ...(previous?.units ?? []).map((u) => u.name),
@@ -69,7 +81,7 @@ export async function observeHost(desired: HostConfig, previous: HostConfig | un
     files,
     owners,
     ...(hostname !== undefined && { hostname }),
-    ...(sshAccount && { sshKeys: await readManagedKeys(sshAccount, ctx.root) }),
+    accounts: await observeAccounts(userNames, accounts, ctx.root),
     sshUser: ctx.sshUser,
     units,
   };

@@ -14,12 +14,17 @@ function config(yaml: string): HostConfig {
 }
 
 function emptyHost(): ObservedHost {
-  return { files: new Map(), owners: new Map([['core', { uid: 500, gid: 500 }]]), hostname: 'old', sshKeys: [], sshUser: 'core', units: new Map() };
+  return {
+    files: new Map(), owners: new Map([['core', { uid: 500, gid: 500 }]]), hostname: 'old',
+    accounts: new Map([['core', { passwordHash: '*', sshKeys: [] }]]), sshUser: 'core', units: new Map(),
+  };
 }
 
 /** What the executor would leave behind: the observation after the steps ran. */
 function simulate(host: ObservedHost, steps: Step[]): ObservedHost {
-  const next: ObservedHost = { ...host, files: new Map(host.files), units: new Map([...host.units].map(([k, v]) => [k, { ...v, dropIns: [...v.dropIns] }])) };
+  const next: ObservedHost = {
+    ...host, files: new Map(host.files), owners: new Map(host.owners),
+    accounts: new Map([...host.accounts].map(([k, v]) => [k, v && { ...v }])), units: new Map([...host.units].map(([k, v]) => [k, { ...v, dropIns: [...v.dropIns] }])) };
   const unit = (name: string): ObservedUnit => {
     if (!next.units.has(name)) next.units.set(name, { dropIns: [], unitFileState: '', activeState: 'inactive' });
     return next.units.get(name)!;
@@ -28,7 +33,12 @@ function simulate(host: ObservedHost, steps: Step[]): ObservedHost {
     switch (s.kind) {
       case 'write-file': next.files.set(s.path, { content: s.content, mode: s.mode, uid: s.owner ? 500 : 0, gid: s.owner ? 500 : 0 }); break;
       case 'set-hostname': next.hostname = s.hostname; break;
-      case 'write-ssh-keys': next.sshKeys = s.keys; break;
+      case 'create-user':
+        next.accounts.set(s.user.name, { passwordHash: s.user.passwd ?? '*', sshKeys: [] });
+        next.owners.set(s.user.name, { uid: 500, gid: 500 });
+        break;
+      case 'set-password': next.accounts.get(s.user)!.passwordHash = s.hash; break;
+      case 'write-ssh-keys': next.accounts.get(s.user)!.sshKeys = s.keys; break;
       case 'write-unit': unit(s.unit).file = { runtime: s.runtime, text: s.text }; break;
       case 'remove-unit': delete unit(s.unit).file; break;
       case 'write-dropin': { const u = unit(s.unit); u.dropIns = [...u.dropIns.filter((d) => d.name !== s.name), { name: s.name, runtime: s.runtime, text: s.text }]; break; }
@@ -164,4 +174,109 @@ test('the marker goes into [Unit], or a [Unit] section is added', () => {
   const without = withMarker('[Service]\nEnvironment=X=1\n', 'container:web');
   assert.match(without, /\[Unit\]\nX-HostAgent-Source=container:web\n\n\[Service\]/);
   assert.equal(markerOf('[Service]\nExecStart=/bin/true\n'), undefined);
+});
+
+const HASH = '$6$5s2u6/jR$un0AvWnqilcgaNB3Mkxd5yYv6mTlWfOoCYHZmfi3LDKVltj.E8XNKEcwWm';
+const USERS = `#cloud-config
+ssh_authorized_keys:
+  - ssh-ed25519 AAAA top@example
+users:
+  - name: elroy
+    passwd: "${HASH}"
+    gecos: Elroy Jetson
+    groups: [sudo, docker]
+    shell: /bin/bash
+    ssh_authorized_keys:
+      - ssh-ed25519 BBBB elroy@example
+  - name: core
+    ssh_authorized_keys:
+      - ssh-ed25519 AAAA top@example
+      - ssh-ed25519 CCCC core@example
+write_files:
+  - path: /home/elroy/notes
+    owner: elroy
+    content: hi
+`;
+
+test('users: created first, then files they own and their keys; the hash is never shown', () => {
+  const plan = planHostConfig(config(USERS), undefined, emptyHost());
+  assert.deepEqual(plan.problems, []);
+  const lines = plan.steps.map(describeStep);
+  assert.deepEqual(lines, [
+    'create user elroy (comment "Elroy Jetson", groups sudo,docker, shell /bin/bash, password from cloud-config)',
+    'write /home/elroy/notes (2 bytes, mode 0644, owner elroy)',
+    'write 2 SSH authorized key(s) for core',
+    'write 1 SSH authorized key(s) for elroy',
+  ]);
+  assert.ok(lines.every((l) => !l.includes(HASH) && !l.includes('$6$')));
+  const create = plan.steps[0]!;
+  assert.equal(create.kind === 'create-user' && create.user.passwd, HASH);
+});
+
+test('users: planning again after applying gives no steps', () => {
+  const desired = config(USERS);
+  const after = simulate(emptyHost(), planHostConfig(desired, undefined, emptyHost()).steps);
+  const again = planHostConfig(desired, desired, after);
+  assert.deepEqual(again.steps, []);
+  assert.deepEqual(again.problems, []);
+});
+
+test('a user that exists keeps its creation-time fields; only a differing hash is set', () => {
+  const host = emptyHost();
+  host.accounts.set('elroy', { passwordHash: '!', sshKeys: ['ssh-ed25519 BBBB elroy@example'] });
+  host.owners.set('elroy', { uid: 1001, gid: 1001 });
+  host.accounts.set('core', { passwordHash: '*', sshKeys: ['ssh-ed25519 AAAA top@example', 'ssh-ed25519 CCCC core@example'] });
+  const plan = planHostConfig(config(USERS), undefined, host);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    'set the password of elroy (hash from cloud-config)',
+    'write /home/elroy/notes (2 bytes, mode 0644, owner elroy)',
+  ]);
+  assert.deepEqual(plan.notes, ['user elroy exists: its creation-time fields (gecos, groups, shell) are left as they are']);
+  host.accounts.get('elroy')!.passwordHash = HASH;
+  assert.ok(!planHostConfig(config(USERS), undefined, host).steps.some((s) => s.kind === 'set-password'));
+});
+
+test('a user without passwd gets no password step; one without fields gets no note', () => {
+  const host = emptyHost();
+  host.accounts.set('dev', { passwordHash: '!', sshKeys: [] });
+  const plan = planHostConfig(config('#cloud-config\nusers:\n  - name: dev\n'), undefined, host);
+  assert.deepEqual(plan.steps, []);
+  assert.deepEqual(plan.notes, []);
+});
+
+test('creation details: a system user without a home, and one without a password', () => {
+  const yaml = `#cloud-config
+users:
+  - name: svc
+    system: true
+    no_create_home: true
+    homedir: /var/lib/svc
+    primary_group: daemon
+    no_user_group: true
+    no_log_init: true
+`;
+  assert.deepEqual(planHostConfig(config(yaml), undefined, emptyHost()).steps.map(describeStep), [
+    'create user svc (system account, home /var/lib/svc, no home directory created, primary group daemon, no user group, no password (SSH keys only))',
+  ]);
+});
+
+test('users removed from the config are not deleted; their agent keys are cleared', () => {
+  const before = config(USERS);
+  const host = simulate(emptyHost(), planHostConfig(before, undefined, emptyHost()).steps);
+  const after = config('#cloud-config\nssh_authorized_keys:\n  - ssh-ed25519 AAAA top@example\n');
+  const plan = planHostConfig(after, before, host);
+  assert.deepEqual(plan.steps.map(describeStep), [
+    'write 1 SSH authorized key(s) for core',
+    "remove the agent's SSH authorized keys of elroy",
+  ]);
+  assert.ok(!plan.steps.some((s) => s.kind === 'create-user' || s.kind === 'set-password'));
+  assert.deepEqual(planHostConfig(after, after, simulate(host, plan.steps)).steps, []);
+});
+
+test('keys for a user that neither exists nor is created are a problem', () => {
+  const host = emptyHost();
+  host.accounts.set('core', undefined);
+  const plan = planHostConfig(config('#cloud-config\nssh_authorized_keys:\n  - ssh-ed25519 AAAA x\n'), undefined, host);
+  assert.deepEqual(plan.steps, []);
+  assert.deepEqual(plan.problems, ['ssh_authorized_keys: user "core" does not exist on this host']);
 });
