@@ -2,12 +2,13 @@
  * agentctl's argument handling: finds the verb, parses its options (plus the global
  * ones), runs it, and turns every error into one line and an exit code: 2 for usage
  * errors, 3 when the agent is not running (as systemctl does), 1 for other failures.
+ * It loads only what every verb needs: a verb's module and its dependencies are loaded
+ * when it runs (node's module loading is most of a short call's time).
  */
 import { parseArgs } from 'node:util';
 import type { BusKind } from '../api/agent1.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import { busKindFromEnv } from '../host/bus/address.js';
-import { packageVersion } from '../host/version.js';
 import { EXIT, type CliContext, type Verb } from './verb.js';
 import { VERBS, findVerb, type VerbEntry } from './verbs/index.js';
 
@@ -54,6 +55,7 @@ export async function runCli(argv: string[], io: Pick<CliContext, 'stdout' | 'st
     const verbIndex = argv.findIndex((a) => !a.startsWith('-'));
     if (verbIndex < 0) {
       if (argv.includes('--version')) {
+        const { packageVersion } = await import('../host/version.js');
         io.stdout.write(`agentctl ${packageVersion()}\n`);
         return EXIT.ok;
       }
@@ -85,7 +87,7 @@ export async function runCli(argv: string[], io: Pick<CliContext, 'stdout' | 'st
     }
     const bus: BusKind = parsed.values.user ? 'session' : parsed.values.system ? 'system' : busKindFromEnv(io.env);
     const ctx: CliContext = {
-      bus, env: io.env, stdout: io.stdout, stderr: io.stderr, color: io.isTTY && !io.env.NO_COLOR,
+      bus, env: io.env, get stdout() { return io.stdout; }, get stderr() { return io.stderr; }, color: io.isTTY && !io.env.NO_COLOR,
     };
     return await verb.run(ctx, parsed);
   } catch (e) {

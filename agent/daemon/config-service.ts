@@ -47,6 +47,9 @@ export class ConfigService {
   private status: ConfigStatus;
   private watcher: FSWatcher | undefined;
   private debounce: NodeJS.Timeout | undefined;
+  /** File events seen, and how many of them the last read began after (it covers those). */
+  private edits = 0;
+  private editsRead = 0;
 
   constructor(private readonly opts: ConfigServiceOptions) {
     this.status = { path: opts.paths.mainFile, state: 'unread', entries: [] };
@@ -78,9 +81,12 @@ export class ConfigService {
       awaitWriteFinish: false,
     });
     this.watcher.on('all', () => {
+      this.edits++;
       if (this.debounce) clearTimeout(this.debounce);
       this.debounce = setTimeout(() => {
-        void this.opts.runner.run('apply changed configuration', () => this.readAndApply()).catch(() => undefined);
+        // A Reload or ApplyConfig queued meanwhile may have read these edits already.
+        void this.opts.runner.run('apply changed configuration', async () => (this.edits === this.editsRead ? undefined : this.readAndApply()))
+          .catch(() => undefined);
       }, this.opts.debounceMs ?? 300);
     });
     await new Promise<void>((resolve) => this.watcher!.once('ready', () => resolve()));
@@ -134,6 +140,7 @@ export class ConfigService {
    * Returns the files to save as the last good configuration once applied.
    */
   private async read(fallback?: HostConfig): Promise<LoadedConfig | undefined> {
+    this.editsRead = this.edits;
     const { paths, log } = this.opts;
     const loaded = await loadConfig(paths);
     const entries = toEntries(loaded.entries, paths.mainFile);

@@ -7,7 +7,7 @@
  * most every 20 ms.
  */
 import type { ContainerStatus, UnitStatus } from '../api/agent1.js';
-import type { SystemdManager } from '../host/systemd/manager.js';
+import { withChangedProperties, type SystemdManager } from '../host/systemd/manager.js';
 import { lastOutput } from './container-run.js';
 
 /** The part of a container's status that comes from its unit. */
@@ -38,8 +38,6 @@ function stateOf(activeState: string): ContainerStatus['state'] {
   }
 }
 
-const num = (v: unknown): number | undefined => (typeof v === 'bigint' ? Number(v) : typeof v === 'number' ? v : undefined);
-
 export class ContainerStates {
   private readonly units = new Map<string, UnitStatus>();
   /** Bumped on every change of a unit's known state, so a slower read never overwrites it. */
@@ -67,15 +65,7 @@ export class ContainerStates {
       this.markDirty(unit);
       return;
     }
-    const next = { ...known };
-    if (typeof changed.ActiveState === 'string') next.activeState = changed.ActiveState;
-    if (typeof changed.SubState === 'string') next.subState = changed.SubState;
-    if (typeof changed.LoadState === 'string') next.loadState = changed.LoadState;
-    if (num(changed.MainPID) !== undefined) next.mainPid = num(changed.MainPID)!;
-    if (num(changed.NRestarts) !== undefined) next.nRestarts = num(changed.NRestarts)!;
-    if (num(changed.ExecMainStatus) !== undefined) next.execMainStatus = num(changed.ExecMainStatus)!;
-    const since = num(changed.ActiveEnterTimestamp);
-    if (since !== undefined && since > 0) next.activeSince = new Date(since / 1000).toISOString();
+    const next = withChangedProperties(known, changed);
     if (next.activeState === 'failed' && known.activeState !== 'failed') {
       this.markDirty(unit);
       return;

@@ -1,16 +1,18 @@
 /**
- * Follows the units the agent manages (unit files carrying its marker): their states go
- * to the status board at connection, after every daemon reload, and on each
- * PropertiesChanged signal systemd sends for them.
+ * Follows the units the agent manages from cloud-config (unit files carrying its marker;
+ * container units are the container service's): their states go to the status board. Each unit is read once (at connection, or when it first becomes
+ * managed); after that the values its PropertiesChanged signals carry update the known
+ * state without reading the unit back. A daemon reload re-lists the managed files and
+ * reads only the units new to the list: systemd signals the values of every reloaded unit.
  *
- * Invariant: the board shows the result of the latest read started for a unit. Reads
- * overlap (a rescan and signals), so each read carries a per-unit generation and only
- * the newest one is published; signals that arrive during a rescan, for units it may
- * add, are replayed once it knows them.
+ * Invariant: an older read never overwrites a newer signal. A read takes several calls,
+ * so a signal of the unit that arrives while it runs makes it read again; reads of one
+ * unit never overlap.
  */
 import type { UnitStatus } from '../api/agent1.js';
+import { containerOfOrigin } from '../core/containers/render.js';
 import { describeError } from '../core/errors.js';
-import type { SystemdManager } from '../host/systemd/manager.js';
+import { withChangedProperties, type SystemdManager } from '../host/systemd/manager.js';
 import type { UnitFileStore } from '../host/systemd/unit-files.js';
 import type { Logger } from '../host/log/logger.js';
 import type { StatusBoard } from './status-board.js';
@@ -18,9 +20,8 @@ import type { StatusBoard } from './status-board.js';
 export class ManagedUnits {
   private detach: Array<() => void> = [];
   private managed = new Set<string>();
-  private readonly generation = new Map<string, number>();
-  /** Units signalled while a rescan runs; undefined when none runs. */
-  private signalledDuringScan: Set<string> | undefined;
+  /** Units being read, each with whether a signal overtook the read (it is then repeated). */
+  private readonly reading = new Map<string, boolean>();
 
   constructor(
     private readonly store: UnitFileStore,
@@ -31,47 +32,52 @@ export class ManagedUnits {
   /** Start following units through `manager` (called on every (re)connection). */
   async attach(manager: SystemdManager): Promise<void> {
     this.detachAll();
-    this.detach.push(manager.onUnitPropertiesChanged((unit) => {
-      this.signalledDuringScan?.add(unit);
-      if (this.managed.has(unit)) void this.refresh(manager, unit);
-    }));
-    this.detach.push(manager.onReloaded(() => void this.rescan(manager)));
+    this.detach.push(manager.onUnitPropertiesChanged((unit, changed) => this.changed(manager, unit, changed)));
+    this.detach.push(manager.onReloaded(() => void this.rescan(manager, false)));
     await this.rescan(manager);
   }
 
-  async rescan(manager: SystemdManager): Promise<void> {
-    const signalled = new Set<string>();
-    this.signalledDuringScan = signalled;
+  /**
+   * Re-list the managed unit files and read their units: all of them (`all`: at connection,
+   * on request), or only those not known yet (after a daemon reload).
+   */
+  async rescan(manager: SystemdManager, all = true): Promise<void> {
     try {
-      const names = (await this.store.listManaged()).map((f) => f.name);
+      // Container units are followed (and shown) by the container service.
+      const names = (await this.store.listManaged()).filter((f) => containerOfOrigin(f.origin) === undefined).map((f) => f.name);
       this.managed = new Set(names);
-      const reads = await Promise.all(names.map((name) => this.read(manager, name)));
-      const fresh = reads.filter((r): r is UnitStatus => r !== undefined);
-      // Units whose newer read is under way keep their entry; that read publishes itself.
-      const kept = names.filter((n) => !fresh.some((u) => u.name === n)).map((n) => this.board.unit(n)).filter((u): u is UnitStatus => u !== undefined);
-      this.board.setUnits([...fresh, ...kept]);
-      for (const unit of signalled) if (this.managed.has(unit)) void this.refresh(manager, unit);
+      this.board.setUnits(names.map((n) => this.board.unit(n)).filter((u): u is UnitStatus => u !== undefined));
+      await Promise.all(names.filter((n) => all || this.board.unit(n) === undefined).map((n) => this.refresh(manager, n)));
     } catch (e) {
       this.log.warn(`could not read the managed units: ${describeError(e)}`);
-    } finally {
-      if (this.signalledDuringScan === signalled) this.signalledDuringScan = undefined;
     }
   }
 
-  /** Read a unit's state; undefined when a newer read of it started meanwhile. */
-  private async read(manager: SystemdManager, unit: string): Promise<UnitStatus | undefined> {
-    const generation = (this.generation.get(unit) ?? 0) + 1;
-    this.generation.set(unit, generation);
-    const status = await manager.unitStatus(unit);
-    return this.generation.get(unit) === generation ? status : undefined;
+  private changed(manager: SystemdManager, unit: string, changed: Record<string, unknown>): void {
+    if (!this.managed.has(unit)) return;
+    if (this.reading.has(unit)) this.reading.set(unit, true);
+    const known = this.board.unit(unit);
+    if (known) this.board.updateUnit(withChangedProperties(known, changed));
+    else void this.refresh(manager, unit);
   }
 
+  /** Read a unit until no signal overtakes the read, and publish it. */
   private async refresh(manager: SystemdManager, unit: string): Promise<void> {
+    if (this.reading.has(unit)) {
+      this.reading.set(unit, true);
+      return;
+    }
     try {
-      const status = await this.read(manager, unit);
-      if (status && this.managed.has(unit)) this.board.updateUnit(status);
+      let status: UnitStatus;
+      do {
+        this.reading.set(unit, false);
+        status = await manager.unitStatus(unit);
+      } while (this.reading.get(unit));
+      if (this.managed.has(unit)) this.board.updateUnit(status);
     } catch (e) {
-      this.log.debug(`could not refresh ${unit}: ${describeError(e)}`);
+      this.log.debug(`could not read ${unit}: ${describeError(e)}`);
+    } finally {
+      this.reading.delete(unit);
     }
   }
 

@@ -1,9 +1,10 @@
 /**
- * agentctl's container verbs: `list`/`ps` (the containers with their state, PID, uptime,
- * restarts; a failed one with its exit status and last lines of output), `start`, `stop`,
- * `restart` and `rm` (root). Everything goes through agentd.
+ * agentctl's container listing: `list`/`ps` (the containers with their state, PID, uptime,
+ * restarts; a failed one with its exit status and last lines of output), and the lookups
+ * other verbs use. Everything goes through agentd. The actions (start, stop…) live in
+ * container-actions.ts, so they load nothing of the rendering.
  */
-import type { AgentMethod, ContainerStatus } from '../../api/agent1.js';
+import type { ContainerStatus } from '../../api/agent1.js';
 import { AgentError } from '../../core/errors.js';
 import { callAgent } from '../agent-client.js';
 import { renderContainers } from '../render/containers.js';
@@ -20,7 +21,6 @@ export async function findContainer(ctx: CliContext, name: string): Promise<Cont
   return found;
 }
 
-
 function listVerb(name: string): Verb {
   return {
     name,
@@ -36,25 +36,4 @@ function listVerb(name: string): Verb {
   };
 }
 
-function actionVerb(name: string, method: AgentMethod): Verb {
-  return {
-    name,
-    synopsis: 'NAME',
-    help: '',
-    options: {},
-    positionals: { min: 1, max: 1 },
-    async run(ctx, { positionals }) {
-      await callAgent(ctx, method, [positionals[0]!], { timeoutMs: 120_000 });
-      return EXIT.ok;
-    },
-  };
-}
-
 export const listVerbs: Verb[] = [listVerb('list'), listVerb('ps')];
-
-export const actionVerbs: Verb[] = [
-  actionVerb('start', 'StartContainer'),
-  actionVerb('stop', 'StopContainer'),
-  actionVerb('restart', 'RestartContainer'),
-  actionVerb('rm', 'RemoveContainer'),
-];

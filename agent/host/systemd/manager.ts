@@ -18,6 +18,10 @@ const UNIT_IFACE = 'org.freedesktop.systemd1.Unit';
 const SERVICE_IFACE = 'org.freedesktop.systemd1.Service';
 const PROPS_IFACE = 'org.freedesktop.DBus.Properties';
 
+/** What toUnitStatus reads, per interface. */
+const UNIT_PROPERTIES = ['Description', 'LoadState', 'ActiveState', 'SubState', 'ActiveEnterTimestamp'] as const;
+const SERVICE_PROPERTIES = ['MainPID', 'NRestarts', 'ExecMainStatus'] as const;
+
 export type JobVerb = 'start' | 'stop' | 'restart' | 'reload' | 'try-restart' | 'reload-or-restart' | 'reload-or-try-restart';
 
 const JOB_METHODS: Record<JobVerb, string> = {
@@ -95,12 +99,18 @@ export class SystemdManager {
     return call(this.bus, { destination: DEST, path: MANAGER_PATH, interface: MANAGER_IFACE, member, signature, body });
   }
 
-  private async getAll(path: string, iface: string): Promise<Record<string, unknown>> {
-    const spec: MethodCall = { destination: DEST, path, interface: PROPS_IFACE, member: 'GetAll', signature: 's', body: [iface] };
-    const [props] = await call(this.bus, spec);
-    const out: Record<string, unknown> = {};
-    for (const [k, v] of Object.entries(props as Record<string, unknown>)) out[k] = unwrap(v);
-    return out;
+  /**
+   * The named properties of one interface, read together (one Get each, sent at once):
+   * GetAll of the Unit and Service interfaces returns hundreds of properties (about 20 kB
+   * as JSON, some of which systemd reads from the cgroup) of which toUnitStatus uses eight.
+   */
+  private async getSome(path: string, iface: string, names: readonly string[]): Promise<Record<string, unknown>> {
+    const values = await Promise.all(names.map(async (name) => {
+      const spec: MethodCall = { destination: DEST, path, interface: PROPS_IFACE, member: 'Get', signature: 'ss', body: [iface, name] };
+      const [value] = await call(this.bus, spec);
+      return [name, unwrap(value)] as const;
+    }));
+    return Object.fromEntries(values);
   }
 
   async version(): Promise<string> {
@@ -143,8 +153,10 @@ export class SystemdManager {
   async unitStatus(name: string): Promise<UnitStatus> {
     const path = await this.unitPath(name);
     try {
-      const unit = await this.getAll(path, UNIT_IFACE);
-      const service = name.endsWith('.service') ? await this.getAll(path, SERVICE_IFACE) : {};
+      const [unit, service] = await Promise.all([
+        this.getSome(path, UNIT_IFACE, UNIT_PROPERTIES),
+        name.endsWith('.service') ? this.getSome(path, SERVICE_IFACE, SERVICE_PROPERTIES) : {},
+      ]);
       return toUnitStatus(name, unit, service);
     } catch (e) {
       throw systemdError(e, `read the state of ${name}`, name);
@@ -295,6 +307,29 @@ export function unitNameFromPath(path: string): string | undefined {
 
 function toChanges(raw: unknown): UnitFileChange[] {
   return (raw as string[][]).map(([type, file, destination]) => ({ type: type!, file: file!, destination: destination! }));
+}
+
+/**
+ * `status` with the values a PropertiesChanged signal of its unit carried (Unit or Service
+ * interface; toUnitStatus's fields), so a known unit need not be read back.
+ */
+export function withChangedProperties(status: UnitStatus, changed: Record<string, unknown>): UnitStatus {
+  const next = { ...status };
+  const text = (key: string): string | undefined => (typeof changed[key] === 'string' ? changed[key] as string : undefined);
+  const num = (key: string): number | undefined => (key in changed ? toNumber(changed[key]) : undefined);
+  next.description = text('Description') ?? next.description;
+  next.loadState = text('LoadState') ?? next.loadState;
+  next.activeState = text('ActiveState') ?? next.activeState;
+  next.subState = text('SubState') ?? next.subState;
+  next.mainPid = num('MainPID') ?? next.mainPid;
+  next.nRestarts = num('NRestarts') ?? next.nRestarts;
+  next.execMainStatus = num('ExecMainStatus') ?? next.execMainStatus;
+  const since = num('ActiveEnterTimestamp');
+  if (since !== undefined) {
+    delete next.activeSince;
+    if (since > 0) next.activeSince = new Date(since / 1000).toISOString();
+  }
+  return next;
 }
 
 function toUnitStatus(name: string, unit: Record<string, unknown>, service: Record<string, unknown>): UnitStatus {
