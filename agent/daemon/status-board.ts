@@ -1,7 +1,7 @@
 /**
  * The agent's status, assembled from its parts and published: every change is coalesced
- * over a short delay and handed to the listeners (the StatusChanged signal, systemd's
- * STATUS= line). Parts own their slice; nothing else writes here.
+ * over a short delay and handed to the listeners (the StatusChanged signal). Parts own
+ * their slice; nothing else writes here.
  *
  * While changes keep coming, one status goes out at most every PUBLISH_INTERVAL_MS: a
  * reconcile of 200 containers changes the status every few milliseconds, and at one per

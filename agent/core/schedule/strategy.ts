@@ -78,7 +78,7 @@ export function decideReboot(s: RebootSituation): RebootAction {
   return { kind: 'acquire-lock', ...deadline };
 }
 
-/** One line for status text (systemd STATUS=, `agentctl status`). */
+/** One line for status text (`agentctl status`). */
 export function describeRebootAction(action: RebootAction): string {
   switch (action.kind) {
     case 'idle':
