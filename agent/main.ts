@@ -10,7 +10,9 @@
  */
 import { join } from 'node:path';
 import { AGENT_METHODS } from './api/agent1.js';
+import type { HostConfig } from './core/config/types.js';
 import { AgentError, describeError } from './core/errors.js';
+import { requiredUnitsOf } from './core/update/required-units.js';
 import { AgentBusService, type AgentHandlers } from './host/bus/service.js';
 import { connectBus } from './host/systemd/dbus.js';
 import { UnitFileStore } from './host/systemd/unit-files.js';
@@ -39,6 +41,8 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const unitFiles = new UnitFileStore(options.unitDirs);
   let host: HostContext | undefined;
   let link: SystemdLink | undefined;
+  /** The configuration in force (its units and containers are what a healthy boot needs). */
+  let inForce: HostConfig | undefined;
   const updates = new UpdateService({
     paths: {
       ...(options.updateDisk !== undefined && { disk: options.updateDisk }),
@@ -49,7 +53,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     channel: {},
     currentVersion: await readOsVersion(),
     log,
-    requiredUnits: async () => [...(await unitFiles.listManaged()).map((f) => f.name), 'host-agent.service'],
+    requiredUnits: async () => [...(inForce ? requiredUnitsOf(inForce) : []), 'host-agent.service'],
     ...(options.bootGraceMs !== undefined && { graceMs: options.bootGraceMs }),
     ...(options.bootHealthTimeoutMs !== undefined && { healthTimeoutMs: options.bootHealthTimeoutMs }),
     unitActiveState: async (unit) => {
@@ -77,6 +81,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     host: () => host,
     onStatus: (status) => board.setConfig(status),
     onConfig: async (desired) => {
+      inForce = desired;
       reboot.setSettings(rebootSettingsFrom(desired));
       await updates.setChannel(desired.update);
       imageUpdates.setConfig(desired);

@@ -54,9 +54,9 @@ export interface UpdateServiceOptions {
   /** The OS version running (VERSION_ID of os-release). */
   currentVersion: string;
   log: Logger;
-  /** Units that must be active after boot before the slot is marked good. */
+  /** Units that must have settled (active, or inactive: a oneshot that finished) after boot before the slot is marked good. */
   requiredUnits: () => Promise<string[]>;
-  /** systemd's ActiveState of a unit; a rejection counts as not active yet. */
+  /** systemd's ActiveState of a unit; a rejection counts as not settled yet. */
   unitActiveState: (unit: string) => Promise<string>;
   /** Wait after start before the units are checked; default 60 s. */
   graceMs?: number;
@@ -455,7 +455,12 @@ export class UpdateService {
     }
   }
 
-  /** After the grace period, every required unit active within the timeout; throws why not. */
+  /**
+   * After the grace period, every required unit settled within the timeout: `active`, or
+   * `inactive` (a oneshot or a container payload that finished; systemd keeps a unit that
+   * failed as `failed`, and one restarting is `activating`). Throws why not: at once for a
+   * failed unit, at the deadline for one still changing state.
+   */
   private async waitHealthy(): Promise<void> {
     const o = this.options;
     if (!(await this.sleep(o.graceMs ?? 60_000))) return;
@@ -464,11 +469,11 @@ export class UpdateService {
       const units = await o.requiredUnits();
       const states = await Promise.all(units.map(async (u) => [u, await o.unitActiveState(u).catch(() => 'unknown')] as const));
       const failed = states.filter(([, s]) => s === 'failed').map(([u]) => u);
-      const waiting = states.filter(([, s]) => s !== 'active');
+      const waiting = states.filter(([, s]) => s !== 'active' && s !== 'inactive');
       if (waiting.length === 0) return;
       if (failed.length > 0) throw new Error(`required units failed: ${failed.join(', ')}`);
       if (this.now() >= deadline) {
-        throw new Error(`required units are not active in time: ${waiting.map(([u, s]) => `${u} (${s})`).join(', ')}`);
+        throw new Error(`required units did not settle in time: ${waiting.map(([u, s]) => `${u} (${s})`).join(', ')}`);
       }
       if (!(await this.sleep(o.healthPollMs ?? 1000))) return;
     }

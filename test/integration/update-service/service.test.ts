@@ -124,6 +124,25 @@ test('a health failure after boot: not marked, the version is never taken again,
   assert.equal(checked.newVersion, '');
 });
 
+test('after boot: an inactive unit (a finished oneshot) does not hold the marking back; one still restarting at the deadline fails it', async (t) => {
+  const w = await makeWorld(t, fixtures.template, fixtures.keys);
+  await w.publish('2.0.0');
+  await trustReleaseKey(w);
+  const before = makeService(t, w, '1.0.0');
+  await before.service.apply();
+  await before.service.stop();
+  assert.equal((await w.boot()).slot, 'B');
+
+  const restarting = makeService(t, w, '2.0.0');
+  restarting.units.set('web.service', 'activating');
+  restarting.units.set('once.service', 'inactive');
+  restarting.service.start();
+  await restarting.service.bootMarked;
+  assert.equal(restarting.service.status().boot.status, 'health-failed');
+  assert.match(restarting.service.status().boot.detail ?? '', /did not settle in time: web\.service \(activating\)$/);
+  await restarting.service.stop();
+});
+
 test('rollback is refused unless the other slot booted successfully; reset drops a staged update (also after an agent restart)', async (t) => {
   const w = await makeWorld(t, fixtures.template, fixtures.keys);
   await w.publish('2.0.0');
