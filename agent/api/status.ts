@@ -44,6 +44,8 @@ export interface ConfigPlan {
   steps: string[];
   /** What cannot be done (unknown owners, missing users); the rest is still planned. */
   problems: string[];
+  /** What is left as it is on purpose (creation-time fields of a user that exists). */
+  notes: string[];
 }
 
 /** What an apply did: each step and, if it failed, why. */

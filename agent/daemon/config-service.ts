@@ -114,9 +114,9 @@ export class ConfigService {
   async plan(): Promise<ConfigPlan> {
     const host = this.requireHost();
     const desired = this.inForce?.config;
-    if (!desired) return { steps: [], problems: ['no valid configuration has been read yet'] };
+    if (!desired) return { steps: [], problems: ['no valid configuration has been read yet'], notes: [] };
     const plan = planHostConfig(desired, this.applied, await observeHost(desired, this.applied, host));
-    return { steps: plan.steps.map(describeStep), problems: plan.problems };
+    return { steps: plan.steps.map(describeStep), problems: plan.problems, notes: plan.notes };
   }
 
   private requireHost(): HostContext {

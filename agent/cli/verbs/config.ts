@@ -45,6 +45,7 @@ async function plan(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   } else {
     ctx.stdout.write(p.steps.length ? p.steps.map((s, i) => `${i + 1}. ${s}\n`).join('') : 'Nothing to do: the host matches its configuration.\n');
     for (const problem of p.problems) ctx.stdout.write(`problem: ${problem}\n`);
+    for (const note of p.notes) ctx.stdout.write(`note: ${note}\n`);
   }
   return EXIT.ok;
 }
