@@ -11,7 +11,7 @@ import type { UpdateStatusDocument } from '../../../agent/api/agent1.js';
 import { UpdateService } from '../../../agent/daemon/update-service.js';
 import { createLogger } from '../../../agent/host/log/logger.js';
 import { cgptAttributes } from '../../lib/disk.js';
-import { GROUP, makeWorld, suiteFixtures, versionIn } from '../update/helpers/world.js';
+import { GROUP, makeWorld, suiteFixtures, versionIn, type World } from '../update/helpers/world.js';
 import { keyringOf, makeService, trustReleaseKey } from './helpers.js';
 
 const fixtures = suiteFixtures();
@@ -94,7 +94,8 @@ test('a full cycle: apply with progress, reboot, marked good after the units are
   assert.equal(await versionIn(w, 'A'), '1.0.0');
 });
 
-test('a health failure after boot: not marked, the version is never taken again, the bootloader falls back', async (t) => {
+/** A world whose host staged 2.0.0 running 1.0.0 and then booted it (USR-B, not marked yet). */
+async function bootedIntoStagedRelease(t: Parameters<typeof makeWorld>[0]): Promise<World> {
   const w = await makeWorld(t, fixtures.template, fixtures.keys);
   await w.publish('2.0.0');
   await trustReleaseKey(w);
@@ -102,6 +103,11 @@ test('a health failure after boot: not marked, the version is never taken again,
   await before.service.apply();
   await before.service.stop();
   assert.equal((await w.boot()).slot, 'B');
+  return w;
+}
+
+test('a health failure after boot: not marked, the version is never taken again, the bootloader falls back', async (t) => {
+  const w = await bootedIntoStagedRelease(t);
 
   const after = makeService(t, w, '2.0.0');
   after.units.set('web.service', 'failed');
@@ -125,13 +131,7 @@ test('a health failure after boot: not marked, the version is never taken again,
 });
 
 test('after boot: an inactive unit (a finished oneshot) does not hold the marking back; one still restarting at the deadline fails it', async (t) => {
-  const w = await makeWorld(t, fixtures.template, fixtures.keys);
-  await w.publish('2.0.0');
-  await trustReleaseKey(w);
-  const before = makeService(t, w, '1.0.0');
-  await before.service.apply();
-  await before.service.stop();
-  assert.equal((await w.boot()).slot, 'B');
+  const w = await bootedIntoStagedRelease(t);
 
   const restarting = makeService(t, w, '2.0.0');
   restarting.units.set('web.service', 'activating');
