@@ -11,7 +11,7 @@
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -99,7 +99,7 @@ async function assertAgentStartedAtBoot(): Promise<void> {
 
 /**
  * The host's cloud-config: a plain unit, a file and the host name; then two containers
- * (step 9); then the update channel (step 10), with reboots left to the scenario.
+ * (steps 9 and 10); then the update channel (step 11), with reboots left to the scenario.
  */
 function cloudConfig(parts: { containers?: boolean; update?: boolean } = {}): string {
   if (parts.update && !channelUrl) throw new Error('the update channel is not served yet');
@@ -197,11 +197,17 @@ scenario.step('boot the host: systemd-nspawn --boot as a unit, systemd PID 1 rea
   const state = join(dir, 'var-lib-host-agent');
   await mkdir(state, { mode: 0o700 });
   const repo = REPO.replace(/\/$/, '');
+  const modules = await realpath(join(repo, 'node_modules'));
   scenario.onFailure(async () => `host-agent's journal on the host:\n${await host.journal('host-agent.service')}`);
   host = await RealHost.boot(scenario, {
     dir,
     disk: disk.path,
-    nspawnArgs: [`--bind-ro=${repo}:${REPO_INSIDE}`, `--bind=${state}:/var/lib/host-agent`, `--bind-ro=${join(dir, 'cmdline')}:${CMDLINE_INSIDE}`],
+    nspawnArgs: [
+      `--bind-ro=${repo}:${REPO_INSIDE}`, `--bind=${state}:/var/lib/host-agent`, `--bind-ro=${join(dir, 'cmdline')}:${CMDLINE_INSIDE}`,
+      // A checkout whose node_modules links elsewhere (a git worktree sharing one): the
+      // target at the same path, so the link resolves inside for scripts/install.
+      ...(modules.startsWith(`${repo}/`) ? [] : [`--bind-ro=${modules}:${modules}`]),
+    ],
     // The bootloader, before every boot: the slot from the GPT attributes, a try spent.
     beforeBoot: [`/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')}`],
   });
