@@ -11,7 +11,7 @@
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,6 +34,11 @@ const CMDLINE_INSIDE = '/run/e2e/cmdline';
 const IMAGES_INSIDE = '/srv/e2e';
 const IMAGE = 'e2e.example/busybox';
 const CONTAINERS = ['e2e-one', 'e2e-two'];
+/** A container of isolation fly, declared with the others; it reports what its payload may do. */
+const FLY = 'e2e-fly';
+const FLY_DATA = `${IMAGES_INSIDE}/fly`;
+/** podman's default capabilities as a /proc/PID/status mask (test/integration/containers/privileges.test.ts). */
+const PODMAN_MASK = '00000000800405fb';
 const UPDATE_GROUP = 'e2e';
 /** Newer than anything: Debian's VERSION_ID (12) is not a semantic version, so any release is taken. */
 const NEW_VERSION = '13.0.0';
@@ -94,7 +99,7 @@ async function assertAgentStartedAtBoot(): Promise<void> {
 
 /**
  * The host's cloud-config: a plain unit, a file and the host name; then two containers
- * (step 9); then the update channel (step 10), with reboots left to the scenario.
+ * (steps 9 and 10); then the update channel (step 11), with reboots left to the scenario.
  */
 function cloudConfig(parts: { containers?: boolean; update?: boolean } = {}): string {
   if (parts.update && !channelUrl) throw new Error('the update channel is not served yet');
@@ -109,7 +114,13 @@ ${CONTAINERS.map((name) => `    - name: ${name}
       image: ${IMAGE}:1.0.0
       exec: [/bin/sh, -c, "echo ${name} up; exec sleep 1000000"]
       restart: always
-`).join('')}` : '';
+`).join('')}    - name: ${FLY}
+      image: ${IMAGE}:1.0.0
+      isolation: fly
+      volumes: [{host: ${FLY_DATA}, path: /data}]
+      exec: [/bin/sh, -c, "cat /proc/self/status > /data/status; v=$(cat /proc/sys/vm/swappiness); (echo $v > /proc/sys/vm/swappiness) 2> /data/write-error; echo $? > /data/write-status; exec sleep 1000000"]
+      restart: always
+` : '';
   return `#cloud-config
 hostname: e2e-real-host
 write_files:
@@ -186,11 +197,17 @@ scenario.step('boot the host: systemd-nspawn --boot as a unit, systemd PID 1 rea
   const state = join(dir, 'var-lib-host-agent');
   await mkdir(state, { mode: 0o700 });
   const repo = REPO.replace(/\/$/, '');
+  const modules = await realpath(join(repo, 'node_modules'));
   scenario.onFailure(async () => `host-agent's journal on the host:\n${await host.journal('host-agent.service')}`);
   host = await RealHost.boot(scenario, {
     dir,
     disk: disk.path,
-    nspawnArgs: [`--bind-ro=${repo}:${REPO_INSIDE}`, `--bind=${state}:/var/lib/host-agent`, `--bind-ro=${join(dir, 'cmdline')}:${CMDLINE_INSIDE}`],
+    nspawnArgs: [
+      `--bind-ro=${repo}:${REPO_INSIDE}`, `--bind=${state}:/var/lib/host-agent`, `--bind-ro=${join(dir, 'cmdline')}:${CMDLINE_INSIDE}`,
+      // A checkout whose node_modules links elsewhere (a git worktree sharing one): the
+      // target at the same path, so the link resolves inside for scripts/install.
+      ...(modules.startsWith(`${repo}/`) ? [] : [`--bind-ro=${modules}:${modules}`]),
+    ],
     // The bootloader, before every boot: the slot from the GPT attributes, a try spent.
     beforeBoot: [`/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')}`],
   });
@@ -229,7 +246,8 @@ scenario.step('the D-Bus policy refuses changes to the unprivileged user, allows
 // host with node but no npm got an agent without node_modules that failed at start.
 scenario.step('scripts/install on the host itself (prefix /, no npm there), then the agent restarts', async () => {
   assert.notEqual((await host.exec(['sh', '-c', 'command -v npm'], { allowFailure: true })).code, 0, 'the host has no npm');
-  await host.exec([`${REPO_INSIDE}/scripts/install`]);
+  const installed = await host.exec([`${REPO_INSIDE}/scripts/install`]);
+  assert.doesNotMatch(installed.stderr, /missing run-time packages/, 'the host image has every run-time package (attr too)');
   await host.exec(['systemctl', 'restart', 'host-agent.service']);
   // systemd counts it started once it owns its bus name, while it may still say
   // "starting" (see the known bug below): wait for it to finish starting.
@@ -263,8 +281,12 @@ scenario.step('agentctl status shows the applied unit as systemd has it (active)
 scenario.step('two containers from the cloud-config run as units (signed busybox ACI, key trusted for its prefix)', async () => {
   gpg = await makeGpg(scenario);
   const key = await gpg.newKey('E2E Image Publisher <images@e2e.example>');
+  // Like every Debian-based image: a setuid-root program and a setgid directory (root:mail 2775).
   const aci = await writeAci(join(dir, 'busybox-1.0.0.aci'), goodImage(IMAGE, { version: '1.0.0' }, [
     { name: 'rootfs/bin/sleep', type: 'symlink', linkname: 'busybox' },
+    { name: 'rootfs/bin/su', mode: 0o4755, content: '#!/bin/sh\n' },
+    { name: 'rootfs/var', type: 'directory', mode: 0o755 },
+    { name: 'rootfs/var/mail', type: 'directory', mode: 0o2775, gid: 8 },
   ]));
   await gpg.sign(aci, key);
   // The image reaches the host as files (a signed ACI and its .asc), the key through agentctl trust.
@@ -274,6 +296,10 @@ scenario.step('two containers from the cloud-config run as units (signed busybox
   await host.exec(['agentctl', 'trust', '--prefix', IMAGE, `${IMAGES_INSIDE}/publisher.pub`]);
   await host.exec(['test', '-s', `/etc/host-agent/trustedkeys/prefix.d/${IMAGE}/${key.fingerprint}`]);
   await host.exec(['agentctl', 'fetch', `${IMAGES_INSIDE}/busybox-1.0.0.aci`], { timeoutMs: 60_000 });
+  // Stored by agentd under its installed unit, setuid and setgid bits kept (issue 12, item 5).
+  const modes = await host.exec(['sh', '-c', 'cd /var/lib/host-agent/images/sha512-*/rootfs && stat -c "%n %a %u:%g" bin/su var/mail']);
+  assert.equal(modes.stdout, 'bin/su 4755 0:0\nvar/mail 2775 0:8\n');
+  await host.exec(['mkdir', '-p', FLY_DATA]);
   await host.writeFile('/etc/host-agent/cloud-config.yaml', cloudConfig({ containers: true }));
   await eventually('both containers running', assertContainersRunning, 60_000);
   for (const name of CONTAINERS) {
@@ -282,6 +308,19 @@ scenario.step('two containers from the cloud-config run as units (signed busybox
   }
   const ps = await host.exec(['agentctl', 'ps']);
   scenario.note(`\n\`agentctl ps\` on the real host:\n${ps.stdout}`);
+});
+
+scenario.step('a fly container under the system manager: no kernel tunables, no_new_privs, podman\'s capabilities', async () => {
+  await eventually('the fly payload reported', async () => {
+    assert.match((await host.exec(['cat', `${FLY_DATA}/write-status`])).stdout, /^\d+\n$/);
+  }, 30_000);
+  assert.notEqual((await host.exec(['cat', `${FLY_DATA}/write-status`])).stdout.trim(), '0', 'writing vm.swappiness failed');
+  assert.match((await host.exec(['cat', `${FLY_DATA}/write-error`])).stdout, /Read-only file system/);
+  const status = (await host.exec(['cat', `${FLY_DATA}/status`])).stdout;
+  const field = (name: string): string | undefined => new RegExp(`^${name}:\\s*(\\S+)$`, 'm').exec(status)?.[1];
+  assert.deepEqual({ NoNewPrivs: field('NoNewPrivs'), CapBnd: field('CapBnd'), CapEff: field('CapEff') },
+    { NoNewPrivs: '1', CapBnd: PODMAN_MASK, CapEff: PODMAN_MASK });
+  assert.equal((await unitProps(`container-${FLY}.service`, 'ActiveState')).ActiveState, 'active');
 });
 
 scenario.step('an OS update is staged from a channel on loopback (signed release.json, USR-B written, GPT attributes)', async () => {

@@ -11,7 +11,7 @@ import type { RenderInput } from './spec.js';
 export type Sha256Hex = (text: string) => string;
 
 /** Bumped when the renderer's output changes for the same input, so units get rewritten. */
-export const UNIT_FORMAT = 1;
+export const UNIT_FORMAT = 2;
 
 export function canonicalJson(value: unknown): string {
   if (value === null || typeof value !== 'object') return JSON.stringify(value);

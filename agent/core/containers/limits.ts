@@ -1,26 +1,28 @@
 /**
  * Resource limits and the image's other appc isolators, as unit properties (applied by
- * systemd to the whole unit, either isolation) and systemd-nspawn options. The spec's
- * memory and cpu replace the image's resource/memory and resource/cpu limits. An isolator
- * with no systemd equivalent is not applied and yields a warning. Pure: no I/O.
+ * systemd to the whole unit, either isolation) and systemd-nspawn options, with the
+ * payload's capability set (./capabilities.ts). The spec's memory and cpu replace the
+ * image's resource/memory and resource/cpu limits. An isolator with no systemd equivalent
+ * is not applied and yields a warning. Pure: no I/O.
  */
 import { parseQuantity } from '../appc/quantity.js';
 import type { Isolator } from '../appc/isolators.js';
+import { capabilitySet, nspawnCapabilityArgs } from './capabilities.js';
 import type { ResolvedContainer } from './spec.js';
 
 export interface Limits {
   /** `[key, value]` lines of [Service], values already in unit syntax. */
   properties: Array<[string, string]>;
-  /** Extra systemd-nspawn arguments (unquoted words). */
+  /** Extra systemd-nspawn arguments (unquoted words), the capability options first. */
   nspawnArgs: string[];
-  /** Extra settings for a fly unit, values in unit syntax. */
+  /** Extra settings for a fly unit, values in unit syntax; `CapabilityBoundingSet=` first
+   *  (empty: no capability at all). */
   flyProperties: Array<[string, string]>;
   memoryBytes?: number;
   cpuPercent?: number;
   warnings: string[];
 }
 
-const CAPABILITY = /^CAP_[A-Z_]+$/;
 const SYSCALL = /^@?[a-z0-9_]+$/;
 const ERRNO = /^E[A-Z0-9]+$/;
 
@@ -39,7 +41,13 @@ function names(value: unknown, shape: RegExp): string[] | undefined {
 }
 
 export function limitsOf(c: ResolvedContainer): Limits {
-  const out: Limits = { properties: [], nspawnArgs: [], flyProperties: [], warnings: [] };
+  const caps = capabilitySet(c.isolators);
+  const out: Limits = {
+    properties: [],
+    nspawnArgs: nspawnCapabilityArgs(caps.set),
+    flyProperties: [['CapabilityBoundingSet', caps.set.join(' ')]],
+    warnings: caps.warnings,
+  };
   const memory = c.memoryBytes ?? resourceLimit(c.isolators, 'resource/memory');
   const cpuCores = resourceLimit(c.isolators, 'resource/cpu');
   const cpu = c.cpuPercent ?? (cpuCores === undefined ? undefined : cpuCores * 100);
@@ -68,24 +76,9 @@ export function limitsOf(c: ResolvedContainer): Limits {
       case 'os/linux/no-new-privileges':
         if (iso.value === true) out.nspawnArgs.push('--no-new-privileges=yes');
         break;
-      case 'os/linux/capabilities-remove-set': {
-        const caps = names(iso.value, CAPABILITY);
-        if (!caps) skip('capability names must look like CAP_NET_ADMIN');
-        else {
-          out.nspawnArgs.push(`--drop-capability=${caps.join(',')}`);
-          out.flyProperties.push(['CapabilityBoundingSet', `~${caps.join(' ')}`]);
-        }
-        break;
-      }
-      case 'os/linux/capabilities-retain-set': {
-        const caps = names(iso.value, CAPABILITY);
-        if (!caps) skip('capability names must look like CAP_NET_ADMIN');
-        else {
-          out.flyProperties.push(['CapabilityBoundingSet', caps.join(' ')]);
-          out.warnings.push(`isolator ${iso.name} is applied to isolation fly only: systemd-nspawn keeps its default set`);
-        }
-        break;
-      }
+      case 'os/linux/capabilities-retain-set':
+      case 'os/linux/capabilities-remove-set':
+        break; // ./capabilities.ts
       case 'os/linux/seccomp-remove-set':
       case 'os/linux/seccomp-retain-set': {
         const calls = names(iso.value, SYSCALL);

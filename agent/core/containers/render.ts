@@ -97,6 +97,27 @@ function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, h
   return `${comment(c.name)}${section('Unit', header(c, hash, 'Container'))}\n${section('Service', service)}${install(host)}`;
 }
 
+/**
+ * What systemd can withhold from a payload that shares the host's PIDs, network, IPC and
+ * user IDs (docs/containers.md says what remains shared). The capability bounding set
+ * follows in limits.flyProperties.
+ */
+const FLY_HARDENING: Lines = [
+  ['NoNewPrivileges', 'yes'],
+  ['ProtectSystem', 'full'],
+  ['ProtectKernelTunables', 'yes'],
+  ['ProtectKernelModules', 'yes'],
+  ['ProtectKernelLogs', 'yes'],
+  ['ProtectControlGroups', 'yes'],
+  ['ProtectClock', 'yes'],
+  ['ProtectHostname', 'yes'],
+  ['RestrictSUIDSGID', 'yes'],
+  ['RestrictNamespaces', 'yes'],
+  ['RestrictRealtime', 'yes'],
+  ['LockPersonality', 'yes'],
+  ['SystemCallArchitectures', 'native'],
+];
+
 function flyUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, hash: string): string {
   const rootfs = rootfsUnitName(c.name);
   const unit: Lines = [...header(c, hash, 'Container'), ['BindsTo', rootfs], ['After', rootfs]];
@@ -113,8 +134,7 @@ function flyUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, hash
     ['MountAPIVFS', 'yes'],
     ['PrivateTmp', 'yes'],
     ['PrivateDevices', 'yes'],
-    ['NoNewPrivileges', 'yes'],
-    ['ProtectSystem', 'full'],
+    ...FLY_HARDENING,
     ...identity,
     ...c.environment.map(([k, v]): [string, string] => ['Environment', quoteWord(`${k}=${v}`)]),
     ...c.volumes.map((v): [string, string] => [v.readOnly ? 'BindReadOnlyPaths' : 'BindPaths', quoteWord(`${v.host}:${v.path}`)]),

@@ -16,13 +16,16 @@ test('appc isolators with a systemd equivalent become properties or nspawn optio
     { name: 'os/linux/cpu-shares', value: 2048 },
     { name: 'os/linux/oom-score-adj', value: -500 },
     { name: 'os/linux/no-new-privileges', value: true },
-    { name: 'os/linux/capabilities-remove-set', value: { set: ['CAP_NET_RAW', 'CAP_SYS_ADMIN'] } },
+    { name: 'os/linux/capabilities-remove-set', value: { set: ['CAP_SETFCAP', 'CAP_SYS_CHROOT'] } },
     { name: 'os/linux/seccomp-remove-set', value: { set: ['reboot', '@mount'], errno: 'EPERM' } },
   ]));
+  const kept = 'CAP_CHOWN,CAP_DAC_OVERRIDE,CAP_FOWNER,CAP_FSETID,CAP_KILL,CAP_SETGID,CAP_SETUID,CAP_SETPCAP,CAP_NET_BIND_SERVICE';
   assert.deepEqual(limits.properties, [['MemoryMax', '1000000000'], ['CPUQuota', '150%'], ['CPUWeight', '200'], ['OOMScoreAdjust', '-500']]);
-  assert.deepEqual(limits.nspawnArgs, ['--no-new-privileges=yes', '--drop-capability=CAP_NET_RAW,CAP_SYS_ADMIN', '--system-call-filter=~reboot @mount']);
+  assert.deepEqual(limits.nspawnArgs.slice(2), ['--no-new-privileges=yes', '--system-call-filter=~reboot @mount']);
+  assert.equal(limits.nspawnArgs[0], `--capability=${kept}`);
+  assert.match(limits.nspawnArgs[1]!, /^--drop-capability=.*CAP_SYS_CHROOT,.*CAP_SETFCAP,/);
   assert.deepEqual(limits.flyProperties, [
-    ['CapabilityBoundingSet', '~CAP_NET_RAW CAP_SYS_ADMIN'], ['SystemCallFilter', '~reboot @mount'], ['SystemCallErrorNumber', 'EPERM'],
+    ['CapabilityBoundingSet', kept.replaceAll(',', ' ')], ['SystemCallFilter', '~reboot @mount'], ['SystemCallErrorNumber', 'EPERM'],
   ]);
   assert.deepEqual(limits.warnings, []);
   assert.equal(limits.memoryBytes, 1e9);
@@ -32,15 +35,15 @@ test('appc isolators with a systemd equivalent become properties or nspawn optio
 test('isolators without an equivalent, or with values that could not be written safely, are reported', () => {
   const limits = limitsOf(withIsolators([
     { name: 'os/unix/sysctl', value: { 'net.ipv4.ip_forward': '1' } },
-    { name: 'os/linux/capabilities-retain-set', value: { set: ['CAP_NET_BIND_SERVICE'] } },
+    { name: 'os/linux/capabilities-retain-set', value: { set: ['CAP_NET_BIND_SERVICE', 'CAP_NET_ADMIN'] } },
     { name: 'os/linux/capabilities-remove-set', value: { set: ['CAP_X Y'] } },
     { name: 'resource/network-bandwidth', value: { default: true, limit: '1M' } },
   ]));
   assert.deepEqual(limits.warnings, [
+    'isolator os/linux/capabilities-remove-set of the image is not applied: not Linux capabilities: "CAP_X Y" (names look like CAP_NET_ADMIN)',
     'isolator os/unix/sysctl of the image is not applied: systemd has no equivalent property',
-    'isolator os/linux/capabilities-retain-set is applied to isolation fly only: systemd-nspawn keeps its default set',
-    'isolator os/linux/capabilities-remove-set of the image is not applied: capability names must look like CAP_NET_ADMIN',
     'isolator resource/network-bandwidth of the image is not applied: systemd has no equivalent property',
   ]);
-  assert.deepEqual(limits.flyProperties, [['CapabilityBoundingSet', 'CAP_NET_BIND_SERVICE']]);
+  assert.deepEqual(limits.flyProperties, [['CapabilityBoundingSet', 'CAP_NET_BIND_SERVICE CAP_NET_ADMIN']]);
+  assert.equal(limits.nspawnArgs[0], '--capability=CAP_NET_BIND_SERVICE,CAP_NET_ADMIN');
 });
