@@ -5,10 +5,9 @@
  *   1. get the signature (`.aci.asc`) — a missing one fails before the image is downloaded;
  *   2. download the image to a temp file in the store (idle timeout, truncation check);
  *   3. verify the signature over the bytes as served, in time proportional to their
- *      (compressed) size: for a fetch by name against the keys trusted for that name, for a
- *      file or URL against every trusted key, whatever its prefix, as the name is not known
- *      yet (a download is verified while it streams in; whatever that cannot settle is
- *      verified again from the file, which gives the errors);
+ *      (compressed) size, against every trusted key whatever its prefix, as the image's
+ *      name is inside the archive (a download is verified while it streams in; whatever
+ *      that cannot settle is verified again from the file, which gives the errors);
  *   4. only then decompress: read the manifest (nothing written) and check that its name
  *      and labels are the ones asked for;
  *   5. check that the signer's key is trusted for the manifest's name (its prefix);

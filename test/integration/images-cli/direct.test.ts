@@ -190,7 +190,7 @@ test('fetch refuses what is not verified, and says how to fix it', async (t) => 
   assert.equal((await agentctl(['trust', '--prefix', NAME, world.appKeyFile], { env })).code, 0);
   r = await agentctl(['fetch', world.strangerSigned], { env });
   assert.equal(r.code, 1);
-  assert.match(r.stderr, new RegExp(`${world.stranger.fingerprint.slice(0, 4).toUpperCase()}.*agentctl trust --prefix localhost/app`));
+  assert.match(r.stderr, new RegExp(`${world.stranger.fingerprint.slice(0, 4).toUpperCase()}.*agentctl trust --prefix NAME KEYFILE`));
 
   r = await agentctl(['fetch', world.unsigned], { env });
   assert.equal(r.code, 1);
