@@ -6,6 +6,7 @@ import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import type { BusKind } from '../api/agent1.js';
 import { AgentError } from '../core/errors.js';
+import { parseSize } from '../core/config/checks.js';
 import { busKindFromEnv } from '../host/bus/address.js';
 import { defaultLogFormat, type LogFormat } from '../host/log/logger.js';
 import { defaultUnitDirs, type UnitDirs } from '../host/systemd/unit-files.js';
@@ -34,6 +35,8 @@ export interface AgentOptions {
   unitDirs: UnitDirs;
   logFormat: LogFormat;
   logLevel: string;
+  /** Most bytes an image may unpack to; undefined: the image store's free space less a reserve, at each fetch. */
+  maxImageBytes: number | undefined;
 }
 
 export const AGENTD_USAGE = `Usage: agentd [OPTIONS]
@@ -58,6 +61,8 @@ Options:
   --unit-dir DIR         where unit files are written (default by bus)
   --log-format FORMAT    journal, human or json (default: journal under systemd, else human)
   --log-level LEVEL      error, warn, info or debug (default info)
+  --max-image-size SIZE  most an image may unpack to, e.g. 20G (K, M, G, T); default: the
+                         image store's free space at each fetch, less 5% of its size (at most 1G)
   -h, --help             show this help
   --version              print the version
 `;
@@ -98,6 +103,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'unit-dir': { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
+        'max-image-size': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -111,6 +117,11 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
   const logFormat = (values['log-format'] ?? defaultLogFormat(env)) as LogFormat;
   if (!['journal', 'human', 'json'].includes(logFormat)) {
     throw new AgentError({ code: 'agent.usage', message: `--log-format ${logFormat} is not a format`, hint: 'Use journal, human or json' });
+  }
+  const maxImageSize = values['max-image-size'];
+  const maxImageBytes = maxImageSize === undefined ? undefined : parseSize(maxImageSize);
+  if (maxImageSize !== undefined && !maxImageBytes) {
+    throw new AgentError({ code: 'agent.usage', message: `--max-image-size ${maxImageSize} is not a size`, hint: 'e.g. --max-image-size 20G (a number of bytes, or with K, M, G or T)' });
   }
   const unitDirs = defaultUnitDirs(bus, env);
   if (values['unit-dir']) unitDirs.persistent = values['unit-dir'];
@@ -133,6 +144,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       unitDirs,
       logFormat,
       logLevel: values['log-level'] ?? 'info',
+      maxImageBytes,
     },
   };
 }

@@ -3,11 +3,16 @@
  * writes to. The appc layout (only `manifest` and `rootfs/`, nothing twice) is checked by
  * core/appc/layout. Invariants, checked per entry before anything is written:
  * - no entry escapes the tree: no absolute names, no `..`, no entry below a symlink
- *   (a symlinked parent directory), symlink targets that are relative stay inside rootfs
- *   (absolute targets are rooted at rootfs, as the container sees them), hardlinks point
- *   at an earlier entry inside the tree;
+ *   (nothing is ever written through a symlinked parent directory), hardlinks point at an
+ *   earlier entry inside the tree (not at a symlink, not through one);
+ * - symlinks are resolved as the kernel would inside rootfs, chains included
+ *   (core/appc/symlinks): one that leads above the root, or loops, is refused; every link
+ *   is checked when it comes and again at the end, as a later link can lengthen a chain;
  * - a non-directory entry appears once; device nodes only when allowed (FIFOs always);
- * - entry count and total content size stay under the limits (decompression bombs).
+ * - entry count and unpacked size (content and metadata) stay under the limits
+ *   (decompression bombs); an entry's metadata (PAX records, long names) and the
+ *   extended attributes kept for the end are bounded, so memory stays flat on any archive.
+ *   tar-stream itself holds one metadata header at a time and refuses one over 4 MiB.
  * Modes, mtimes and (as root) ownership are kept; directory metadata is applied last so
  * that creating children does not undo it; extended attributes (PAX SCHILY.xattr.*) are
  * restored at the very end, after owners (a chown clears file capabilities), by
@@ -16,31 +21,66 @@
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
 import { chmod, lchown, link, lstat, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
-import { join, posix } from 'node:path';
+import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { extract as tarExtract, type Extract, type Header } from 'tar-stream';
 import { AgentError } from '../../core/errors.js';
 import { createLayoutChecker, type LayoutChecker } from '../../core/appc/layout.js';
-import { entryXattrs, restoreXattrs, type EntryXattrs } from './xattrs.js';
+import { MAX_SYMLINK_HOPS, resolveSymlink } from '../../core/appc/symlinks.js';
+import { entryXattrs, restoreXattrs, xattrBytes, type EntryXattrs } from './xattrs.js';
 
 const run = promisify(execFile);
 
 export interface ExtractLimits {
   /** Most entries an image may have. */
   maxEntries: number;
-  /** Most bytes of file content an image may unpack to. */
+  /**
+   * Most bytes an image may unpack to, file content and metadata (PAX records, long names)
+   * together: agentd's --max-image-size, by default the store's free space less a reserve.
+   */
   maxBytes: number;
   /** Largest manifest accepted. */
   maxManifestBytes: number;
+  /** Most metadata one entry may carry (PAX records and long names). */
+  maxEntryMetadataBytes: number;
+  /** Most bytes of extended attributes an image may carry (they are kept until the end). */
+  maxXattrBytes: number;
 }
 
-export const DEFAULT_EXTRACT_LIMITS: ExtractLimits = {
+/** The limits but the unpacked size, which depends on the host (fetch.ts). */
+export const DEFAULT_EXTRACT_LIMITS: Omit<ExtractLimits, 'maxBytes'> = {
   maxEntries: 1_000_000,
-  maxBytes: 64 * 1024 ** 3,
   maxManifestBytes: 1024 ** 2,
+  maxEntryMetadataBytes: 256 * 1024,
+  maxXattrBytes: 16 * 1024 ** 2,
 };
+
+/** What the unpacked-size limit is, for hints. */
+export const MAX_BYTES_SETTING = "agentd's --max-image-size (default: the image store's free space less a reserve)";
+
+/** One entry's metadata in bytes: its PAX records (as tar stores them, roughly) and names. */
+function metadataBytes(header: Header): number {
+  const pax = (header as Header & { pax?: Record<string, string> | null }).pax ?? {};
+  let bytes = Buffer.byteLength(header.name) + Buffer.byteLength(header.linkname ?? '');
+  for (const [key, value] of Object.entries(pax)) bytes += Buffer.byteLength(key) + Buffer.byteLength(value) + 4;
+  return bytes;
+}
+
+/** The entry's metadata in bytes; refuses an entry with more than `limit`. */
+export function checkEntryMetadata(header: Header, image: string, limit: number): number {
+  const bytes = metadataBytes(header);
+  if (bytes > limit) {
+    throw new AgentError({
+      code: 'image.metadata-too-large',
+      message: `archive entry ${JSON.stringify(header.name.slice(0, 256))} carries ${bytes} bytes of metadata (PAX records and names), more than the ${limit} an entry may have`,
+      subject: image,
+      hint: 'No genuine image needs this much (an extended attribute holds at most 64 KiB): the image is malformed or malicious and was not stored; tell its publisher',
+    });
+  }
+  return bytes;
+}
 
 export interface ExtractOptions {
   /** The image (name or source) for messages. */
@@ -88,11 +128,13 @@ interface DirMeta {
 }
 
 class Extraction {
-  private readonly symlinks = new Set<string>();
+  /** Symlinks made so far, by path below dest, with their targets. */
+  private readonly symlinks = new Map<string, string>();
   private readonly dirs = new Map<string, DirMeta>();
   private readonly xattrs: EntryXattrs[] = [];
   private entries = 0;
   private bytes = 0;
+  private xattrBytes = 0;
 
   private readonly layout: LayoutChecker = createLayoutChecker();
 
@@ -109,12 +151,14 @@ class Extraction {
     }
   }
 
+  /** Resolves the symlink at `parts` (with the links known now) and refuses it when it escapes or loops. */
   private checkSymlinkTarget(name: string, parts: string[], target: string): void {
     if (target === '' || target.includes('\0')) this.refuse(name, 'is a symlink without a valid target');
-    if (target.startsWith('/')) return; // rooted at the container's root, as the container sees it
-    const inTree = parts[0] === 'rootfs' ? parts.slice(1, -1) : parts.slice(0, -1);
-    const resolved = posix.normalize(posix.join(inTree.join('/') || '.', target));
-    if (resolved === '..' || resolved.startsWith('../')) this.refuse(name, `is a symlink to ${JSON.stringify(target)}, outside the image`);
+    const root = parts[0] === 'rootfs' ? ['rootfs'] : [];
+    const readlink = (path: string): string | undefined => this.symlinks.get([...root, path].join('/'));
+    const resolved = resolveSymlink(parts.slice(root.length, -1), target, readlink);
+    if (resolved.kind === 'escape') this.refuse(name, `is a symlink to ${JSON.stringify(target)}, which leads outside the image`);
+    if (resolved.kind === 'loop') this.refuse(name, `is a symlink to ${JSON.stringify(target)}, which does not resolve (more than ${MAX_SYMLINK_HOPS} links)`);
   }
 
   private count(name: string, size: number): void {
@@ -133,7 +177,7 @@ class Extraction {
         code: 'image.too-large',
         message: `the archive unpacks to more than ${maxBytes} bytes (at ${JSON.stringify(name)})`,
         subject: this.options.image,
-        hint: 'Raise the size limit in the image settings if this image is genuine',
+        hint: `The limit is ${MAX_BYTES_SETTING}: if this image is genuine, make room in the store or raise that setting`,
       });
     }
   }
@@ -156,7 +200,7 @@ class Extraction {
     const parts = entryComponents(name, this.options.image);
     const type = header.type ?? 'file';
     const size = type === 'file' || type === 'contiguous-file' ? header.size ?? 0 : 0;
-    this.count(name, size);
+    this.count(name, size + checkEntryMetadata(header, this.options.image, this.options.limits.maxEntryMetadataBytes));
     if (this.layout.add({ name, type }).kind === 'skip') {
       body.resume();
       return; // the archive's own root, "./"
@@ -164,7 +208,7 @@ class Extraction {
     this.checkParents(name, parts);
     const rel = parts.join('/');
     const attrs = entryXattrs(header, this.options.image);
-    if (attrs.length > 0) this.xattrs.push({ path: rel, attrs });
+    if (attrs.length > 0) this.keepXattrs(name, { path: rel, attrs });
     const path = join(this.dest, ...parts);
     const mode = (header.mode ?? 0o644) & 0o7777;
     await mkdir(join(this.dest, ...parts.slice(0, -1)), { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
@@ -196,7 +240,7 @@ class Extraction {
         this.checkSymlinkTarget(name, parts, header.linkname ?? '');
         body.resume();
         await this.created(name, () => symlink(header.linkname!, path));
-        this.symlinks.add(rel);
+        this.symlinks.set(rel, header.linkname!);
         await this.setOwner(path, header);
         if (header.mtime) await lutimes(path, header.mtime, header.mtime);
         return;
@@ -235,9 +279,28 @@ class Extraction {
     if (header.mtime) await utimes(path, header.mtime, header.mtime);
   }
 
-  /** Checks the archive was complete, then applies directory owners, modes and mtimes, deepest first. */
+  private keepXattrs(name: string, entry: EntryXattrs): void {
+    const limit = this.options.limits.maxXattrBytes;
+    this.xattrBytes += xattrBytes(entry.attrs);
+    if (this.xattrBytes > limit) {
+      throw new AgentError({
+        code: 'image.metadata-too-large',
+        message: `the image carries more than ${limit} bytes of extended attributes (at ${JSON.stringify(name)})`,
+        subject: this.options.image,
+        hint: 'No genuine image needs this much: the image is malformed or malicious and was not stored; tell its publisher',
+      });
+    }
+    this.xattrs.push(entry);
+  }
+
+  /**
+   * Checks the archive was complete and every symlink with the whole tree known (a later
+   * link can lengthen an earlier chain), then applies directory owners, modes and mtimes,
+   * deepest first.
+   */
   async finish(): Promise<ExtractResult> {
     this.layout.finish();
+    for (const [rel, target] of this.symlinks) this.checkSymlinkTarget(rel, rel.split('/'), target);
     const dirs = [...this.dirs.values()].sort((a, b) => b.path.length - a.path.length);
     for (const dir of dirs) {
       if (this.options.keepOwnership) await lchown(dir.path, dir.uid, dir.gid);
@@ -269,6 +332,15 @@ export async function extractAci(tar: Readable, dest: string, options: ExtractOp
 /** tar-stream's parse errors as `image.corrupt-archive`; our own and file-system errors as they are. */
 export function asArchiveError(e: unknown, image: string): unknown {
   if (e instanceof AgentError || (e as NodeJS.ErrnoException).syscall !== undefined) return e;
+  if (e instanceof Error && e.message === 'Header exceeds max size') {
+    return new AgentError({
+      code: 'image.metadata-too-large',
+      message: 'an archive entry carries a metadata header (PAX records or a long name) larger than 4 MiB',
+      subject: image,
+      hint: 'No genuine image needs this much: the image is malformed or malicious and was not stored; tell its publisher',
+      cause: e,
+    });
+  }
   return new AgentError({
     code: 'image.corrupt-archive',
     message: `the image is not a valid tar archive (${e instanceof Error ? e.message : String(e)})`,

@@ -1,16 +1,20 @@
 /**
  * Fetching an image into the store: by file path, by https URL, or by name through appc
- * meta discovery. The order is fixed and is the whole point:
+ * meta discovery. The order is fixed and is the whole point: nothing that no trusted key
+ * signed is ever decompressed.
  *   1. get the signature (`.aci.asc`) — a missing one fails before the image is downloaded;
  *   2. download the image to a temp file in the store (idle timeout, truncation check);
- *   3. read the manifest from the archive in memory (nothing written) and check that its
- *      name and labels are the ones asked for;
- *   4. verify the signature over the bytes as served with the keys trusted for that name
- *      (a download is verified while it streams in, against every trusted key, and the
- *      signer's trust for the name is checked once the manifest is read; whatever that
- *      early check cannot settle is verified again the slow way, which gives the errors);
- *   5. only then extract (layout and safety checks), hashing the uncompressed tar into the
- *      image ID, and move the tree into the store by one rename.
+ *   3. verify the signature over the bytes as served, in time proportional to their
+ *      (compressed) size, against every trusted key whatever its prefix, as the image's
+ *      name is inside the archive (a download is verified while it streams in; whatever
+ *      that cannot settle is verified again from the file, which gives the errors);
+ *   4. only then decompress: read the manifest (nothing written) and check that its name
+ *      and labels are the ones asked for;
+ *   5. check that the signer's key is trusted for the manifest's name (its prefix);
+ *   6. extract (layout and safety checks, limits on entries, unpacked size — by default the
+ *      store's free space less a reserve — and metadata), hashing the uncompressed tar into
+ *      the image ID, and move the tree into the store by one rename.
+ * With --insecure-options=image steps 3 and 5 are skipped, with a warning.
  * A download whose URL served the same signature before is not downloaded again: that
  * signature was verified over the image then stored (./fetch-memo.ts), which is used when
  * its signer is still trusted for its name and it is the image asked for.
@@ -18,7 +22,7 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { open, readFile, rm, stat } from 'node:fs/promises';
+import { open, readFile, rm, stat, statfs } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PassThrough, Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -30,7 +34,7 @@ import { discoverEndpoints } from '../../core/appc/discovery.js';
 import { validateImageManifest, type ImageManifest } from '../../core/appc/manifest.js';
 import { parseManifestText } from '../../core/appc/validate.js';
 import type { Keystore } from '../trust/keystore.js';
-import { verifyDetached } from '../trust/verify.js';
+import { untrustedSigner, verifyDetached } from '../trust/verify.js';
 import { decompress, type ArchiveFormat } from '../stream/decompress.js';
 import { DEFAULT_EXTRACT_LIMITS, extractAci, type ExtractLimits } from './extract.js';
 import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../net/http.js';
@@ -167,6 +171,17 @@ async function formatOf(path: string, source: string): Promise<ArchiveFormat> {
   }
 }
 
+/** The space left free on the store's file system: 5% of its size, at most 1 GiB. */
+const RESERVE_FRACTION = 0.05;
+const MAX_RESERVE_BYTES = 1024 ** 3;
+
+/** The default unpacked-size limit: the free space of the file system holding `dir`, less the reserve. */
+export async function defaultMaxBytes(dir: string): Promise<number> {
+  const fs = await statfs(dir);
+  const reserve = Math.min(MAX_RESERVE_BYTES, Math.floor(fs.blocks * fs.bsize * RESERVE_FRACTION));
+  return Math.max(0, fs.bavail * fs.bsize - reserve);
+}
+
 const sha256 = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
 /** Checks the manifest (or a stored image) is the image asked for (for a fetch by name). */
@@ -195,7 +210,8 @@ function checkWanted(manifest: Pick<ImageManifest, 'name' | 'labels'>, app: AppR
 }
 
 export class Fetcher {
-  private readonly limits: ExtractLimits;
+  /** The limits; the unpacked size, when not set, is derived from free space at each fetch. */
+  private readonly limits: Omit<ExtractLimits, 'maxBytes'> & { maxBytes?: number };
   private readonly insecure: ReadonlySet<InsecureOption>;
   private readonly http: HttpOptions;
 
@@ -303,15 +319,17 @@ export class Fetcher {
     }
   }
 
-  /** Steps 3–5 on an archive on disk: manifest, verification, extraction, commit. */
+  /** Steps 3–6 on an archive on disk: signature, manifest, signer's trust, extraction, commit. */
   private async ingest(located: Located, wanted: AppRef | undefined): Promise<ImageInfo> {
     const { archive, source } = located;
     const before = await stat(archive);
+    const signer = await this.verify(located, wanted, before.size);
     const format = await formatOf(archive, source);
-    const manifestBytes = await peekManifest(decompress(readArchive(archive), format, source), source, this.limits.maxManifestBytes);
+    const manifestBytes = await peekManifest(decompress(readArchive(archive), format, source), source, this.limits);
     const manifest = validateImageManifest(parseManifestText(manifestBytes.toString('utf8')));
     checkWanted(manifest, wanted, source);
-    const signer = await this.verify(located, manifest.name, before.size);
+    await this.checkSigner(located, signer, manifest.name);
+    const limits = { ...this.limits, maxBytes: this.limits.maxBytes ?? (await defaultMaxBytes(this.options.store.dir)) };
 
     const work = await this.options.store.newTempDir('extract');
     try {
@@ -329,7 +347,7 @@ export class Fetcher {
       tap.on('close', () => tar.destroy()); // an aborted extraction stops decompression (and its child)
       await extractAci(tar.pipe(tap), work, {
         image: manifest.name,
-        limits: this.limits,
+        limits,
         allowDevices: this.options.allowDevices ?? false,
         keepOwnership: this.options.keepOwnership ?? process.getuid?.() === 0,
       });
@@ -350,25 +368,43 @@ export class Fetcher {
     }
   }
 
-  private async verify(located: Located, name: string, size: number): Promise<string | null> {
-    if (located.signature === undefined) {
-      this.options.onWarning?.(`image ${name} from ${located.source} is stored WITHOUT signature verification (--insecure-options=image)`);
-      return null;
-    }
-    const { keystore } = this.options;
+  /**
+   * Step 3: the signature over the bytes as served, against every trusted key whatever its
+   * prefix (the image's name is in the archive, not read yet). Resolves with the signer, or
+   * null without verification.
+   */
+  private async verify(located: Located, wanted: AppRef | undefined, size: number): Promise<string | null> {
+    if (located.signature === undefined) return null;
+    const trusted = await this.options.keystore.list();
     const early = await located.early;
-    if (early !== undefined && (await keystore.keysFor(name)).some((k) => k.fingerprint === early)) {
+    if (early !== undefined) {
       this.options.onProgress?.({ phase: 'verify', done: size, total: size });
       return early;
     }
     const verified = await verifyDetached({
-      name,
+      name: wanted?.name ?? located.source,
       signature: located.signature,
       data: readArchive(located.archive, meter('verify', size, this.options.onProgress)),
-      trusted: await keystore.keysFor(name),
-      known: await keystore.list(),
+      trusted,
+      ...(!wanted && {
+        scope: 'any image name',
+        trustHint:
+          'If you trust this publisher, run `agentctl trust --prefix NAME KEYFILE` with their public key, NAME being the image names they may sign ' +
+          '(the image was not opened to read its own name, as no trusted key signed it)',
+      }),
     });
     return verified.fingerprint;
+  }
+
+  /** Step 5: the signer (verified in step 3) must be trusted for the manifest's name. */
+  private async checkSigner(located: Located, signer: string | null, name: string): Promise<void> {
+    if (signer === null) {
+      this.options.onWarning?.(`image ${name} from ${located.source} is stored WITHOUT signature verification (--insecure-options=image)`);
+      return;
+    }
+    const { keystore } = this.options;
+    if ((await keystore.keysFor(name)).some((k) => k.fingerprint === signer)) return;
+    throw untrustedSigner({ name, signature: located.signature! }, signer, (await keystore.list()).filter((k) => k.fingerprint === signer));
   }
 
   /** The archive read for extraction must be the one verified (a local file may change). */

@@ -5,7 +5,8 @@
  * that carry xattrs) costs a few milliseconds. Only the `user.` and `security.`
  * namespaces are restored (file capabilities, SELinux labels); `trusted.` and `system.`
  * are refused. tar-stream reads PAX values as UTF-8, so a binary value that is not valid
- * UTF-8 cannot be restored faithfully: it is refused rather than written wrong.
+ * UTF-8 cannot be restored faithfully: it is refused rather than written wrong. A name or
+ * value longer than Linux accepts (255 and 64 KiB bytes) is refused as it is read.
  */
 import { spawn } from 'node:child_process';
 import type { Header } from 'tar-stream';
@@ -13,6 +14,9 @@ import { AgentError } from '../../core/errors.js';
 
 const PAX_PREFIX = 'SCHILY.xattr.';
 const ALLOWED = /^(user|security)\./;
+/** Linux's XATTR_NAME_MAX and XATTR_SIZE_MAX. */
+const MAX_NAME_BYTES = 255;
+const MAX_VALUE_BYTES = 64 * 1024;
 
 export interface EntryXattrs {
   /** Path relative to the extraction directory. */
@@ -38,9 +42,24 @@ export function entryXattrs(header: Header, image: string): Array<[string, strin
     if (value.includes('\uFFFD')) {
       throw refuse(image, header.name, `has a binary extended attribute ${name} that cannot be restored faithfully`, 'Rebuild the image without it (set capabilities in the container instead), or tell its publisher');
     }
+    const nameBytes = Buffer.byteLength(name);
+    const valueBytes = Buffer.byteLength(value);
+    if (nameBytes > MAX_NAME_BYTES || valueBytes > MAX_VALUE_BYTES) {
+      throw new AgentError({
+        code: 'image.metadata-too-large',
+        message: `archive entry ${JSON.stringify(header.name.slice(0, 256))} has an extended attribute of ${nameBytes} + ${valueBytes} bytes, more than Linux allows (${MAX_NAME_BYTES} for the name, ${MAX_VALUE_BYTES} for the value)`,
+        subject: image,
+        hint: 'The image is malformed or malicious and was not stored: do not use it, and tell its publisher',
+      });
+    }
     attrs.push([name, value]);
   }
   return attrs;
+}
+
+/** The bytes of `attrs`, names and values. */
+export function xattrBytes(attrs: Array<[string, string]>): number {
+  return attrs.reduce((sum, [name, value]) => sum + Buffer.byteLength(name) + Buffer.byteLength(value), 0);
 }
 
 /** getfattr's quoting: bytes outside printable ASCII, and backslash, as \ooo. */

@@ -19,6 +19,8 @@ export interface VerifyInput {
   data: Readable;
   /** Keys trusted for `name` (Keystore.keysFor). */
   trusted: TrustedKey[];
+  /** What `trusted` is trusted for, in messages; default `name`. */
+  scope?: string;
   /** Every trusted key, to tell "unknown key" from "key trusted for another prefix". */
   known?: TrustedKey[];
   /** What is signed, in messages: default `image`; the update engine says `release`. */
@@ -66,14 +68,19 @@ async function signingKeys(candidates: TrustedKey[], signature: Signature): Prom
   return found;
 }
 
-function untrusted(input: VerifyInput, what: string, signer: string, elsewhere: TrustedKey[]): AgentError {
+/**
+ * The error for a signer (fingerprint or key ID) that is not among the keys trusted for
+ * `input.name`; `elsewhere` are the trusted keys (for other prefixes) that hold it.
+ */
+export function untrustedSigner(input: Omit<VerifyInput, 'data' | 'trusted'>, signer: string, elsewhere: TrustedKey[]): AgentError {
   const { name } = input;
+  const what = input.what ?? 'image';
   const shown = showFingerprint(signer);
   const scopes = [...new Set(elsewhere.map((k) => k.prefix ?? ''))].filter((p) => p !== '');
   return new AgentError({
     code: 'trust.key-untrusted',
     message:
-      `${what} ${name} is signed by key ${shown} which is not trusted for ${name}` +
+      `${what} ${name} is signed by key ${shown} which is not trusted for ${input.scope ?? name}` +
       (scopes.length > 0 ? ` (it is trusted only for ${scopes.join(', ')})` : ''),
     subject: name,
     hint:
@@ -90,7 +97,7 @@ export async function verifyDetached(input: VerifyInput): Promise<Verified> {
   if (!found) {
     input.data.destroy();
     const elsewhere = (await signingKeys(input.known ?? [], signature)).map((k) => k.entry);
-    throw untrusted(input, what, signerOf(signature), elsewhere);
+    throw untrustedSigner(input, signerOf(signature), elsewhere);
   }
   const { createMessage, verify } = await import('openpgp');
   const message = await createMessage({ binary: Readable.toWeb(input.data) as ReadableStream<Uint8Array> });

@@ -73,7 +73,7 @@ test('a fetch by name walks discovery and checks the name and labels', async (t)
   assert.deepEqual(await store.get('example.com/app', [{ name: 'version', value: '1.0.0' }]), info);
 });
 
-test('a server that gives an image with another name than asked: refused before verification', async (t) => {
+test('a server that gives an image with another name than asked: refused before extraction', async (t) => {
   const store = await makeStore(t);
   const before = await snapshot(store.dir);
   const app = { name: 'example.com/renamed', labels: { version: '1.0.0', os: 'linux', arch: 'amd64' } };

@@ -24,3 +24,14 @@ test('bad arguments are usage errors', () => {
   assert.throws(() => parseAgentArgs(['--nope'], {}), /Unknown option/);
   assert.throws(() => parseAgentArgs(['--log-format=xml'], {}), /not a format/);
 });
+
+test('--max-image-size sets the unpacked-size limit of images; without it the fetch derives it from free space', () => {
+  const none = parseAgentArgs([], {});
+  assert.ok('options' in none);
+  assert.equal(none.options.maxImageBytes, undefined);
+  const set = parseAgentArgs(['--max-image-size', '20G'], {});
+  assert.ok('options' in set);
+  assert.equal(set.options.maxImageBytes, 20 * 2 ** 30);
+  assert.throws(() => parseAgentArgs(['--max-image-size=lots'], {}), /--max-image-size lots is not a size/);
+  assert.throws(() => parseAgentArgs(['--max-image-size=0'], {}), /is not a size/);
+});
