@@ -4,6 +4,9 @@
  * the store, the keystore and a fetcher, taking and returning the JSON documents of
  * agent/api/agent1.ts. One process at a time holds a store (ImageStore.open takes its
  * lock; close lets go): agentd, or agentctl while agentd is not running.
+ *
+ * An image a container holds (see ImageHolder) is in use: remove refuses it, naming the
+ * containers, and gc keeps it; both ask the same `holders` function.
  */
 import { execFile } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
@@ -11,7 +14,7 @@ import { endianness } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type {
-  FetchProgressEvent, FetchRequest, FetchResult, GcRequest, GcResult, ImageDetail, ImageLabel, ImageSummary,
+  FetchProgressEvent, FetchRequest, FetchResult, GcRequest, GcResult, ImageDetail, ImageLabel, ImageSummary, ImageUpdatesDocument,
 } from '../api/agent1.js';
 import { AgentError, isAgentError } from '../core/errors.js';
 import { parseAppString, parseImageReference, type AppDefaults } from '../core/appc/app-string.js';
@@ -37,10 +40,41 @@ export interface ImageServiceOptions {
   allowDevices?: boolean;
   /** os and arch labels for fetches by name; default: this host. */
   host?: AppDefaults;
-  /** IDs of images that containers use: gc keeps them. Default: none. */
-  referenced?: () => Promise<ReadonlySet<string>>;
+  /** The images in use and who holds them: remove refuses them, gc keeps them. Default: none. */
+  holders?: () => Promise<readonly ImageHolder[]>;
   /** How long to wait for another process to let go of the store; default 0. */
   lockWaitMs?: number;
+}
+
+/** A container that holds an image: it runs it, is declared on it, or auto-update keeps it. */
+export interface ImageHolder {
+  imageId: string;
+  container: string;
+  /** Why, for people: `declared`, `unit running`, `one-off run failed`, `staged by auto-update`… */
+  why: string;
+}
+
+/** The images auto-update holds: each container's current, staged and rollback image. */
+export function autoUpdateHolders(doc: ImageUpdatesDocument): ImageHolder[] {
+  return doc.containers.flatMap((c) => [
+    ...(c.current ? [{ imageId: c.current.id, container: c.name, why: 'current image of auto-update' }] : []),
+    ...(c.staged ? [{ imageId: c.staged.id, container: c.name, why: 'staged by auto-update' }] : []),
+    ...(c.previous ? [{ imageId: c.previous.id, container: c.name, why: 'rollback image of auto-update' }] : []),
+  ]);
+}
+
+/** The error of removing an image that `holders` (all holding it, at least one) hold. */
+export function imageInUse(image: ImageInfo, holders: readonly ImageHolder[]): AgentError {
+  const whys = new Map<string, string[]>();
+  for (const h of holders) whys.set(h.container, [...new Set([...(whys.get(h.container) ?? []), h.why])]);
+  const names = [...whys].map(([container, why]) => `${container} (${why.join(', ')})`).join(', ');
+  return new AgentError({
+    code: 'image.in-use',
+    message: `image ${image.name} ${image.id.slice(0, 'sha512-'.length + 12)} is in use by container${whys.size > 1 ? 's' : ''} ${names}`,
+    subject: image.id,
+    hint: 'Remove or change those containers first: their declarations in host-agent.containers, one-off runs with agentctl rm; ' +
+      'auto-update lets go of a staged or rollback image when the container no longer has auto-update: true',
+  });
 }
 
 export type ImageHandlers = Pick<AgentHandlers, 'ListImages' | 'GetImage' | 'FetchImage' | 'RemoveImage' | 'GcImages'>;
@@ -150,8 +184,11 @@ export class ImageService {
     return { image: summary(await fetcher.fetch(source)), warnings };
   }
 
+  /** Removes an image no container holds; refuses one in use (image.in-use). */
   async remove(ref: string): Promise<ImageSummary> {
     const info = await this.find(ref);
+    const holders = (await this.holders()).filter((h) => h.imageId === info.id);
+    if (holders.length > 0) throw imageInUse(info, holders);
     await this.store.remove(info.id);
     return summary(info);
   }
@@ -161,7 +198,7 @@ export class ImageService {
       throw new AgentError({ code: 'image.bad-grace', message: `grace period ${request.graceSeconds} s is not a duration`, hint: 'Give a grace period such as 24h or 30m' });
     }
     const before = new Map((await this.store.list()).map((i) => [i.id, i]));
-    const referenced = (await this.options.referenced?.()) ?? new Set<string>();
+    const referenced = new Set((await this.holders()).map((h) => h.imageId));
     const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
     return { removed: removed.map((id) => summary(before.get(id)!)) };
   }
@@ -186,6 +223,10 @@ export class ImageService {
       RemoveImage: async (ref) => [JSON.stringify(await this.remove(String(ref)))],
       GcImages: async (json) => [JSON.stringify(await this.gc(parseJson<GcRequest>(json, 'GcImages')))],
     };
+  }
+
+  private async holders(): Promise<readonly ImageHolder[]> {
+    return (await this.options.holders?.()) ?? [];
   }
 
   private async find(ref: string) {

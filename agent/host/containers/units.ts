@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import { createHash } from 'node:crypto';
-import { containerOfOrigin, containerUnitName, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
+import { containerOfOrigin, containerUnitName, IMAGE_KEY, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
 import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
@@ -36,6 +36,8 @@ export interface InstalledContainer {
   unit: string;
   /** `X-HostAgent-Spec=` of the main unit; undefined when missing. */
   hash: string | undefined;
+  /** `X-HostAgent-Image=` of the main unit: the image ID it runs; undefined when missing. */
+  imageId: string | undefined;
   /** Every unit file of the container (fly: also its rootfs unit). */
   files: string[];
 }
@@ -124,9 +126,12 @@ export class ContainerUnits {
     for (const file of await this.options.unitFiles.listManaged()) {
       const name = containerOfOrigin(file.origin);
       if (name === undefined) continue;
-      const entry = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, files: [] };
+      const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [] };
       entry.files.push(file.name);
-      if (file.name === entry.unit) entry.hash = specHashOf(file.text);
+      if (file.name === entry.unit) {
+        entry.hash = specHashOf(file.text);
+        entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha512-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+      }
       byName.set(name, entry);
     }
     return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
