@@ -68,6 +68,23 @@ async function userProblems(spec: ContainerSpec, rootfs: string): Promise<SpecPr
   return [{ field, message: `systemd-nspawn needs getent in the image to switch to user ${user}, and this image has none; use isolation fly or an image with getent` }];
 }
 
+/** The containers whose unit files (in `unitFiles`) carry the agent's marker. */
+export async function installedContainers(unitFiles: UnitFileStore): Promise<InstalledContainer[]> {
+  const byName = new Map<string, InstalledContainer>();
+  for (const file of await unitFiles.listManaged()) {
+    const name = containerOfOrigin(file.origin);
+    if (name === undefined) continue;
+    const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [] };
+    entry.files.push(file.name);
+    if (file.name === entry.unit) {
+      entry.hash = specHashOf(file.text);
+      entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha512-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+    }
+    byName.set(name, entry);
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+}
+
 export class ContainerUnits {
   constructor(private readonly options: ContainerUnitsOptions) {}
 
@@ -121,20 +138,8 @@ export class ContainerUnits {
   }
 
   /** The containers whose unit files carry the agent's marker. */
-  async installed(): Promise<InstalledContainer[]> {
-    const byName = new Map<string, InstalledContainer>();
-    for (const file of await this.options.unitFiles.listManaged()) {
-      const name = containerOfOrigin(file.origin);
-      if (name === undefined) continue;
-      const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [] };
-      entry.files.push(file.name);
-      if (file.name === entry.unit) {
-        entry.hash = specHashOf(file.text);
-        entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha512-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
-      }
-      byName.set(name, entry);
-    }
-    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  installed(): Promise<InstalledContainer[]> {
+    return installedContainers(this.options.unitFiles);
   }
 
   /**

@@ -5,7 +5,8 @@
  * what is in use and removes the rest; an unused image is removed. A newer import under
  * the same name and version moves no container, not even across an agent restart (same
  * MainPID, same image ID); a change of the declaration does. `agentctl rm` of a finished
- * one-off run works at once.
+ * one-off run works at once. Without agentd, agentctl still refuses and keeps what an
+ * installed unit runs.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -115,4 +116,16 @@ test('agentctl rm of a finished one-off run works without restarting agentd', as
   await assert.rejects(stat(join(w.stateDir, 'containers/done')));
   assert.equal(await w.container('done'), undefined);
   assert.equal((await w.systemd.unitStatus(AGENT_UNIT)).mainPid, agent, 'the same agentd');
+});
+
+test('without agentd (agentctl on the store directly), rm still refuses and gc still keeps what an installed unit runs', async () => {
+  const id = (await w.container('web'))!.imageId!;
+  await w.systemd.stop(AGENT_UNIT);
+  let r = await ctl(['image', 'rm', id, '--state-dir', w.stateDir]);
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /is in use by container web \(unit installed\)/);
+  r = await ctl(['image', 'gc', '--grace', '0', '--state-dir', w.stateDir]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^nothing to remove/);
+  assert.ok((await stat(join(w.stateDir, 'images', id, 'rootfs/bin/busybox'))).isFile());
 });
