@@ -117,6 +117,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     // Images in use (rm refuses them, gc keeps them): what containers run or are declared
     // on, and the staged and rollback images of auto-updates.
     holders: async () => [...containers.imageHolders(), ...autoUpdateHolders(imageUpdates.document())],
+    runner,
   });
   const output = options.bus === 'system' ? 'journal' : 'file';
   const containers = new ContainerService({

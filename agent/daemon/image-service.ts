@@ -25,6 +25,7 @@ import { classifyImageArgument, Fetcher, type FetchProgress, type InsecureOption
 import type { HttpOptions } from '../host/net/http.js';
 import { ImageStore, type ImageInfo } from '../host/images/store.js';
 import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
+import type { ExclusiveRunner } from './runner.js';
 
 const run = promisify(execFile);
 
@@ -42,6 +43,11 @@ export interface ImageServiceOptions {
   host?: AppDefaults;
   /** The images in use and who holds them: remove refuses them, gc keeps them. Default: none. */
   holders?: () => Promise<readonly ImageHolder[]>;
+  /**
+   * The agent's runner: remove and gc run on it, so no container change (which changes
+   * the holders) comes between the check and the removal. Default: run at once.
+   */
+  runner?: Pick<ExclusiveRunner, 'run'>;
   /** How long to wait for another process to let go of the store; default 0. */
   lockWaitMs?: number;
 }
@@ -186,21 +192,25 @@ export class ImageService {
 
   /** Removes an image no container holds; refuses one in use (image.in-use). */
   async remove(ref: string): Promise<ImageSummary> {
-    const info = await this.find(ref);
-    const holders = (await this.holders()).filter((h) => h.imageId === info.id);
-    if (holders.length > 0) throw imageInUse(info, holders);
-    await this.store.remove(info.id);
-    return summary(info);
+    return this.exclusive(`remove image ${ref}`, async () => {
+      const info = await this.find(ref);
+      const holders = (await this.holders()).filter((h) => h.imageId === info.id);
+      if (holders.length > 0) throw imageInUse(info, holders);
+      await this.store.remove(info.id);
+      return summary(info);
+    });
   }
 
   async gc(request: GcRequest): Promise<GcResult> {
     if (!Number.isFinite(request.graceSeconds) || request.graceSeconds < 0) {
       throw new AgentError({ code: 'image.bad-grace', message: `grace period ${request.graceSeconds} s is not a duration`, hint: 'Give a grace period such as 24h or 30m' });
     }
-    const before = new Map((await this.store.list()).map((i) => [i.id, i]));
-    const referenced = new Set((await this.holders()).map((h) => h.imageId));
-    const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
-    return { removed: removed.map((id) => summary(before.get(id)!)) };
+    return this.exclusive('remove unused images', async () => {
+      const before = new Map((await this.store.list()).map((i) => [i.id, i]));
+      const referenced = new Set((await this.holders()).map((h) => h.imageId));
+      const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
+      return { removed: removed.map((id) => summary(before.get(id)!)) };
+    });
   }
 
   /** The D-Bus handlers of the image methods; `emit` sends a FetchProgress signal. */
@@ -223,6 +233,10 @@ export class ImageService {
       RemoveImage: async (ref) => [JSON.stringify(await this.remove(String(ref)))],
       GcImages: async (json) => [JSON.stringify(await this.gc(parseJson<GcRequest>(json, 'GcImages')))],
     };
+  }
+
+  private exclusive<T>(what: string, op: () => Promise<T>): Promise<T> {
+    return this.options.runner ? this.options.runner.run(what, op) : op();
   }
 
   private async holders(): Promise<readonly ImageHolder[]> {

@@ -42,11 +42,13 @@ after(async () => {
   for (const fn of cleanups.reverse()) await fn();
 });
 
-test('image rm of the image a running container uses is refused, naming it; its /bin still works', async () => {
+test('image rm of the image a running container uses is refused, naming it; its /bin still works', async (t) => {
   const web = await w.eventually(() => w.container('web'), (c) => c?.state === 'running', 'web to run');
   const id = web!.imageId!;
   for (const ref of [id, `${IMAGE}:1.0.0`]) {
+    const started = Date.now();
     const r = await ctl(['image', 'rm', ref]);
+    t.diagnostic(`agentctl image rm ${ref.slice(0, 19)}: refused in ${Date.now() - started} ms`);
     assert.equal(r.code, 1, r.stdout);
     assert.match(r.stderr, /image example\.com\/busybox sha512-\w+ is in use by container web \(declared, unit running\)\. Remove or change those containers first/);
   }
