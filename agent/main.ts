@@ -26,7 +26,7 @@ import { ManagedUnits } from './daemon/managed-units.js';
 import { ConfigService } from './daemon/config-service.js';
 import type { HostContext } from './host/apply/observe.js';
 import { chooseHostnameStore } from './host/hostname.js';
-import { ImageService } from './daemon/image-service.js';
+import { autoUpdateHolders, ImageService } from './daemon/image-service.js';
 import { readHostFacts } from './host/containers/host-facts.js';
 import { ContainerUnits } from './host/containers/units.js';
 import { ContainerService, serviceImages } from './daemon/container-service.js';
@@ -115,11 +115,10 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     ...(options.maxImageBytes !== undefined && { limits: { maxBytes: options.maxImageBytes } }),
     // Discovery on another port than 443 (private networks, tests), as for agentctl.
     ...(process.env.HOST_AGENT_DISCOVERY_PORT && { discoveryPort: Number(process.env.HOST_AGENT_DISCOVERY_PORT) }),
-    // gc keeps what containers run, and the staged and rollback images of auto-updates.
-    referenced: async () => new Set([
-      ...containers.snapshot().flatMap((c) => (c.imageId ? [c.imageId] : [])),
-      ...imageUpdates.document().containers.flatMap((u) => [u.current, u.staged, u.previous].flatMap((i) => (i ? [i.id] : []))),
-    ]),
+    // Images in use (rm refuses them, gc keeps them): what containers run or are declared
+    // on, and the staged and rollback images of auto-updates.
+    holders: async () => [...containers.imageHolders(), ...autoUpdateHolders(imageUpdates.document())],
+    runner,
   });
   const output = options.bus === 'system' ? 'journal' : 'file';
   const containers = new ContainerService({

@@ -2,8 +2,9 @@
  * One-off containers (`agentctl run`, the rkt `run` experience): the properties of a
  * transient unit `container-<name>.service` that runs an image under systemd-nspawn,
  * supervised by systemd like a declared container but with no unit file (gone once it
- * stopped; a failed run stays until `agentctl rm`). Also the last lines of a container's
- * output, from its output file or the journal.
+ * stopped; a failed run stays until `agentctl rm`). Its Description names the image ID, so
+ * an agent that restarts knows which image a run holds. Also the last lines of a
+ * container's output, from its output file or the journal.
  */
 import { execFile } from 'node:child_process';
 import { access, open } from 'node:fs/promises';
@@ -26,13 +27,18 @@ async function which(program: string, path = process.env.PATH ?? '/usr/bin:/bin'
   return `/usr/bin/${program}`;
 }
 
+/** The image ID a run's unit Description names (see transientProperties), or undefined. */
+export function imageOfRun(description: string): string | undefined {
+  return / \((?:.*, )?(sha512-[0-9a-f]+)\)$/.exec(description)?.[1];
+}
+
 /** Properties of the transient unit of `spec` (already validated by ContainerUnits.render). */
 export async function transientProperties(spec: ContainerSpec, host: ContainerHost): Promise<TransientProperty[]> {
   const c = resolve(spec);
   const limits = limitsOf(c);
   const argv = nspawnCommand(c, host, limits);
   const props: TransientProperty[] = [
-    ['Description', 's', `Container run ${c.name} (${c.imageName})`],
+    ['Description', 's', `Container run ${c.name} (${c.imageName}, ${c.imageId})`],
     ['Slice', 's', 'machine.slice'],
     ['Type', 's', 'notify'],
     ['Delegate', 'b', true],

@@ -29,8 +29,8 @@ import { containersDir } from '../host/containers/paths.js';
 import { prepareLayer } from '../host/containers/layer.js';
 import type { SystemdManager } from '../host/systemd/manager.js';
 import type { Logger } from '../host/log/logger.js';
-import type { ImageService } from './image-service.js';
-import { transientProperties } from './container-run.js';
+import type { ImageHolder, ImageService } from './image-service.js';
+import { imageOfRun, transientProperties } from './container-run.js';
 import { CONTAINER_UNIT, ContainerStates } from './container-states.js';
 import type { ExclusiveRunner } from './runner.js';
 
@@ -106,7 +106,15 @@ interface Declared {
 interface Run {
   name: string;
   image: string;
+  /** The image ID it runs; undefined for a unit that does not name one. */
+  imageId: string | undefined;
   unit: string;
+}
+
+/** True when the stored image `manifest` is one the reference `ref` can name. */
+function answersTo(manifest: ImageManifest, ref: Container['image']): boolean {
+  const labels = manifest.labels ?? [];
+  return manifest.name === ref.name && Object.entries(ref.labels).every(([name, value]) => labels.some((l) => l.name === name && l.value === value));
 }
 
 function planError(e: unknown): PlanError {
@@ -127,6 +135,8 @@ export class ContainerService {
   private rejected = new Map<string, PlanError>();
   /** The unit files of each installed container, as last observed. */
   private installedFiles = new Map<string, string[]>();
+  /** The image ID each installed container unit runs, as last observed. */
+  private installedImages = new Map<string, string>();
   private readonly runs = new Map<string, Run>();
   private leftovers: string[] = [];
   private readonly states: ContainerStates;
@@ -165,7 +175,7 @@ export class ContainerService {
       for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
         const name = CONTAINER_UNIT.exec(u.name)?.[1];
         if (name !== undefined && !this.installedFiles.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
-          this.runs.set(name, { name, image: '', unit: u.name });
+          this.runs.set(name, { name, image: '', imageId: imageOfRun(u.description), unit: u.name });
         }
       }
       await this.refreshAll(true);
@@ -195,6 +205,22 @@ export class ContainerService {
   /** Pins by container name (image auto-update); the next reconcile follows them. */
   setImagePins(pins: ReadonlyMap<string, ImagePin>): void {
     this.pins = new Map(pins);
+  }
+
+  /**
+   * Every image a container holds, with why: what a declaration resolves to, what an
+   * installed unit runs (declared or not, running or not), what a one-off run runs.
+   * `agentctl image rm` refuses these images and gc keeps them.
+   */
+  imageHolders(): ImageHolder[] {
+    const holders: ImageHolder[] = [];
+    const add = (imageId: string | undefined, container: string, why: string): void => {
+      if (imageId !== undefined) holders.push({ imageId, container, why });
+    };
+    for (const [name, d] of this.declared) add(d.imageId, name, 'declared');
+    for (const [name, id] of this.installedImages) add(id, name, `unit ${this.states.partOf(containerUnitName(name)).state}`);
+    for (const r of this.runs.values()) add(r.imageId, r.name, `one-off run ${this.states.partOf(r.unit).state}`);
+    return holders;
   }
 
   /** The container states as ListContainers gives them. */
@@ -257,6 +283,9 @@ export class ContainerService {
       }
       const manager = this.requireManager();
       const unit = containerUnitName(name);
+      // Read, not remembered: systemd unloads the transient unit of a run that finished
+      // (then the run is a leftover layer, see onRead), and no signal says so.
+      if (this.runs.has(name)) await this.states.read([unit]);
       const run = this.runs.has(name);
       if (!run && (!this.leftovers.includes(name) || (this.desired ?? []).some((c) => c.name === name))) {
         throw new AgentError({ code: 'container.not-found', message: 'no such container', subject: name, hint: 'See agentctl ps' });
@@ -301,7 +330,7 @@ export class ContainerService {
       await manager.resetFailed(unit);
       await prepareLayer(this.opts.units.paths(name));
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
-      this.runs.set(name, { name, image: request.image, unit });
+      this.runs.set(name, { name, image: request.image, imageId: image.id, unit });
       await manager.startTransient(unit, await transientProperties(spec, host));
       this.states.markDirty(unit);
       return { name, unit, ...(host.outputFile !== undefined && { outputFile: host.outputFile }) };
@@ -372,6 +401,7 @@ export class ContainerService {
   /** Installed units with their states, and what each declaration renders to now. */
   private async observe(manager: SystemdManager, desired: Container[]): Promise<{ installed: InstalledContainerUnit[]; prepared: Map<string, PreparedContainer> }> {
     const installed = await this.observeInstalled();
+    const installedUnits = new Map(installed.map((u) => [u.name, { hash: u.hash, imageId: this.installedImages.get(u.name) }]));
     const loaded = new Map((await manager.listUnits(['container-*.service'])).map((u) => [u.name, u.activeState]));
     const declared = new Map<string, Declared>();
     const prepared = new Map<string, PreparedContainer>();
@@ -397,7 +427,8 @@ export class ContainerService {
       try {
         // A pinned image missing from the store falls back to the declared reference.
         const pinned = spec.autoUpdate && pin?.image === spec.imageText ? await find(pin.id) : undefined;
-        const image = pinned ?? await find(spec.imageText);
+        const kept = pinned ? undefined : await this.keptImage(spec, installedUnits.get(spec.name), find);
+        const image = pinned ?? kept?.image ?? await find(spec.imageText);
         if (!image) {
           d.pending = true;
           prepared.set(spec.name, { kind: 'image-missing' });
@@ -406,7 +437,7 @@ export class ContainerService {
         d.imageId = image.id;
         const version = image.manifest.labels?.find((l) => l.name === 'version')?.value;
         if (version !== undefined) d.version = version;
-        d.rendered = await this.opts.units.render(toSpec(spec, image));
+        d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image));
         prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: image.id });
       } catch (e) {
         d.error = planError(e);
@@ -420,9 +451,29 @@ export class ContainerService {
     };
   }
 
+  /**
+   * The image the installed unit of `spec` runs, kept while the declaration is unchanged:
+   * still stored, still named by the declared reference, and rendering to the installed
+   * hash. A newer import of the same name and version does not move a container; a
+   * changed declaration (or an auto-update pin) does.
+   */
+  private async keptImage(
+    spec: Container,
+    installed: { hash: string | undefined; imageId: string | undefined } | undefined,
+    find: (ref: string) => Promise<{ id: string; manifest: ImageManifest } | undefined>,
+  ): Promise<{ image: { id: string; manifest: ImageManifest }; rendered: RenderedContainer } | undefined> {
+    if (installed?.imageId === undefined || installed.hash === undefined) return undefined;
+    const image = await find(installed.imageId);
+    if (!image || !answersTo(image.manifest, spec.image)) return undefined;
+    // Refused with this image: the declared reference is resolved anew (and its error reported).
+    const rendered = await this.opts.units.render(toSpec(spec, image)).catch(() => undefined);
+    return rendered?.hash === installed.hash ? { image, rendered } : undefined;
+  }
+
   private async observeInstalled(): Promise<InstalledContainerUnit[]> {
     const installed = await this.opts.units.installed();
     this.installedFiles = new Map(installed.map((u) => [u.name, u.files]));
+    this.installedImages = new Map(installed.flatMap((u) => (u.imageId === undefined ? [] : [[u.name, u.imageId] as const])));
     const layers = await readdir(containersDir(this.opts.stateDir)).catch(() => [] as string[]);
     this.leftovers = layers.filter((n) => acNameProblem(n) === undefined);
     return installed.map((u) => ({ name: u.name, unit: u.unit, hash: u.hash, activeState: 'inactive' }));

@@ -4,6 +4,9 @@
  * the store, the keystore and a fetcher, taking and returning the JSON documents of
  * agent/api/agent1.ts. One process at a time holds a store (ImageStore.open takes its
  * lock; close lets go): agentd, or agentctl while agentd is not running.
+ *
+ * An image a container holds (see ImageHolder) is in use: remove refuses it, naming the
+ * containers, and gc keeps it; both ask the same `holders` function.
  */
 import { execFile } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
@@ -11,7 +14,7 @@ import { endianness } from 'node:os';
 import { isAbsolute, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import type {
-  FetchProgressEvent, FetchRequest, FetchResult, GcRequest, GcResult, ImageDetail, ImageLabel, ImageSummary,
+  FetchProgressEvent, FetchRequest, FetchResult, GcRequest, GcResult, ImageDetail, ImageLabel, ImageSummary, ImageUpdatesDocument,
 } from '../api/agent1.js';
 import { AgentError, isAgentError } from '../core/errors.js';
 import { parseAppString, parseImageReference, type AppDefaults } from '../core/appc/app-string.js';
@@ -22,6 +25,7 @@ import { classifyImageArgument, Fetcher, type FetchProgress, type InsecureOption
 import type { HttpOptions } from '../host/net/http.js';
 import { ImageStore, type ImageInfo } from '../host/images/store.js';
 import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
+import type { ExclusiveRunner } from './runner.js';
 
 const run = promisify(execFile);
 
@@ -37,10 +41,46 @@ export interface ImageServiceOptions {
   allowDevices?: boolean;
   /** os and arch labels for fetches by name; default: this host. */
   host?: AppDefaults;
-  /** IDs of images that containers use: gc keeps them. Default: none. */
-  referenced?: () => Promise<ReadonlySet<string>>;
+  /** The images in use and who holds them: remove refuses them, gc keeps them. Default: none. */
+  holders?: () => Promise<readonly ImageHolder[]>;
+  /**
+   * The agent's runner: remove and gc run on it, so no container change (which changes
+   * the holders) comes between the check and the removal. Default: run at once.
+   */
+  runner?: Pick<ExclusiveRunner, 'run'>;
   /** How long to wait for another process to let go of the store; default 0. */
   lockWaitMs?: number;
+}
+
+/** A container that holds an image: it runs it, is declared on it, or auto-update keeps it. */
+export interface ImageHolder {
+  imageId: string;
+  container: string;
+  /** Why, for people: `declared`, `unit running`, `one-off run failed`, `staged by auto-update`… */
+  why: string;
+}
+
+/** The images auto-update holds: each container's current, staged and rollback image. */
+export function autoUpdateHolders(doc: ImageUpdatesDocument): ImageHolder[] {
+  return doc.containers.flatMap((c) => [
+    ...(c.current ? [{ imageId: c.current.id, container: c.name, why: 'current image of auto-update' }] : []),
+    ...(c.staged ? [{ imageId: c.staged.id, container: c.name, why: 'staged by auto-update' }] : []),
+    ...(c.previous ? [{ imageId: c.previous.id, container: c.name, why: 'rollback image of auto-update' }] : []),
+  ]);
+}
+
+/** The error of removing an image that `holders` (all holding it, at least one) hold. */
+export function imageInUse(image: ImageInfo, holders: readonly ImageHolder[]): AgentError {
+  const whys = new Map<string, string[]>();
+  for (const h of holders) whys.set(h.container, [...new Set([...(whys.get(h.container) ?? []), h.why])]);
+  const names = [...whys].map(([container, why]) => `${container} (${why.join(', ')})`).join(', ');
+  return new AgentError({
+    code: 'image.in-use',
+    message: `image ${image.name} ${image.id.slice(0, 'sha512-'.length + 12)} is in use by container${whys.size > 1 ? 's' : ''} ${names}`,
+    subject: image.id,
+    hint: 'Remove or change those containers first: their declarations in host-agent.containers, one-off runs with agentctl rm; ' +
+      'auto-update lets go of a staged or rollback image when the container no longer has auto-update: true',
+  });
 }
 
 export type ImageHandlers = Pick<AgentHandlers, 'ListImages' | 'GetImage' | 'FetchImage' | 'RemoveImage' | 'GcImages'>;
@@ -150,20 +190,27 @@ export class ImageService {
     return { image: summary(await fetcher.fetch(source)), warnings };
   }
 
+  /** Removes an image no container holds; refuses one in use (image.in-use). */
   async remove(ref: string): Promise<ImageSummary> {
-    const info = await this.find(ref);
-    await this.store.remove(info.id);
-    return summary(info);
+    return this.exclusive(`remove image ${ref}`, async () => {
+      const info = await this.find(ref);
+      const holders = (await this.holders()).filter((h) => h.imageId === info.id);
+      if (holders.length > 0) throw imageInUse(info, holders);
+      await this.store.remove(info.id);
+      return summary(info);
+    });
   }
 
   async gc(request: GcRequest): Promise<GcResult> {
     if (!Number.isFinite(request.graceSeconds) || request.graceSeconds < 0) {
       throw new AgentError({ code: 'image.bad-grace', message: `grace period ${request.graceSeconds} s is not a duration`, hint: 'Give a grace period such as 24h or 30m' });
     }
-    const before = new Map((await this.store.list()).map((i) => [i.id, i]));
-    const referenced = (await this.options.referenced?.()) ?? new Set<string>();
-    const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
-    return { removed: removed.map((id) => summary(before.get(id)!)) };
+    return this.exclusive('remove unused images', async () => {
+      const before = new Map((await this.store.list()).map((i) => [i.id, i]));
+      const referenced = new Set((await this.holders()).map((h) => h.imageId));
+      const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
+      return { removed: removed.map((id) => summary(before.get(id)!)) };
+    });
   }
 
   /** The D-Bus handlers of the image methods; `emit` sends a FetchProgress signal. */
@@ -186,6 +233,14 @@ export class ImageService {
       RemoveImage: async (ref) => [JSON.stringify(await this.remove(String(ref)))],
       GcImages: async (json) => [JSON.stringify(await this.gc(parseJson<GcRequest>(json, 'GcImages')))],
     };
+  }
+
+  private exclusive<T>(what: string, op: () => Promise<T>): Promise<T> {
+    return this.options.runner ? this.options.runner.run(what, op) : op();
+  }
+
+  private async holders(): Promise<readonly ImageHolder[]> {
+    return (await this.options.holders?.()) ?? [];
   }
 
   private async find(ref: string) {

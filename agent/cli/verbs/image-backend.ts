@@ -9,7 +9,7 @@ import {
   AGENT_INTERFACE, type FetchProgressEvent, type FetchRequest, type FetchResult, type GcResult, type ImageDetail, type ImageSummary,
 } from '../../api/agent1.js';
 import { AgentError, isAgentError } from '../../core/errors.js';
-import type { ImageServiceOptions } from '../../daemon/image-service.js';
+import type { ImageHolder, ImageServiceOptions } from '../../daemon/image-service.js';
 import type { KeystorePaths } from '../../host/trust/keystore.js';
 import { callAgent } from '../agent-client.js';
 import type { CliContext, VerbArgs } from '../verb.js';
@@ -59,12 +59,25 @@ export function discoveryPort(ctx: CliContext): number | undefined {
   return port;
 }
 
+/**
+ * Direct mode's images in use: those the installed container units run (their unit files
+ * in the unit directory of agentctl's bus). agentd, which also knows one-off runs and
+ * auto-update's images, is not running.
+ */
+async function installedUnitHolders(ctx: CliContext): Promise<ImageHolder[]> {
+  const { UnitFileStore, defaultUnitDirs } = await import('../../host/systemd/unit-files.js');
+  const { installedContainers } = await import('../../host/containers/units.js');
+  const installed = await installedContainers(new UnitFileStore(defaultUnitDirs(ctx.bus, ctx.env)));
+  return installed.flatMap((u) => (u.imageId === undefined ? [] : [{ imageId: u.imageId, container: u.name, why: 'unit installed' }]));
+}
+
 export function serviceOptions(ctx: CliContext, values: VerbArgs['values']): ImageServiceOptions {
   const port = discoveryPort(ctx);
   return {
     stateDir: text(values, 'state-dir') ?? (ctx.env.HOST_AGENT_STATE_DIR || '/var/lib/host-agent'),
     keystore: keystorePaths(ctx, values),
     ...(port !== undefined && { discoveryPort: port }),
+    holders: () => installedUnitHolders(ctx),
   };
 }
 

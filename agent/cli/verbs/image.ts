@@ -148,7 +148,8 @@ export const imageVerb: Verb = {
   synopsis: Object.values(SUBVERBS).map((s) => s.synopsis).join(' | '),
   help: `  validate FILE            check a manifest (JSON) or an image archive (.aci); exit 1 when invalid
   list [--json]            stored images: ID, name, version, size, imported, last used
-  rm ID|NAME…              remove images (root)
+  rm ID|NAME…              remove images (root); refused for an image a container uses,
+                           naming the containers (no --force: change them first)
   gc [--grace DURATION]    remove images no container uses, unused for DURATION (default ${DEFAULT_GRACE}) (root)
   cat-manifest ID|NAME     print an image's manifest
   export ID|NAME FILE      write a stored image as an .aci file (root)

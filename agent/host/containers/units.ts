@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import { createHash } from 'node:crypto';
-import { containerOfOrigin, containerUnitName, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
+import { containerOfOrigin, containerUnitName, IMAGE_KEY, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
 import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
@@ -36,6 +36,8 @@ export interface InstalledContainer {
   unit: string;
   /** `X-HostAgent-Spec=` of the main unit; undefined when missing. */
   hash: string | undefined;
+  /** `X-HostAgent-Image=` of the main unit: the image ID it runs; undefined when missing. */
+  imageId: string | undefined;
   /** Every unit file of the container (fly: also its rootfs unit). */
   files: string[];
 }
@@ -64,6 +66,23 @@ async function userProblems(spec: ContainerSpec, rootfs: string): Promise<SpecPr
   }
   const field = spec.user === undefined ? 'image app.user' : 'user';
   return [{ field, message: `systemd-nspawn needs getent in the image to switch to user ${user}, and this image has none; use isolation fly or an image with getent` }];
+}
+
+/** The containers whose unit files (in `unitFiles`) carry the agent's marker. */
+export async function installedContainers(unitFiles: UnitFileStore): Promise<InstalledContainer[]> {
+  const byName = new Map<string, InstalledContainer>();
+  for (const file of await unitFiles.listManaged()) {
+    const name = containerOfOrigin(file.origin);
+    if (name === undefined) continue;
+    const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [] };
+    entry.files.push(file.name);
+    if (file.name === entry.unit) {
+      entry.hash = specHashOf(file.text);
+      entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha512-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+    }
+    byName.set(name, entry);
+  }
+  return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
 }
 
 export class ContainerUnits {
@@ -119,17 +138,8 @@ export class ContainerUnits {
   }
 
   /** The containers whose unit files carry the agent's marker. */
-  async installed(): Promise<InstalledContainer[]> {
-    const byName = new Map<string, InstalledContainer>();
-    for (const file of await this.options.unitFiles.listManaged()) {
-      const name = containerOfOrigin(file.origin);
-      if (name === undefined) continue;
-      const entry = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, files: [] };
-      entry.files.push(file.name);
-      if (file.name === entry.unit) entry.hash = specHashOf(file.text);
-      byName.set(name, entry);
-    }
-    return [...byName.values()].sort((a, b) => a.name.localeCompare(b.name));
+  installed(): Promise<InstalledContainer[]> {
+    return installedContainers(this.options.unitFiles);
   }
 
   /**

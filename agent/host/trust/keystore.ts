@@ -7,6 +7,10 @@
  * prefix: `example.com/et` trusts `example.com/etcd`). File names are lowercase hex
  * fingerprints; contents are armored public keys. An empty admin file masks the system key
  * at the same relative path. Only the admin root is ever written.
+ *
+ * A key is what its file holds, whatever the file is called: a key is listed under the
+ * fingerprint of its content, and `remove` finds it by that fingerprint (or a subkey's, or
+ * the file name) in every place it is shipped, so afterwards it verifies nothing.
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join, relative, sep } from 'node:path';
@@ -14,6 +18,14 @@ import { AgentError } from '../../core/errors.js';
 import { acIdentifierProblem } from '../../core/appc/names.js';
 import { writeFileAtomic, removeFileDurably } from '../fs/atomic.js';
 import { normalizeFingerprint, parsePublicKey, type ParsedKey } from './keys.js';
+
+/** The fingerprints a key file answers to: its content's primary key and subkeys (first), and its name. */
+async function fingerprintsOf(path: string, fileName: string): Promise<string[]> {
+  const { readKey } = await import('openpgp');
+  const key = await readKey({ armoredKey: await readFile(path, 'utf8') }).catch(() => undefined);
+  const own = key ? [key, ...key.getSubkeys()].map((k) => k.getFingerprint().toLowerCase()) : [];
+  return [...new Set([...own, fileName])];
+}
 
 export interface KeystorePaths {
   /** Keys added by the administrator (written by `agentctl trust`). */
@@ -129,7 +141,8 @@ export class Keystore {
       for (const file of files) {
         if (file.empty) continue;
         const path = join(root, file.rel);
-        keys.push({ fingerprint: file.fingerprint, prefix: file.prefix, source, path, armored: await readFile(path, 'utf8') });
+        const [fingerprint] = await fingerprintsOf(path, file.fingerprint);
+        keys.push({ fingerprint: fingerprint!, prefix: file.prefix, source, path, armored: await readFile(path, 'utf8') });
       }
     }
     return keys;
@@ -141,8 +154,10 @@ export class Keystore {
   }
 
   /**
-   * Stops trusting a key everywhere: admin files are removed, system files masked with an
-   * empty admin file. Returns the paths changed; throws when the key is not trusted at all.
+   * Stops trusting a key everywhere (every prefix and root.d, admin and system; found by
+   * the fingerprint of its content, a subkey's or its file name): admin files are removed,
+   * system files masked with an empty admin file. Returns the paths changed; throws when
+   * the key is not trusted at all.
    */
   async remove(fingerprintText: string): Promise<string[]> {
     const fingerprint = normalizeFingerprint(fingerprintText);
@@ -154,16 +169,19 @@ export class Keystore {
         hint: 'Copy the fingerprint from `agentctl trust list`',
       });
     }
+    const holds = async (root: string, file: KeyFile): Promise<boolean> =>
+      !file.empty && (await fingerprintsOf(join(root, file.rel), file.fingerprint)).includes(fingerprint);
     const changed: string[] = [];
-    const admin = (await keyFiles(this.paths.adminDir)).filter((f) => f.fingerprint === fingerprint);
-    for (const file of admin.filter((f) => !f.empty)) {
+    const admin = await keyFiles(this.paths.adminDir);
+    for (const file of admin) {
+      if (!(await holds(this.paths.adminDir, file))) continue;
       const path = join(this.paths.adminDir, file.rel);
       await removeFileDurably(path);
       changed.push(path);
     }
     const masked = new Set(admin.filter((f) => f.empty).map((f) => f.rel));
     for (const file of await keyFiles(this.paths.systemDir)) {
-      if (file.fingerprint !== fingerprint || file.empty || masked.has(file.rel)) continue;
+      if (masked.has(file.rel) || !(await holds(this.paths.systemDir, file))) continue;
       const path = join(this.paths.adminDir, file.rel);
       await writeFileAtomic(path, '', { mode: 0o644, mkdirs: true });
       changed.push(path);

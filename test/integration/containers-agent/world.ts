@@ -10,7 +10,7 @@ import type { ContainerStatus } from '../../../agent/api/agent1.js';
 import { ImageService } from '../../../agent/daemon/image-service.js';
 import { SystemdManager } from '../../../agent/host/systemd/manager.js';
 import { Keystore } from '../../../agent/host/trust/keystore.js';
-import { goodImage, writeAci } from '../../lib/aci.js';
+import { goodImage, writeAci, type AciEntry } from '../../lib/aci.js';
 import { agentctl, agentdUnit } from '../../lib/agent.js';
 import { makeGpg } from '../../lib/gpg.js';
 import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
@@ -34,6 +34,11 @@ export interface AgentWorld {
   writeConfig(text: string): Promise<void>;
   containers(): Promise<ContainerStatus[]>;
   container(name: string): Promise<ContainerStatus | undefined>;
+  /**
+   * Builds a busybox image named `name` (default IMAGE) with `labels` and `extra` entries,
+   * signs it with the trusted key and fetches it through agentd; resolves with its ID.
+   */
+  importImage(labels: Record<string, string>, extra?: AciEntry[], name?: string): Promise<string>;
   /** Polls `probe` until `ok`, failing with the last value after `timeoutMs`. */
   eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, what: string, timeoutMs?: number): Promise<T>;
 }
@@ -46,9 +51,17 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
   await mkdir(scratch, { recursive: true });
   const gpg = await makeGpg(t);
   const key = await gpg.newKey('Busybox Publisher <busybox@example.com>');
-  const aci = await writeAci(join(sbx.dir, 'busybox-1.0.0.aci'), goodImage(IMAGE, { version: '1.0.0' },
-    APPLETS.map((a) => ({ name: `rootfs/bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }))));
+  const applets = APPLETS.map((a) => ({ name: `rootfs/bin/${a}`, type: 'symlink' as const, linkname: 'busybox' }));
+  const aci = await writeAci(join(sbx.dir, 'busybox-1.0.0.aci'), goodImage(IMAGE, { version: '1.0.0' }, applets));
   await gpg.sign(aci, key);
+  let imports = 0;
+  const importImage = async (labels: Record<string, string>, extra: AciEntry[] = [], name = IMAGE): Promise<string> => {
+    const file = await writeAci(join(sbx.dir, `import-${++imports}.aci`), goodImage(name, labels, [...applets, ...extra]));
+    await gpg.sign(file, key);
+    const r = await agentctl(['fetch', file], { env: sbx.env });
+    if (r.code !== 0) throw new Error(`agentctl fetch: ${r.stderr}`);
+    return r.stdout.trim();
+  };
   const keystore = { adminDir: join(stateDir, 'trust'), systemDir: join(stateDir, 'trust-system') };
   await new Keystore(keystore).add(key.armored, { prefix: IMAGE });
   const images = await ImageService.open({ stateDir, keystore });
@@ -76,7 +89,7 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
     return JSON.parse(r.stdout) as ContainerStatus[];
   };
   return {
-    sbx, systemd, stateDir, scratch, configFile, writeConfig, containers, eventually,
+    sbx, systemd, stateDir, scratch, configFile, writeConfig, containers, eventually, importImage,
     container: async (name) => (await containers()).find((c) => c.name === name),
   };
 }

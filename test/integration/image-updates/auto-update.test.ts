@@ -151,6 +151,9 @@ test('v2 published: staged while the window is closed, the container keeps v1', 
   const c = await web();
   assert.equal(c!.imageId, ids.v1);
   assert.equal(c!.mainPid, pid, 'not restarted outside the window');
+  const rm = await agentctl(['image', 'rm', ids.v2], { env: sbx.env });
+  assert.equal(rm.code, 1, rm.stdout);
+  assert.match(rm.stderr, /is in use by container web \(staged by auto-update\)/);
 });
 
 test('once the window is open the container restarts on v2, and agentctl images updates shows it', async () => {
@@ -169,6 +172,9 @@ test('once the window is open the container restarts on v2, and agentctl images 
   const text = await ctl(['images', 'updates']);
   assert.match(text, /^NAME +CURRENT +STAGED +PREVIOUS +LAST$/m);
   assert.match(text, new RegExp(`^web +2\\.0\\.0 ${ids.v2.slice(0, 19)} +- +1\\.0\\.0 ${ids.v1.slice(0, 19)} +updated$`, 'm'));
+  const rm = await agentctl(['image', 'rm', ids.v1], { env: sbx.env });
+  assert.equal(rm.code, 1, rm.stdout);
+  assert.match(rm.stderr, /is in use by container web \(rollback image of auto-update\)/);
 });
 
 test('v3 whose exec fails is rolled back to v2, reported, and not retried', async (t) => {

@@ -102,6 +102,35 @@ test('trust: refuses without a scope, adds by file, lists, removes', async (t) =
   assert.match(r.stderr, /cannot read the key file \(ENOENT\)/);
 });
 
+test('trust rm masks a key wherever it is shipped (root.d, prefixes, any file name); afterwards a fetch it signed is refused', async (t) => {
+  const { env } = await makePaths(t, world.env);
+  const system = env.HOST_AGENT_SYSTEM_TRUST_DIR!;
+  const fpr = world.app.fingerprint;
+  // Shipped with the OS in root.d, under a prefix, and under a prefix with a file name that is not its fingerprint.
+  const shipped = [join('root.d', fpr), join('prefix.d/localhost', fpr), join('prefix.d/localhost/app', 'c0ffee'.repeat(6) + 'c0ff')];
+  for (const rel of shipped) {
+    await mkdir(join(system, rel, '..'), { recursive: true });
+    await writeFile(join(system, rel), world.app.armored);
+  }
+  let r = await agentctl(['trust', '--prefix', NAME, world.appKeyFile], { env });
+  assert.equal(r.code, 0, r.stderr);
+  r = await agentctl(['trust', 'list', '--json'], { env });
+  assert.deepEqual([...new Set((JSON.parse(r.stdout) as TrustedKeyJson[]).map((k) => k.fingerprint))], [fpr], 'listed by the key inside, whatever the file name');
+  r = await agentctl(['fetch', world.signed], { env });
+  assert.equal(r.code, 0, r.stderr);
+
+  r = await agentctl(['trust', 'rm', fpr], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const admin = env.HOST_AGENT_TRUST_DIR!;
+  assert.deepEqual(r.stdout.trim().split('\n').sort(), [join(admin, 'prefix.d', NAME, fpr), ...shipped.map((rel) => join(admin, rel))].sort());
+  r = await agentctl(['trust', 'list', '--json'], { env });
+  assert.deepEqual(JSON.parse(r.stdout), []);
+  // The stored image was verified by the key: fetching it again verifies anew, and is refused.
+  r = await agentctl(['fetch', world.signed], { env });
+  assert.equal(r.code, 1, r.stdout);
+  assert.match(r.stderr, /is signed by key .* which is not trusted for localhost\/app/);
+});
+
 test('trust --prefix without a key discovers it, shows the fingerprint and needs --yes without a terminal', async (t) => {
   const { env, trustDir } = await makePaths(t, world.env);
   let r = await agentctl(['trust', '--prefix', NAME], { env });

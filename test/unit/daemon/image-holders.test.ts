@@ -1,0 +1,45 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import type { ImageUpdatesDocument } from '../../../agent/api/agent1.js';
+import { imageOfRun } from '../../../agent/daemon/container-run.js';
+import { autoUpdateHolders, imageInUse } from '../../../agent/daemon/image-service.js';
+import type { ImageInfo } from '../../../agent/host/images/store.js';
+
+const ID = `sha512-${'ab'.repeat(64)}`;
+const OTHER = `sha512-${'cd'.repeat(64)}`;
+
+test('the in-use error names each container once, with every reason, and says how to free the image', () => {
+  const image = { id: ID, name: 'example.com/web' } as ImageInfo;
+  const e = imageInUse(image, [
+    { imageId: ID, container: 'web', why: 'declared' },
+    { imageId: ID, container: 'web', why: 'unit running' },
+    { imageId: ID, container: 'job', why: 'one-off run failed' },
+    { imageId: ID, container: 'web', why: 'declared' },
+  ]);
+  assert.equal(e.code, 'image.in-use');
+  assert.equal(e.subject, ID);
+  assert.equal(e.message, 'image example.com/web sha512-abababababab is in use by containers web (declared, unit running), job (one-off run failed)');
+  assert.match(e.hint!, /host-agent\.containers.*agentctl rm.*auto-update: true/);
+  assert.match(imageInUse(image, [{ imageId: ID, container: 'web', why: 'declared' }]).message, /by container web \(declared\)$/);
+});
+
+test('auto-update holds the current, staged and rollback image of each container', () => {
+  const doc = {
+    settleSeconds: 30,
+    containers: [
+      { name: 'web', image: 'example.com/web:1', failed: [], current: { id: ID }, staged: { id: OTHER }, previous: { id: OTHER } },
+      { name: 'idle', image: 'example.com/idle', failed: [] },
+    ],
+  } as unknown as ImageUpdatesDocument;
+  assert.deepEqual(autoUpdateHolders(doc), [
+    { imageId: ID, container: 'web', why: 'current image of auto-update' },
+    { imageId: OTHER, container: 'web', why: 'staged by auto-update' },
+    { imageId: OTHER, container: 'web', why: 'rollback image of auto-update' },
+  ]);
+});
+
+test('the image ID of a run is read back from its unit description', () => {
+  assert.equal(imageOfRun(`Container run job (example.com/web, ${ID})`), ID);
+  assert.equal(imageOfRun('Container run job (example.com/web)'), undefined, 'a run of an older agent');
+  assert.equal(imageOfRun(`Container job (${ID}x)`), undefined);
+});
