@@ -1,0 +1,60 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { AGENT_ERRORS, AGENT_METHODS, errorNameOf, type AgentStatus, type ContainerStatus, type ImageDetail } from '../../../agent/api/agent1.js';
+import { argumentProblem, MAX_NAME_LENGTH, type ArgumentSpec } from '../../../agent/api/arguments.js';
+import { HIDDEN, REPLY_REDACTIONS, SIGNAL_REDACTIONS, redactImageDetail, redactStatus } from '../../../agent/api/redact.js';
+
+const failed: ContainerStatus = {
+  name: 'db', kind: 'declared', image: 'example.com/db', unit: 'container-db.service', state: 'failed', activeState: 'failed',
+  subState: 'failed', mainPid: 0, nRestarts: 0, exitStatus: 1, lastOutput: ['DB_PASSWORD=secret'],
+};
+
+test('unprivileged documents keep states and drop container output, naming what is hidden', () => {
+  const status = { containers: [failed, { ...failed, name: 'ok', state: 'running', lastOutput: undefined }] } as unknown as AgentStatus;
+  const r = redactStatus(status);
+  assert.equal(r.containers![0]!.state, 'failed');
+  assert.equal(r.containers![0]!.exitStatus, 1);
+  assert.equal(r.containers![0]!.lastOutput, undefined);
+  assert.deepEqual(r.containers![0]!.hidden, ['lastOutput']);
+  assert.equal(r.containers![1]!.hidden, undefined, 'nothing hidden where there was nothing');
+  assert.equal(failed.lastOutput!.length, 1, 'the original is left alone');
+  for (const json of [REPLY_REDACTIONS.ListContainers!(JSON.stringify([failed])), REPLY_REDACTIONS.GetStatus!(JSON.stringify(status)), SIGNAL_REDACTIONS.StatusChanged!(JSON.stringify(status))]) {
+    assert.doesNotMatch(json, /secret/);
+  }
+});
+
+test('an image manifest keeps its shape, its environment values are hidden', () => {
+  const manifest = JSON.stringify({ acKind: 'ImageManifest', name: 'x', app: { exec: ['/x'], environment: [{ name: 'TOKEN', value: 'secret' }] } });
+  const detail = { image: {}, dir: '/d', manifest } as unknown as ImageDetail;
+  const r = redactImageDetail(detail);
+  assert.deepEqual(JSON.parse(r.manifest).app.environment, [{ name: 'TOKEN', value: HIDDEN }]);
+  assert.deepEqual(r.hidden, ['manifest.app.environment']);
+  const bare = { ...detail, manifest: JSON.stringify({ name: 'x' }) };
+  assert.equal(redactImageDetail(bare), bare);
+});
+
+test('every method that takes a string says what it is; names and requests are checked', () => {
+  for (const [name, m] of Object.entries(AGENT_METHODS)) assert.equal('arg' in m, m.in === 's', name);
+  const name: ArgumentSpec = { kind: 'name', what: 'the container name' };
+  assert.equal(argumentProblem('StartContainer', name, 'web'), undefined);
+  assert.match(argumentProblem('StartContainer', name, 'x'.repeat(MAX_NAME_LENGTH + 1))!.message, /1025 characters long, more than 1024/);
+  assert.match(argumentProblem('StartContainer', name, '')!.message, /empty/);
+  const run = AGENT_METHODS.RunContainer.arg;
+  assert.equal(argumentProblem('RunContainer', run, '{"image":"x","exec":["a"],"future":1}'), undefined);
+  for (const [bad, why] of [['{x', /not JSON/], ['[]', /JSON object/], ['null', /JSON object/], ['{"image":1}', /RunRequest\.image must be a string$/],
+    ['{"image":"x","exec":[1]}', /exec must be an array of strings/], ['{}', /image must be a string and is missing/]] as const) {
+    const e = argumentProblem('RunContainer', run, bad)!;
+    assert.equal(e.code, 'agent.bad-request');
+    assert.match(e.message, why, bad);
+  }
+  assert.match(argumentProblem('GcImages', AGENT_METHODS.GcImages.arg, '{"graceSeconds":"1"}')!.message, /must be a number/);
+});
+
+test('AgentError codes map to typed D-Bus error names', () => {
+  assert.equal(errorNameOf('agent.bad-request'), AGENT_ERRORS.invalidArgs);
+  assert.equal(errorNameOf('container.not-found'), AGENT_ERRORS.notFound);
+  assert.equal(errorNameOf('image.not-in-store'), AGENT_ERRORS.notFound);
+  assert.equal(errorNameOf('agent.busy'), AGENT_ERRORS.busy);
+  assert.equal(errorNameOf('agent.shutting-down'), AGENT_ERRORS.shuttingDown);
+  assert.equal(errorNameOf('systemd.job-failed'), AGENT_ERRORS.failed);
+});
