@@ -34,6 +34,8 @@ export interface AgentOptions {
   unitDirs: UnitDirs;
   logFormat: LogFormat;
   logLevel: string;
+  /** Members of this group (name or gid) read container output over D-Bus, as root does. */
+  readGroup: string | undefined;
 }
 
 export const AGENTD_USAGE = `Usage: agentd [OPTIONS]
@@ -58,6 +60,8 @@ Options:
   --unit-dir DIR         where unit files are written (default by bus)
   --log-format FORMAT    journal, human or json (default: journal under systemd, else human)
   --log-level LEVEL      error, warn, info or debug (default info)
+  --read-group GROUP     its members see container output and environment values over
+                         D-Bus, as root does (default: only root)
   -h, --help             show this help
   --version              print the version
 `;
@@ -98,6 +102,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'unit-dir': { type: 'string' },
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
+        'read-group': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -133,6 +138,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       unitDirs,
       logFormat,
       logLevel: values['log-level'] ?? 'info',
+      readGroup: values['read-group'],
     },
   };
 }
