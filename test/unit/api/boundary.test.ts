@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { AGENT_ERRORS, AGENT_METHODS, errorNameOf, type AgentStatus, type ContainerStatus, type ImageDetail } from '../../../agent/api/agent1.js';
 import { argumentProblem, MAX_NAME_LENGTH, type ArgumentSpec } from '../../../agent/api/arguments.js';
-import { HIDDEN, REPLY_REDACTIONS, SIGNAL_REDACTIONS, redactImageDetail, redactStatus } from '../../../agent/api/redact.js';
+import { HIDDEN, REPLY_REDACTIONS, SIGNAL_REDACTIONS, hideUrlCredentials, redactImageDetail, redactStatus } from '../../../agent/api/redact.js';
 
 const failed: ContainerStatus = {
   name: 'db', kind: 'declared', image: 'example.com/db', unit: 'container-db.service', state: 'failed', activeState: 'failed',
@@ -10,7 +10,7 @@ const failed: ContainerStatus = {
 };
 
 test('unprivileged documents keep states and drop container output, naming what is hidden', () => {
-  const status = { containers: [failed, { ...failed, name: 'ok', state: 'running', lastOutput: undefined }] } as unknown as AgentStatus;
+  const status = { update: {}, containers: [failed, { ...failed, name: 'ok', state: 'running', lastOutput: undefined }] } as unknown as AgentStatus;
   const r = redactStatus(status);
   assert.equal(r.containers![0]!.state, 'failed');
   assert.equal(r.containers![0]!.exitStatus, 1);
@@ -25,12 +25,26 @@ test('unprivileged documents keep states and drop container output, naming what 
 
 test('an image manifest keeps its shape, its environment values are hidden', () => {
   const manifest = JSON.stringify({ acKind: 'ImageManifest', name: 'x', app: { exec: ['/x'], environment: [{ name: 'TOKEN', value: 'secret' }] } });
-  const detail = { image: {}, dir: '/d', manifest } as unknown as ImageDetail;
+  const detail = { image: { source: '/x.aci' }, dir: '/d', manifest } as unknown as ImageDetail;
   const r = redactImageDetail(detail);
   assert.deepEqual(JSON.parse(r.manifest).app.environment, [{ name: 'TOKEN', value: HIDDEN }]);
   assert.deepEqual(r.hidden, ['manifest.app.environment']);
   const bare = { ...detail, manifest: JSON.stringify({ name: 'x' }) };
-  assert.equal(redactImageDetail(bare), bare);
+  assert.deepEqual(redactImageDetail(bare), bare);
+});
+
+test('credentials in URLs are hidden: image sources, the update server, the lock endpoint', () => {
+  assert.equal(hideUrlCredentials('https://bob:tok3n@reg.example.com/a.aci?x=1'), `https://bob:${HIDDEN}@reg.example.com/a.aci?x=1`);
+  assert.equal(hideUrlCredentials('https://tok3n@reg.example.com/a'), `https://${HIDDEN}@reg.example.com/a`);
+  assert.equal(hideUrlCredentials('https://reg.example.com/a@b'), 'https://reg.example.com/a@b');
+  assert.equal(hideUrlCredentials('example.com/web:1.0.0'), 'example.com/web:1.0.0');
+  const status = {
+    update: { server: 'https://u:p4ss@update.example.com/v1/update/' },
+    reboot: { lock: { backend: 'fleetlock', endpoint: 'https://u:p4ss@lock.example.com', held: false } },
+  } as unknown as AgentStatus;
+  assert.doesNotMatch(REPLY_REDACTIONS.GetStatus!(JSON.stringify(status)), /p4ss/);
+  assert.doesNotMatch(REPLY_REDACTIONS.ListImages!(JSON.stringify([{ source: 'https://u:p4ss@h/x.aci' }])), /p4ss/);
+  assert.doesNotMatch(SIGNAL_REDACTIONS.UpdateStatusChanged!(JSON.stringify(status.update)), /p4ss/);
 });
 
 test('every method that takes a string says what it is; names and requests are checked', () => {
