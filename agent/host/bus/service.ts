@@ -4,7 +4,8 @@
  * signals. It is the API boundary, where every call is checked before a handler runs:
  *
  * - the signature and the argument (agent/api/arguments.ts): malformed calls get
- *   InvalidArgs with a sentence, and no error reply carries a JavaScript error's text;
+ *   InvalidArgs with a sentence, and no error reply carries a JavaScript error's text
+ *   (an error reply's body: the message, then the AgentError code);
  * - the caller (./callers.ts): root-only methods are refused to others (on top of the bus
  *   policy), and replies to callers who do not read secrets are redacted, as every
  *   broadcast signal is (agent/api/redact.ts);
@@ -101,16 +102,22 @@ export class AgentBusService {
     this.bus.send(dbus.Message.newMethodReturn(msg, signature, body));
   }
 
-  private fail(msg: dbus.Message, name: string, text: string): void {
+  /** An error reply: the message for people, then the AgentError code when there is one. */
+  private fail(msg: dbus.Message, name: string, text: string, code?: string): void {
     // dbus-next's typings declare the first argument as a string; it takes the call message.
     const newError = dbus.Message.newError as unknown as (m: dbus.Message, n: string, t: string) => dbus.Message;
-    this.bus.send(newError(msg, name, text));
+    const reply = newError(msg, name, text);
+    if (code !== undefined) {
+      reply.signature = 'ss';
+      reply.body = [text, code];
+    }
+    this.bus.send(reply);
   }
 
   /** The error reply for anything a handler threw. */
-  private failWith(msg: dbus.Message, method: AgentMethod, e: unknown): void {
+  private failWith(msg: dbus.Message, method: string, e: unknown): void {
     if (e instanceof AgentError) {
-      this.fail(msg, errorNameOf(e.code), e.describe());
+      this.fail(msg, errorNameOf(e.code), e.describe(), e.code);
     } else if (e instanceof DBusCallError && e.errorName === 'org.freedesktop.systemd1.NoSuchUnit') {
       this.fail(msg, AGENT_ERRORS.notFound, e.message);
     } else if (PROGRAMMING_ERRORS.some((type) => e instanceof type)) {
@@ -122,6 +129,16 @@ export class AgentBusService {
   }
 
   private dispatch(msg: dbus.Message): boolean {
+    try {
+      return this.route(msg);
+    } catch (e) {
+      // Thrown here, dbus-next would reply with the stack.
+      this.failWith(msg, msg.member ?? 'the call', e);
+      return true;
+    }
+  }
+
+  private route(msg: dbus.Message): boolean {
     if (msg.interface === 'org.freedesktop.DBus.Introspectable' && msg.member === 'Introspect') {
       const xml = this.introspect(msg.path);
       if (xml === undefined) return false;
@@ -135,12 +152,12 @@ export class AgentBusService {
       return true;
     }
     if ((msg.signature ?? '') !== spec.in) {
-      this.fail(msg, AGENT_ERRORS.invalidArgs, `${msg.member} takes ${spec.in === '' ? 'no arguments' : `"${spec.in}"`}, not "${msg.signature ?? ''}"`);
+      this.fail(msg, AGENT_ERRORS.invalidArgs, `${msg.member} takes ${spec.in === '' ? 'no arguments' : `"${spec.in}"`}, not "${msg.signature ?? ''}"`, 'agent.bad-request');
       return true;
     }
     const problem = spec.arg && argumentProblem(msg.member, spec.arg, msg.body?.[0]);
     if (problem) {
-      this.fail(msg, AGENT_ERRORS.invalidArgs, problem.describe());
+      this.failWith(msg, msg.member, problem);
       return true;
     }
     void this.invoke(msg, msg.member as AgentMethod, spec).catch((e: unknown) => this.failWith(msg, msg.member as AgentMethod, e));

@@ -114,21 +114,22 @@ test('the StatusChanged broadcast never carries the output', async () => {
 });
 
 test('malformed calls get typed errors with a message for people', async () => {
-  const cases: Array<[string, () => Promise<unknown>, RegExp]> = [
-    ['wrong signature', () => call('GetStatus', ['x'], 's'), /InvalidArgs$/],
-    ['not JSON', () => call('RunContainer', ['{not json']), /InvalidArgs$/],
-    ['JSON of the wrong shape', () => call('RunContainer', ['[1,2]']), /InvalidArgs$/],
-    ['a field of the wrong type', () => call('FetchImage', [JSON.stringify({ image: 42, insecureOptions: [], requestId: 'x' })]), /InvalidArgs$/],
-    ['a missing field', () => call('GcImages', ['{}']), /InvalidArgs$/],
-    ['an unknown container', () => call('StartContainer', ['no-such-container']), /NotFound$/],
-    ['an unknown image', () => call('GetImage', ['example.com/nothing']), /NotFound$/],
-    ['a too long name', () => call('StopContainer', ['x'.repeat(100_000)]), /InvalidArgs$/],
+  const cases: Array<[string, () => Promise<unknown>, RegExp, string]> = [
+    ['wrong signature', () => call('GetStatus', ['x'], 's'), /InvalidArgs$/, 'agent.bad-request'],
+    ['not JSON', () => call('RunContainer', ['{not json']), /InvalidArgs$/, 'agent.bad-request'],
+    ['JSON of the wrong shape', () => call('RunContainer', ['[1,2]']), /InvalidArgs$/, 'agent.bad-request'],
+    ['a field of the wrong type', () => call('FetchImage', [JSON.stringify({ image: 42, insecureOptions: [], requestId: 'x' })]), /InvalidArgs$/, 'agent.bad-request'],
+    ['a missing field', () => call('GcImages', ['{}']), /InvalidArgs$/, 'agent.bad-request'],
+    ['an unknown container', () => call('StartContainer', ['no-such-container']), /NotFound$/, 'container.not-found'],
+    ['an unknown image', () => call('GetImage', ['example.com/nothing']), /NotFound$/, 'image.not-in-store'],
+    ['a too long name', () => call('StopContainer', ['x'.repeat(100_000)]), /InvalidArgs$/, 'agent.bad-request'],
   ];
-  for (const [what, fn, name] of cases) {
+  for (const [what, fn, name, code] of cases) {
     const e = await fn().then(() => undefined, (err: unknown) => err);
     assert.ok(e instanceof BusErrorReply, `${what}: an error reply (${String(e)})`);
     assert.match(e.errorName, /^org\.hostagent\.Agent1\.Error\./, what);
     assert.match(e.errorName, name, `${what}: ${e.errorName} ${e.message}`);
+    assert.equal(e.code, code, what);
     assert.doesNotMatch(e.message, /TypeError|SyntaxError|Unexpected token|undefined|is not a function|at position/, `${what}: ${e.message}`);
     assert.ok(e.message.length > 10 && e.message.length < 400, `${what}: ${e.message}`);
   }
