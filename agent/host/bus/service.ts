@@ -21,7 +21,7 @@ import {
 } from '../../api/agent1.js';
 import { argumentProblem } from '../../api/arguments.js';
 import { agentIntrospectionXml, parentNodeXml } from '../../api/introspection.js';
-import { REPLY_REDACTIONS, SIGNAL_REDACTIONS } from '../../api/redact.js';
+import { redactDocument } from '../../api/redact.js';
 import { AgentError, describeError } from '../../core/errors.js';
 import type { Logger } from '../log/logger.js';
 import { DBusCallError, type Bus } from '../systemd/dbus.js';
@@ -87,8 +87,8 @@ export class AgentBusService {
 
   /** Send a signal to every listener, in the form anyone may read. */
   emit(signal: AgentSignal, ...body: unknown[]): void {
-    const redact = SIGNAL_REDACTIONS[signal];
-    const sent = redact ? [redact(String(body[0])), ...body.slice(1)] : body;
+    const [json, ...rest] = body;
+    const sent = [redactDocument(signal, String(json)), ...rest];
     this.bus.send(dbus.Message.newSignal(AGENT_OBJECT_PATH, AGENT_INTERFACE, signal, AGENT_SIGNALS[signal].signature, sent));
   }
 
@@ -196,8 +196,7 @@ export class AgentBusService {
     this.inFlight.set(key, running + 1);
     try {
       const body = await this.sharedRun(method, spec, msg.body ?? []);
-      const redact = caller.readsSecrets ? undefined : REPLY_REDACTIONS[method];
-      this.reply(msg, spec.out, redact ? [redact(String(body[0]))] : body);
+      this.reply(msg, spec.out, caller.readsSecrets ? body : [redactDocument(method, String(body[0]))]);
     } finally {
       const left = (this.inFlight.get(key) ?? 1) - 1;
       if (left === 0) this.inFlight.delete(key);

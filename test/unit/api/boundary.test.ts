@@ -1,8 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_ERRORS, AGENT_METHODS, errorNameOf, type AgentStatus, type ContainerStatus, type ImageDetail } from '../../../agent/api/agent1.js';
+import { AGENT_ERRORS, AGENT_METHODS, AGENT_SIGNALS, errorNameOf, type AgentStatus, type ContainerStatus, type ImageDetail } from '../../../agent/api/agent1.js';
 import { argumentProblem, MAX_NAME_LENGTH, type ArgumentSpec } from '../../../agent/api/arguments.js';
-import { HIDDEN, REPLY_REDACTIONS, SIGNAL_REDACTIONS, hideUrlCredentials, redactImageDetail, redactStatus } from '../../../agent/api/redact.js';
+import { HIDDEN, hideUrlCredentials, redactDocument, redactImageDetail, redactStatus } from '../../../agent/api/redact.js';
 
 const failed: ContainerStatus = {
   name: 'db', kind: 'declared', image: 'example.com/db', unit: 'container-db.service', state: 'failed', activeState: 'failed',
@@ -18,7 +18,7 @@ test('unprivileged documents keep states and drop container output, naming what 
   assert.deepEqual(r.containers![0]!.hidden, ['lastOutput']);
   assert.equal(r.containers![1]!.hidden, undefined, 'nothing hidden where there was nothing');
   assert.equal(failed.lastOutput!.length, 1, 'the original is left alone');
-  for (const json of [REPLY_REDACTIONS.ListContainers!(JSON.stringify([failed])), REPLY_REDACTIONS.GetStatus!(JSON.stringify(status)), SIGNAL_REDACTIONS.StatusChanged!(JSON.stringify(status))]) {
+  for (const json of [redactDocument('ListContainers', JSON.stringify([failed])), redactDocument('GetStatus', JSON.stringify(status)), redactDocument('StatusChanged', JSON.stringify(status))]) {
     assert.doesNotMatch(json, /secret/);
   }
 });
@@ -33,18 +33,24 @@ test('an image manifest keeps its shape, its environment values are hidden', () 
   assert.deepEqual(redactImageDetail(bare), bare);
 });
 
-test('credentials in URLs are hidden: image sources, the update server, the lock endpoint', () => {
+test('credentials in URLs are hidden, in every string of every read document and signal', () => {
   assert.equal(hideUrlCredentials('https://bob:tok3n@reg.example.com/a.aci?x=1'), `https://bob:${HIDDEN}@reg.example.com/a.aci?x=1`);
-  assert.equal(hideUrlCredentials('https://tok3n@reg.example.com/a'), `https://${HIDDEN}@reg.example.com/a`);
+  assert.equal(hideUrlCredentials('fetching https://tok3n@reg.example.com/a failed'), `fetching https://${HIDDEN}@reg.example.com/a failed`);
   assert.equal(hideUrlCredentials('https://reg.example.com/a@b'), 'https://reg.example.com/a@b');
   assert.equal(hideUrlCredentials('example.com/web:1.0.0'), 'example.com/web:1.0.0');
   const status = {
-    update: { server: 'https://u:p4ss@update.example.com/v1/update/' },
+    update: { server: 'https://u:p4ss@update.example.com/v1/update/', lastError: { message: 'GET https://u:p4ss@update.example.com: 500' } },
     reboot: { lock: { backend: 'fleetlock', endpoint: 'https://u:p4ss@lock.example.com', held: false } },
-  } as unknown as AgentStatus;
-  assert.doesNotMatch(REPLY_REDACTIONS.GetStatus!(JSON.stringify(status)), /p4ss/);
-  assert.doesNotMatch(REPLY_REDACTIONS.ListImages!(JSON.stringify([{ source: 'https://u:p4ss@h/x.aci' }])), /p4ss/);
-  assert.doesNotMatch(SIGNAL_REDACTIONS.UpdateStatusChanged!(JSON.stringify(status.update)), /p4ss/);
+  };
+  assert.doesNotMatch(redactDocument('GetStatus', JSON.stringify(status)), /p4ss/);
+  assert.doesNotMatch(redactDocument('ListImages', JSON.stringify([{ source: 'https://u:p4ss@h/x.aci' }])), /p4ss/);
+  assert.doesNotMatch(redactDocument('UpdateStatusChanged', JSON.stringify(status.update)), /p4ss/);
+  assert.match(redactDocument('GetUpdateStatus', JSON.stringify(status.update)), /"server":"https:\/\/u:\(hidden: run as root\)@update\.example\.com/);
+});
+
+test('every read method replies, and every signal carries, one JSON document (what redaction takes)', () => {
+  for (const [name, m] of Object.entries(AGENT_METHODS)) if (m.access === 'read') assert.equal(m.out, 's', name);
+  for (const [name, sig] of Object.entries(AGENT_SIGNALS)) assert.equal(sig.signature, 's', name);
 });
 
 test('every method that takes a string says what it is; names and requests are checked', () => {
