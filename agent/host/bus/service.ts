@@ -33,13 +33,12 @@ export type AgentHandlers = { [M in AgentMethod]: (...args: unknown[]) => Promis
 export interface AgentServiceOptions {
   /** Its members read container output and environment values too (agentd --read-group). */
   readGroup?: string;
-  log?: Pick<Logger, 'error' | 'warn'>;
-  /** Read calls in flight per caller: unprivileged, privileged. */
-  readsPerCaller?: { unprivileged: number; privileged: number };
+  log?: Pick<Logger, 'error'>;
 }
 
 const ACCESS_DENIED = 'org.freedesktop.DBus.Error.AccessDenied';
-export const READS_PER_CALLER = { unprivileged: 8, privileged: 64 };
+/** Read calls in flight per caller (uid): others, and those who read secrets. */
+const READS_PER_CALLER = { unprivileged: 8, privileged: 64 };
 
 /** Errors that mean a bug in the agent: their text is for its log, not for callers. */
 const PROGRAMMING_ERRORS = [TypeError, RangeError, SyntaxError, ReferenceError];
@@ -183,8 +182,7 @@ export class AgentBusService {
 
   private async read(msg: dbus.Message, method: AgentMethod, spec: MethodSpec, caller: Caller): Promise<void> {
     const key = caller.uid ?? msg.sender;
-    const bounds = this.opts.readsPerCaller ?? READS_PER_CALLER;
-    const bound = caller.readsSecrets ? bounds.privileged : bounds.unprivileged;
+    const bound = caller.readsSecrets ? READS_PER_CALLER.privileged : READS_PER_CALLER.unprivileged;
     const running = this.inFlight.get(key) ?? 0;
     if (running >= bound) {
       throw new AgentError({
