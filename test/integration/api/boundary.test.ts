@@ -3,18 +3,20 @@
  * as the system bus does): a failing container printed its password; an unprivileged
  * caller never sees it (ListContainers, GetStatus, agentctl ps and status, the broadcast
  * StatusChanged signal) while root does; a flood of PlanConfig calls from an
- * unprivileged user does not delay root's ApplyConfig; malformed calls get typed errors.
+ * unprivileged user does not delay root's ApplyConfig; malformed calls get typed errors;
+ * members of agentd's --read-group read the output, and still change nothing.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import dbus from 'dbus-next';
 import { AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_METHODS, AGENT_OBJECT_PATH, type AgentMethod, type AgentStatus, type ContainerStatus } from '../../../agent/api/agent1.js';
 import { BusErrorReply, callMethod } from '../../../agent/host/bus/lean-client.js';
 import { agentctl } from '../../lib/agent.js';
 import { REPO } from '../../lib/repo.js';
-import { IMAGE, makeAgentWorld, type AgentWorld } from '../containers-agent/world.js';
+import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from '../containers-agent/world.js';
 
 const NOBODY = 65534;
 const SECRET = 's3cret-hunter2';
@@ -168,4 +170,20 @@ test('a flood of PlanConfig calls from an unprivileged user does not delay root\
     assert.ok(Object.keys(flood.outcomes).every((k) => k === 'ok' || k === 'org.hostagent.Agent1.Error.Busy'), JSON.stringify(flood.outcomes));
     assert.ok((flood.outcomes['org.hostagent.Agent1.Error.Busy'] ?? 0) >= 900, 'the bound is per uid, not per connection');
   }
+});
+
+test('members of the read group (agentd --read-group) see the output; nothing else changes for them', async () => {
+  const unitFile = join(w.sbx.unitDir, AGENT_UNIT);
+  const unit = await readFile(unitFile, 'utf8');
+  await writeFile(unitFile, unit.replace(/^(ExecStart=.*)$/m, `$1 --read-group ${NOBODY}`));
+  await w.systemd.daemonReload();
+  await w.systemd.restart(AGENT_UNIT);
+  const list = await w.eventually(async () => {
+    const r = await agentctl(['ps', '--json'], { env: w.sbx.env, ...asNobody });
+    return JSON.parse(r.stdout) as ContainerStatus[];
+  }, (l) => l.some((c) => c.name === 'leaky' && c.lastOutput !== undefined), 'nobody, in the read group, to see the output');
+  assert.match(list.find((c) => c.name === 'leaky')!.lastOutput!.join('\n'), new RegExp(SECRET));
+  const r = await agentctl(['reload'], { env: w.sbx.env, ...asNobody });
+  assert.equal(r.code, 1, 'still no changes');
+  assert.match(r.stderr, /Reload is for root only/);
 });
