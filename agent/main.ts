@@ -171,7 +171,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   reboot.start();
   board.setState('running');
   const serviceBus = await connectBus(options.bus);
-  const service = await AgentBusService.start(serviceBus, handlers);
+  const service = await AgentBusService.start(serviceBus, handlers, { log, ...(options.readGroup !== undefined && { readGroup: options.readGroup }) });
   board.onChange((status) => service.emit('StatusChanged', JSON.stringify(status)));
   emit = (signal, json) => service.emit(signal, json);
   updates.onChange((status) => service.emit('UpdateStatusChanged', JSON.stringify(status)));

@@ -6,8 +6,11 @@
  * ./status.ts, ./containers.ts, ./images.ts and ./updates.ts (re-exported here), so both
  * ends share one TypeScript type instead of re-declaring D-Bus structs.
  * `access: 'read'` methods are open to every user; `'root'` methods are refused by the
- * policy in units/org.hostagent.Agent1.conf for anyone but root.
+ * policy in units/org.hostagent.Agent1.conf for anyone but root. A method's argument is
+ * checked at the boundary as its `arg` says (./arguments.ts); what unprivileged readers
+ * see is in ./redact.ts.
  */
+import type { ArgumentSpec } from './arguments.js';
 
 export const AGENT_BUS_NAME = 'org.hostagent.Agent1';
 export const AGENT_OBJECT_PATH = '/org/hostagent/Agent1';
@@ -21,8 +24,13 @@ export interface MethodSpec {
   /** D-Bus signature of the reply. */
   readonly out: string;
   readonly access: Access;
+  /** What the string argument is, for methods that take one (`in: 's'`). */
+  readonly arg?: ArgumentSpec;
   readonly doc: string;
 }
+
+const NAME_OF_CONTAINER: ArgumentSpec = { kind: 'name', what: 'the container name' };
+const IMAGE_REFERENCE: ArgumentSpec = { kind: 'name', what: 'the image reference' };
 
 export const AGENT_METHODS = {
   GetStatus: {
@@ -59,24 +67,28 @@ export const AGENT_METHODS = {
     in: 's',
     out: 's',
     access: 'read',
+    arg: IMAGE_REFERENCE,
     doc: 'One stored image by ID, ID prefix or NAME[:VERSION][,LABEL=VALUE]…, as an ImageDetail JSON document.',
   },
   FetchImage: {
     in: 's',
     out: 's',
     access: 'root',
+    arg: { kind: 'json', what: 'FetchRequest', fields: { image: 'string', insecureOptions: 'string[]', requestId: 'string' } },
     doc: 'Fetch, verify and store one image (FetchRequest JSON in, FetchResult JSON out); FetchProgress signals report progress.',
   },
   RemoveImage: {
     in: 's',
     out: 's',
     access: 'root',
+    arg: IMAGE_REFERENCE,
     doc: 'Remove one stored image by ID, ID prefix or name; replies with the removed ImageSummary as JSON.',
   },
   GcImages: {
     in: 's',
     out: 's',
     access: 'root',
+    arg: { kind: 'json', what: 'GcRequest', fields: { graceSeconds: 'number' } },
     doc: 'Remove unreferenced images unused for a grace period (GcRequest JSON in, GcResult JSON out).',
   },
   GetUpdateStatus: {
@@ -119,30 +131,35 @@ export const AGENT_METHODS = {
     in: 's',
     out: '',
     access: 'root',
+    arg: NAME_OF_CONTAINER,
     doc: 'Start a declared container by name; replies once its payload runs (the start job is done).',
   },
   StopContainer: {
     in: 's',
     out: '',
     access: 'root',
+    arg: NAME_OF_CONTAINER,
     doc: 'Stop a container by name; replies once it stopped. It stays stopped until started or the configuration is applied again.',
   },
   RestartContainer: {
     in: 's',
     out: '',
     access: 'root',
+    arg: NAME_OF_CONTAINER,
     doc: 'Restart a container by name; replies once its payload runs again.',
   },
   RemoveContainer: {
     in: 's',
     out: '',
     access: 'root',
+    arg: NAME_OF_CONTAINER,
     doc: 'Remove what is left of a container that is no longer declared (its writable layer) or of a finished one-off run; refused for a declared container.',
   },
   RunContainer: {
     in: 's',
     out: 's',
     access: 'root',
+    arg: { kind: 'json', what: 'RunRequest', fields: { image: 'string', name: 'string?', exec: 'string[]?' } },
     doc: 'Run an image once as a transient unit supervised by systemd (RunRequest JSON in, RunResult JSON out); replies once the payload runs.',
   },
   GetRebootStatus: {
@@ -182,11 +199,38 @@ export const AGENT_SIGNALS = {
   },
 } as const;
 
-/** D-Bus error names agentd replies with; agentctl turns them into messages and exit codes. */
+export type AgentSignal = keyof typeof AGENT_SIGNALS;
+
+/**
+ * D-Bus error names agentd replies with, each with a message for people (never a
+ * JavaScript error's text); agentctl turns them into messages and exit codes.
+ */
 export const AGENT_ERRORS = {
+  /** The operation failed (the message says why). */
   failed: 'org.hostagent.Agent1.Error.Failed',
   shuttingDown: 'org.hostagent.Agent1.Error.ShuttingDown',
+  /** Wrong signature, not JSON, a field of the wrong type, a string too long. */
+  invalidArgs: 'org.hostagent.Agent1.Error.InvalidArgs',
+  /** No such container, image or unit. */
+  notFound: 'org.hostagent.Agent1.Error.NotFound',
+  /** The caller has too many calls in flight; retry once they are answered. */
+  busy: 'org.hostagent.Agent1.Error.Busy',
 } as const;
+
+const INVALID_ARGS_CODES = new Set([
+  'agent.bad-request', 'appc.invalid-app-string', 'container.invalid-name',
+  'image.relative-path', 'image.bad-grace', 'image.bad-insecure-option', 'image.ambiguous-id',
+]);
+const NOT_FOUND_CODES = new Set(['container.not-found', 'image.not-found', 'image.not-in-store', 'systemd.no-such-unit']);
+
+/** The D-Bus error name for an AgentError code. */
+export function errorNameOf(code: string): string {
+  if (code === 'agent.shutting-down') return AGENT_ERRORS.shuttingDown;
+  if (code === 'agent.busy') return AGENT_ERRORS.busy;
+  if (INVALID_ARGS_CODES.has(code)) return AGENT_ERRORS.invalidArgs;
+  if (NOT_FOUND_CODES.has(code)) return AGENT_ERRORS.notFound;
+  return AGENT_ERRORS.failed;
+}
 
 export type * from './status.js';
 export type * from './containers.js';

@@ -36,6 +36,8 @@ export interface ContainerStatus {
   outputFile?: string;
   /** Why the declaration cannot run (code, message, hint). */
   error?: { code: string; message: string; hint?: string };
+  /** Fields withheld from a caller who is not privileged (e.g. `lastOutput`): see ./redact.ts. */
+  hidden?: string[];
 }
 
 /** `agentctl run IMAGE [--name N] [-- ARGS]`. */

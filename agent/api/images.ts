@@ -30,8 +30,10 @@ export interface ImageDetail {
   image: ImageSummary;
   /** The image's directory in the store (`manifest`, `rootfs/`). */
   dir: string;
-  /** The image manifest as stored. */
+  /** The image manifest as stored (its environment values hidden from unprivileged callers). */
   manifest: string;
+  /** What was withheld from a caller who is not privileged, e.g. `manifest.app.environment`. */
+  hidden?: string[];
 }
 
 export type InsecureOptionName = 'http' | 'image';

@@ -1,11 +1,11 @@
 /**
  * agentctl's calls to agentd over the lean D-Bus client, with bus errors turned into
- * AgentErrors a person can act on (agent not running, not allowed).
+ * AgentErrors a person can act on (agent not running, not allowed, busy).
  */
 import {
-  AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_METHODS, AGENT_OBJECT_PATH, type AgentMethod, type AgentStatus,
+  AGENT_BUS_NAME, AGENT_ERRORS, AGENT_INTERFACE, AGENT_METHODS, AGENT_OBJECT_PATH, type AgentMethod, type AgentStatus,
 } from '../api/agent1.js';
-import { AgentError, isAgentError } from '../core/errors.js';
+import { AgentError, isAgentError, type AgentErrorInit } from '../core/errors.js';
 import { BusErrorReply, callMethod, type CallOptions } from '../host/bus/lean-client.js';
 import type { CliContext } from './verb.js';
 
@@ -38,8 +38,13 @@ export async function callAgent(ctx: CliContext, method: AgentMethod, body: unkn
         cause: e,
       });
     }
+    if (e instanceof BusErrorReply && e.errorName === AGENT_ERRORS.busy) {
+      throw new AgentError({ code: 'cli.agent-busy', message: e.message, hint: 'Other calls of this user keep the agent busy; retry in a moment', cause: e });
+    }
     if (e instanceof BusErrorReply) {
-      throw new AgentError({ code: 'cli.agent-error', message: e.message, cause: e });
+      // The agent's own code (e.g. container.not-found) when it sent one.
+      const code = e.code !== undefined && /^[a-z]+\.[a-z0-9-]+$/.test(e.code) ? e.code as AgentErrorInit['code'] : 'cli.agent-error';
+      throw new AgentError({ code, message: e.message, cause: e });
     }
     throw e;
   }

@@ -37,6 +37,8 @@ export interface AgentOptions {
   logLevel: string;
   /** Most bytes an image may unpack to; undefined: the image store's free space less a reserve, at each fetch. */
   maxImageBytes: number | undefined;
+  /** Members of this group (name or gid) read container output over D-Bus, as root does. */
+  readGroup: string | undefined;
 }
 
 export const AGENTD_USAGE = `Usage: agentd [OPTIONS]
@@ -63,6 +65,8 @@ Options:
   --log-level LEVEL      error, warn, info or debug (default info)
   --max-image-size SIZE  most an image may unpack to, e.g. 20G (K, M, G, T); default: the
                          image store's free space at each fetch, less 5% of its size (at most 1G)
+  --read-group GROUP     its members see container output and environment values over
+                         D-Bus, as root does (default: only root)
   -h, --help             show this help
   --version              print the version
 `;
@@ -104,6 +108,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'log-format': { type: 'string' },
         'log-level': { type: 'string' },
         'max-image-size': { type: 'string' },
+        'read-group': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
         version: { type: 'boolean' },
       },
@@ -145,6 +150,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       logFormat,
       logLevel: values['log-level'] ?? 'info',
       maxImageBytes,
+      readGroup: values['read-group'],
     },
   };
 }

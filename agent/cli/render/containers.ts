@@ -1,8 +1,10 @@
 /**
  * Containers as a table for people (`agentctl ps`, `agentctl status`): state coloured on a
- * TTY, and under the table why a container is in error or what a failed one last printed.
+ * TTY, and under the table why a container is in error or what a failed one last printed
+ * (`(hidden: run as root)` when the agent withheld it from this user).
  */
 import type { ContainerStatus } from '../../api/agent1.js';
+import { HIDDEN } from '../../api/redact.js';
 import { humanDuration } from './duration.js';
 import { styler, type Style } from './style.js';
 import { renderTable } from './table.js';
@@ -32,7 +34,8 @@ export function renderContainers(list: ContainerStatus[], color: boolean, now = 
   for (const c of list) {
     if (c.error) details.push(`${c.name}: ${paint('red', c.error.code)}: ${c.error.message}${c.error.hint ? `. ${c.error.hint}` : ''}`);
     if (c.state === 'failed') {
-      details.push(`${c.name}: exited with status ${c.exitStatus ?? '?'}${c.lastOutput?.length ? '; last output:' : ''}`);
+      const output = c.hidden?.includes('lastOutput') ? `; last output: ${paint('dim', HIDDEN)}` : c.lastOutput?.length ? '; last output:' : '';
+      details.push(`${c.name}: exited with status ${c.exitStatus ?? '?'}${output}`);
       for (const line of c.lastOutput ?? []) details.push(`  ${line}`);
     }
   }

@@ -25,7 +25,8 @@ export interface CallOptions extends MethodCall {
 
 /** An error reply from the bus or the called service. */
 export class BusErrorReply extends Error {
-  constructor(readonly errorName: string, message: string) {
+  /** agentd's error replies carry the AgentError code after the message. */
+  constructor(readonly errorName: string, message: string, readonly code?: string) {
     super(message);
     this.name = 'BusErrorReply';
   }
@@ -101,7 +102,8 @@ export async function callMethod(opts: CallOptions): Promise<unknown[]> {
       if (msg.replySerial === undefined) return;
       if (msg.type === MessageType.Error) {
         const text = typeof msg.body[0] === 'string' ? msg.body[0] : msg.errorName ?? 'error';
-        finish(new BusErrorReply(msg.errorName ?? 'org.freedesktop.DBus.Error.Failed', text));
+        const code = typeof msg.body[1] === 'string' ? msg.body[1] : undefined;
+        finish(new BusErrorReply(msg.errorName ?? 'org.freedesktop.DBus.Error.Failed', text, code));
       } else if (msg.replySerial === CALL_SERIAL && msg.type === MessageType.MethodReturn) {
         finish(undefined, msg.body);
       }

@@ -13,7 +13,7 @@ import { Keystore } from '../../../agent/host/trust/keystore.js';
 import { goodImage, writeAci, type AciEntry } from '../../lib/aci.js';
 import { agentctl, agentdUnit } from '../../lib/agent.js';
 import { makeGpg } from '../../lib/gpg.js';
-import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
+import { startSandbox, type Sandbox, type SandboxOptions } from '../../lib/sandbox.js';
 import { eventually } from '../../lib/eventually.js';
 
 interface HasAfter {
@@ -44,8 +44,8 @@ export interface AgentWorld {
 }
 
 /** Builds, signs, trusts and stores the busybox image; starts agentd on `config`. */
-export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string }) => string): Promise<AgentWorld> {
-  const sbx = await startSandbox(t);
+export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string }) => string, opts: SandboxOptions = {}): Promise<AgentWorld> {
+  const sbx = await startSandbox(t, opts);
   const stateDir = join(sbx.dir, 'state');
   const scratch = join(sbx.dir, 'scratch');
   await mkdir(scratch, { recursive: true });

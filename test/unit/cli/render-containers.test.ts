@@ -26,6 +26,11 @@ test('ps: one row per container, failed ones with exit status and last output, e
   ].join('\n'));
 });
 
+test('ps: output withheld by the agent shows as hidden', () => {
+  const hidden: ContainerStatus = { ...LIST[1]!, lastOutput: undefined, hidden: ['lastOutput'] };
+  assert.match(renderContainers([hidden], false), /^broken: exited with status 3; last output: \(hidden: run as root\)$/m);
+});
+
 test('ps with no containers says so', () => {
   assert.equal(renderContainers([], false), 'No containers.\n');
 });
