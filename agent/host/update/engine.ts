@@ -27,6 +27,7 @@ import {
   type ReportedError,
   type UpdateState,
 } from '../../core/update/machine.js';
+import { assertNotExpired } from '../../core/update/release.js';
 import { updateStatus, type UpdateStatus } from '../../core/update/status.js';
 import { removeFileDurably } from '../fs/atomic.js';
 import { readBootedSlot } from '../slots/booted.js';
@@ -132,6 +133,7 @@ export class UpdateEngine {
           group: this.options.group,
           verifySignature: this.options.verifySignature,
           http: this.options.http,
+          now,
           currentVersion: this.options.currentVersion,
           failedVersions: await readFailedVersions(this.paths.failedVersionsPath),
           allowDowngrade: options.allowDowngrade,
@@ -154,6 +156,12 @@ export class UpdateEngine {
     const signed = this.#available;
     if (this.#state.kind !== 'UPDATE_AVAILABLE' || !signed) {
       throw new AgentError({ code: 'update.nothing-to-apply', message: `no update is available (state ${this.#state.kind})`, subject: 'update engine', hint: 'Run a check first (agentctl update check)' });
+    }
+    try {
+      assertNotExpired(signed.release, (this.options.now ?? Date.now)(), signed.payloadUrl);
+    } catch (e) {
+      this.#available = undefined;
+      this.#fail(e);
     }
     for (;;) {
       try {
