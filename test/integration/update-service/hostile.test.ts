@@ -8,7 +8,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { cgptAttributes, gptProblems } from '../../lib/disk.js';
 import { eventually } from '../../lib/eventually.js';
 import { silentServer } from '../../lib/hostile-http.js';
@@ -133,4 +133,29 @@ test('a channel that accepts the connection but never answers fails after the re
   }));
   assert.ok(ms < 2500, `${ms} ms for 3 attempts`);
   assert.equal(await diskHash(w), before);
+});
+
+test('the command line names USR-B but only USR-A ever booted: nothing is written, the error says why', async (t) => {
+  const w = await makeWorld(t, fixtures.template, fixtures.keys);
+  await w.publish('2.0.0');
+  await trustReleaseKey(w);
+  await writeFile(w.paths.cmdlinePath, `BOOT_IMAGE=/vmlinuz mount.usr=PARTUUID=${w.disk.partUuid.B} ro\n`);
+  const before = await diskHash(w);
+  const { service } = makeService(t, w, '1.0.0');
+  service.start(); // the after-boot marking reads the booted slot too
+  await service.bootMarked;
+  const boot = service.status().boot;
+  assert.equal(boot.status, 'error');
+  assert.match(boot.detail ?? '', /names USR-B .* but the GPT .* disagrees: USR-B has priority 0, which the bootloader never boots; USR-A is the slot that booted successfully/);
+  for (const op of [() => service.apply(), () => service.rollback()]) {
+    await assert.rejects(op(), (e: any) => {
+      assert.equal(e.code, 'slots.booted-disagrees');
+      assert.equal(e.subject, w.paths.cmdlinePath);
+      assert.match(e.message, /Nothing is written to either slot/);
+      assert.match(e.hint, /mount\.usr=PARTUUID=/);
+      return true;
+    });
+  }
+  assert.equal(await diskHash(w), before, 'not one byte of the disk changed');
+  await assertBUnbootable(w);
 });
