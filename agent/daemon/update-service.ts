@@ -411,7 +411,7 @@ export class UpdateService {
     const engine = this.engine;
     if (!engine || this.restoredEngine === engine) return;
     this.restoredEngine = engine;
-    await engine.restore().catch((e: unknown) => this.options.log.warn(`cannot read the staging journal: ${describeError(e)}`));
+    await engine.restore().catch((e: unknown) => this.options.log.warn(`cannot take up a staged update: ${describeError(e)}`));
   }
 
   /** Run an engine operation, keeping its error (until the next success) in the status. */
