@@ -1,10 +1,12 @@
 /**
  * Hostile HTTP servers on loopback, for the download deadlines: one that drips a few
- * bytes now and then (headers at once, a long Content-Length), and one that accepts TCP
- * connections but never answers. Both are closed when the test ends.
+ * bytes now and then (headers at once, a long Content-Length), one that accepts TCP
+ * connections but never answers, and a port where connecting never completes. All are
+ * closed when the test ends.
  */
 import { createServer as createHttpServer, type ServerResponse } from 'node:http';
-import { createServer as createTcpServer, type Socket, type AddressInfo } from 'node:net';
+import { spawn } from 'node:child_process';
+import { connect, createServer as createTcpServer, type Socket, type AddressInfo } from 'node:net';
 
 interface HasAfter {
   after(fn: () => unknown): void;
@@ -54,4 +56,37 @@ export async function silentServer(t: HasAfter): Promise<{ url: string }> {
     return new Promise((r) => server.close(r));
   });
   return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}` };
+}
+
+/**
+ * A port whose listener never accepts and whose accept queue is full, so a new
+ * connection's SYN goes unanswered (the kernel drops it): a child node process listens
+ * with a backlog of 1 and is stopped (SIGSTOP); two connections fill its queue. Killed by
+ * its PID when the test ends.
+ */
+export async function unansweredPort(t: HasAfter): Promise<{ url: string }> {
+  const child = spawn(process.execPath, ['-e', `
+    const s = require('node:net').createServer();
+    s.listen({ port: 0, host: '127.0.0.1', backlog: 1 }, () => process.stdout.write(String(s.address().port) + '\\n'));
+  `], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const fillers: Socket[] = [];
+  t.after(() => {
+    for (const s of fillers) s.destroy();
+    if (child.pid !== undefined && child.exitCode === null) {
+      process.kill(child.pid, 'SIGCONT');
+      process.kill(child.pid, 'SIGKILL');
+    }
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim())));
+    child.once('exit', () => reject(new Error('the listener exited')));
+  });
+  process.kill(child.pid!, 'SIGSTOP');
+  for (let i = 0; i < 4; i++) {
+    const s = connect(port, '127.0.0.1');
+    s.on('error', () => undefined);
+    fillers.push(s);
+  }
+  await new Promise((r) => setTimeout(r, 200));
+  return { url: `http://127.0.0.1:${port}` };
 }

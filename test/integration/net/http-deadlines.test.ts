@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { bodyMeter, httpGet, readBody } from '../../../agent/host/net/http.js';
-import { dripServer, silentServer } from '../../lib/hostile-http.js';
+import { dripServer, silentServer, unansweredPort } from '../../lib/hostile-http.js';
 
 /** Time `fn` until it rejects; returns the error and the seconds taken. */
 async function failure(fn: () => Promise<unknown>): Promise<{ error: { code: string; message: string; subject: string }; seconds: number }> {
@@ -73,4 +73,12 @@ test('a signal cancels a download before it starts, while waiting for headers, a
   const b = await failure(() => drain(`${drip.url}/c`, { allowHttp: true, errors: 'update', signal: body.signal }));
   assert.equal(b.error.code, 'update.cancelled');
   assert.ok(b.seconds < 0.6, `after ${b.seconds} s`);
+});
+
+test('a connection that never completes (the SYN goes unanswered) fails after the connect timeout', async (t) => {
+  const port = await unansweredPort(t);
+  const { error, seconds } = await failure(() => httpGet(`${port.url}/release.json`, { allowHttp: true, errors: 'update', connectTimeoutMs: 1000 }));
+  assert.equal(error.code, 'update.fetch-failed');
+  assert.match(error.message, /no connection to the server within 1 s/);
+  assert.ok(seconds >= 0.9 && seconds < 2, `after ${seconds} s`);
 });
