@@ -6,14 +6,16 @@
  *
  * Deadlines, so that no download waits forever: the TCP (and TLS) connection must be up
  * within `connectTimeoutMs`, the response headers must follow within `responseTimeoutMs`,
- * the socket may not be silent for `idleTimeoutMs`, and from the request to the end of the
- * body every `rateWindowMs` must bring at least `minBytesPerSecond` on average (curl's
- * --speed-limit/--speed-time: a server that drips a byte now and then is given up on).
- * `signal` cancels at any point. Each ends the request with a typed error naming the URL.
+ * the socket may not be silent for `idleTimeoutMs`, and from the connection to its close
+ * every `rateWindowMs` must bring at least `minBytesPerSecond` on average, headers and body
+ * (curl's --speed-limit/--speed-time: a server that drips a few bytes now and then is given
+ * up on). `signal` cancels at any point. Each ends the request with a typed error naming
+ * the URL.
  *
  * Failures are AgentErrors named for the caller's domain (`errors`): `image.*` for the
  * image fetcher and key fetching (the default), `update.*` for the update channel, where
- * every transport failure is `update.fetch-failed` (worth a retry).
+ * a transport failure is `update.fetch-failed` (worth a retry), except a download below
+ * the minimum rate (`update.download-too-slow`) and a cancel (`update.cancelled`).
  */
 import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
@@ -147,30 +149,43 @@ function watchRequest(req: ClientRequest, url: URL, options: GetOptions, domain:
   const responseMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
   const windowMs = options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
   const minRate = options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
-  const timers: NodeJS.Timeout[] = [];
+  const timers = new Set<NodeJS.Timeout>();
+  const after = (ms: number, fn: () => void): NodeJS.Timeout => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+    return timer;
+  };
+  const cancel = (timer: NodeJS.Timeout): void => {
+    clearTimeout(timer);
+    timers.delete(timer);
+  };
   const onAbort = (): void => fail(netError(domain, 'cancelled', 'the download was cancelled', url.href));
   options.signal?.addEventListener('abort', onAbort, { once: true });
   req.on('close', () => {
-    for (const t of timers) clearTimeout(t);
+    for (const timer of timers) clearTimeout(timer);
     options.signal?.removeEventListener('abort', onAbort);
   });
-  timers.push(setTimeout(() => fail(netError(domain, 'connect-timeout', `no connection to the server within ${connectMs / 1000} s`, url.href)), connectMs));
+  const connecting = after(connectMs, () => fail(netError(domain, 'connect-timeout', `no connection to the server within ${connectMs / 1000} s`, url.href)));
 
   const connected = (socket: Socket): void => {
-    clearTimeout(timers[0]);
-    const noResponse = setTimeout(() => fail(netError(domain, 'no-response', `the server accepted the connection but sent no response within ${responseMs / 1000} s`, url.href)), responseMs);
-    timers.push(noResponse);
-    req.once('response', () => clearTimeout(noResponse));
+    cancel(connecting);
+    const noResponse = after(responseMs, () => fail(netError(domain, 'no-response', `the server accepted the connection but sent no response within ${responseMs / 1000} s`, url.href)));
+    req.once('response', () => cancel(noResponse));
     let seen = 0;
     const window = (): void => {
       const got = socket.bytesRead - seen;
       seen = socket.bytesRead;
-      if (got < (minRate * windowMs) / 1000) {
-        const rate = Math.round(got / (windowMs / 1000));
-        fail(netError(domain, 'too-slow', `the server sent ${got} bytes in the last ${windowMs / 1000} s (${rate} B/s, below the minimum of ${minRate} B/s); ${seen} bytes received in all`, url.href));
-      } else timers.push(setTimeout(window, windowMs));
+      if (got >= (minRate * windowMs) / 1000) {
+        after(windowMs, window);
+        return;
+      }
+      const rate = Math.round(got / (windowMs / 1000));
+      fail(netError(domain, 'too-slow', `the server sent ${got} bytes in the last ${windowMs / 1000} s (${rate} B/s, below the minimum of ${minRate} B/s); ${seen} bytes received in all`, url.href));
     };
-    timers.push(setTimeout(window, windowMs));
+    after(windowMs, window);
   };
   req.on('socket', (socket: Socket) => {
     if (url.protocol === 'https:') socket.once('secureConnect', () => connected(socket));

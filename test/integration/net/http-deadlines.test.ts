@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { bodyMeter, httpGet, readBody } from '../../../agent/host/net/http.js';
 import { dripServer, silentServer, unansweredPort } from '../../lib/hostile-http.js';
+import { makeTestCa, startHttpsServer } from '../../lib/https.js';
+import { tmpdir } from '../../lib/tmpdir.js';
 
 /** Time `fn` until it rejects; returns the error and the seconds taken. */
 async function failure(fn: () => Promise<unknown>): Promise<{ error: { code: string; message: string; subject: string }; seconds: number }> {
@@ -81,4 +85,16 @@ test('a connection that never completes (the SYN goes unanswered) fails after th
   assert.equal(error.code, 'update.fetch-failed');
   assert.match(error.message, /no connection to the server within 1 s/);
   assert.ok(seconds >= 0.9 && seconds < 2, `after ${seconds} s`);
+});
+
+test('over https the deadlines count from the TLS handshake: a stalled body is cut by the rate window', async (t) => {
+  const root = await tmpdir(t);
+  await writeFile(join(root, 'stalled.aci'), Buffer.alloc(1 << 20));
+  const server = await startHttpsServer(t, root, await makeTestCa(t));
+  server.faults.set('/stalled.aci', { kind: 'stall', afterBytes: 100 });
+  const url = `${server.url}/stalled.aci`;
+  const { error, seconds } = await failure(() => drain(url, { ca: server.ca, idleTimeoutMs: 20_000, rateWindowMs: 700 }));
+  assert.equal(error.code, 'image.download-too-slow');
+  assert.equal(error.subject, url);
+  assert.ok(seconds < 2, `after ${seconds} s`);
 });
