@@ -84,6 +84,7 @@ async function check(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   if (values.json) ctx.stdout.write(JSON.stringify(s, null, 2) + '\n');
   else if (s.state === 'UPDATED_NEED_REBOOT') ctx.stdout.write(`${s.newVersion} is already staged: reboot to run it.\n`);
   else if (s.state === 'UPDATE_AVAILABLE') ctx.stdout.write(`Update available: ${s.newVersion} (${humanSize(s.newSize)}). Install it with: agentctl update apply\n`);
+  else if (s.state !== 'IDLE') ctx.stdout.write(`An update is under way (${s.currentOperation}${s.newVersion ? `, ${s.newVersion}` : ''}): see agentctl update status; agentctl update reset cancels it.\n`);
   else ctx.stdout.write(`No update: ${s.currentVersion} is current on ${s.group}.\n`);
   return EXIT.ok;
 }
@@ -136,7 +137,7 @@ async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
 
 async function reset(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   const s = await call(ctx, 'UpdateReset');
-  ctx.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : 'The staged update was dropped; the next boot is the current slot.\n');
+  ctx.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : 'No update is staged or under way any more; the next boot is the current slot.\n');
   return EXIT.ok;
 }
 

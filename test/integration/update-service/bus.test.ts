@@ -135,6 +135,9 @@ test('Ctrl-C during agentctl update apply cancels the download in agentd; status
     assert.equal((JSON.parse(s as string) as UpdateStatusDocument).state, 'DOWNLOADING');
     const ms = performance.now() - start;
     assert.ok(ms < 1000, `GetUpdateStatus answered in ${ms} ms while the download runs`);
+    const check = await agentctl(['update', 'check'], { env: bus.env });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /An update is under way \(UPDATE_STATUS_DOWNLOADING, 2\.0\.0\): .*agentctl update reset cancels it/);
     child!.kill('SIGINT');
     const interrupted = await applying;
     assert.equal(interrupted.code, 130, interrupted.stderr);
