@@ -120,7 +120,7 @@ test('check, then apply over D-Bus with progress signals; rollback is refused wi
   assert.match(rollback.stderr, /agentctl update reset/);
 });
 
-test('Ctrl-C during agentctl update apply cancels the download in agentd; status and reset answer at once meanwhile', async () => {
+test('Ctrl-C during agentctl update apply cancels the download in agentd; status and reset answer at once meanwhile', async (t) => {
   if (status().state === 'UPDATED_NEED_REBOOT') assert.equal((await agentctl(['update', 'reset'], { env: bus.env })).code, 0);
   world.server.behaviour.drip = { bytes: 1024, everyMs: 500 };
   try {
@@ -135,11 +135,14 @@ test('Ctrl-C during agentctl update apply cancels the download in agentd; status
     assert.equal((JSON.parse(s as string) as UpdateStatusDocument).state, 'DOWNLOADING');
     const ms = performance.now() - start;
     assert.ok(ms < 1000, `GetUpdateStatus answered in ${ms} ms while the download runs`);
+    t.diagnostic(`GetUpdateStatus over D-Bus during the download: ${ms.toFixed(1)} ms`);
     const check = await agentctl(['update', 'check'], { env: bus.env });
     assert.equal(check.code, 0, check.stderr);
     assert.match(check.stdout, /An update is under way \(UPDATE_STATUS_DOWNLOADING, 2\.0\.0\): .*agentctl update reset cancels it/);
+    const interruptedAt = performance.now();
     child!.kill('SIGINT');
     const interrupted = await applying;
+    t.diagnostic(`agentctl update apply exited ${interrupted.code} ${(performance.now() - interruptedAt).toFixed(0)} ms after SIGINT`);
     assert.equal(interrupted.code, 130, interrupted.stderr);
     assert.match(interrupted.stderr, /interrupted: cancelling the update in agentd/);
     assert.match(interrupted.stderr, /the update was cancelled; nothing is staged/);

@@ -94,6 +94,7 @@ test('a payload dripped 1 KiB every 0.5 s fails within the rate window; status a
   });
   const seconds = (performance.now() - start) / 1000;
   assert.ok(seconds < 4, `gave up after ${seconds} s`);
+  t.diagnostic(`status ${status.ms.toFixed(1)} ms, check ${check.ms.toFixed(1)} ms during the download; gave up ${seconds.toFixed(2)} s after the apply started (2 s window)`);
   assert.equal(service.status().state, 'IDLE');
   assert.equal(service.status().lastError?.code, 'update.download-too-slow');
   const b = await cgptAttributes(w.disk.path, 'B');
@@ -110,6 +111,7 @@ test('reset cancels a running download at once (default rate window); the slot s
   await eventually(async () => service.status().state, (s) => s === 'DOWNLOADING', 'the download to start', 5000);
   const reset = await timed(() => service.reset());
   assert.ok(reset.ms < 1000, `reset took ${reset.ms} ms`);
+  t.diagnostic(`reset cancelled the download in ${reset.ms.toFixed(1)} ms`);
   assert.equal(reset.value.state, 'IDLE');
   assert.equal(reset.value.lastError, undefined, 'a cancel asked for is no error');
   await assert.rejects(applying, { code: 'update.cancelled' });
@@ -132,6 +134,7 @@ test('a channel that accepts the connection but never answers fails after the re
     return true;
   }));
   assert.ok(ms < 2500, `${ms} ms for 3 attempts`);
+  t.diagnostic(`3 attempts of 0.3 s each failed in ${ms.toFixed(0)} ms`);
   assert.equal(await diskHash(w), before);
 });
 
