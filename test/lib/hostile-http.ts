@@ -19,11 +19,13 @@ export interface DripOptions {
   everyMs?: number;
 }
 
-/** Serves every path as a 1 GiB body sent `bytes` every `everyMs`; `url` is its base. */
-export async function dripServer(t: HasAfter, o: DripOptions = {}): Promise<{ url: string; closed: () => number }> {
+/** Serves every path as a 1 GiB body sent `bytes` every `everyMs`; `url` is its base; counts requests and closes. */
+export async function dripServer(t: HasAfter, o: DripOptions = {}): Promise<{ url: string; requests: () => number; closed: () => number }> {
+  let requests = 0;
   let closed = 0;
   const timers = new Set<NodeJS.Timeout>();
   const server = createHttpServer((_req, res: ServerResponse) => {
+    requests++;
     res.writeHead(200, { 'content-length': String(1 << 30) });
     const timer = setInterval(() => res.write(Buffer.alloc(o.bytes ?? 1024, 0x61)), o.everyMs ?? 500);
     timers.add(timer);
@@ -39,7 +41,7 @@ export async function dripServer(t: HasAfter, o: DripOptions = {}): Promise<{ ur
     server.closeAllConnections();
     return new Promise((r) => server.close(r));
   });
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, closed: () => closed };
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests, closed: () => closed };
 }
 
 /** Accepts connections and never sends a byte. */
