@@ -56,6 +56,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     requiredUnits: async () => [...(inForce ? requiredUnitsOf(inForce) : []), 'host-agent.service'],
     ...(options.bootGraceMs !== undefined && { graceMs: options.bootGraceMs }),
     ...(options.bootHealthTimeoutMs !== undefined && { healthTimeoutMs: options.bootHealthTimeoutMs }),
+    allowDowngrade: options.updateAllowDowngrade,
     unitActiveState: async (unit) => {
       if (!link?.manager) throw new Error('systemd is not connected');
       return (await link.manager.unitStatus(unit)).activeState;

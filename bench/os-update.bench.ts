@@ -89,7 +89,7 @@ export async function run(): Promise<boolean> {
     const cmdlinePath = join(dir, 'cmdline');
     await writeFile(cmdlinePath, `mount.usr=PARTUUID=${disk.partUuid.A}\n`);
     const signed: SignedRelease = {
-      release: { version: '2.0.0', payload: { url, size: GiB, sha512, compression: 'none' } },
+      release: { version: '2.0.0', expires: '2099-01-01T00:00:00Z', payload: { url, size: GiB, sha512, compression: 'none' } },
       payloadUrl: url,
       signedBy: 'bench',
     };

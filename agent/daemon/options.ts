@@ -30,6 +30,8 @@ export interface AgentOptions {
   /** After boot: wait this long, then give the required units this long to be active, ms. */
   bootGraceMs: number | undefined;
   bootHealthTimeoutMs: number | undefined;
+  /** Take an OS release older than the running one from the channel (never the same or a failed one). */
+  updateAllowDowngrade: boolean;
   stateDir: string;
   runtimeDir: string;
   unitDirs: UnitDirs;
@@ -58,6 +60,8 @@ Options:
   --boot-cmdline PATH    file with the kernel command line naming the booted slot (default /proc/cmdline)
   --boot-grace SECONDS   after boot, wait this long before checking health (default 60)
   --boot-health-timeout SECONDS  then how long the units may take to be active (default 300)
+  --update-allow-downgrade  install an OS release older than the running one when the
+                         channel offers it (refused by default: it may be a replayed release)
   --state-dir DIR        state directory (default /var/lib/host-agent)
   --runtime-dir DIR      runtime directory (default /run/host-agent)
   --unit-dir DIR         where unit files are written (default by bus)
@@ -102,6 +106,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
         'boot-cmdline': { type: 'string' },
         'boot-grace': { type: 'string' },
         'boot-health-timeout': { type: 'string' },
+        'update-allow-downgrade': { type: 'boolean' },
         'state-dir': { type: 'string' },
         'runtime-dir': { type: 'string' },
         'unit-dir': { type: 'string' },
@@ -144,6 +149,7 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       bootCmdline: values['boot-cmdline'],
       bootGraceMs: seconds(values['boot-grace'], '--boot-grace'),
       bootHealthTimeoutMs: seconds(values['boot-health-timeout'], '--boot-health-timeout'),
+      updateAllowDowngrade: values['update-allow-downgrade'] ?? false,
       stateDir: values['state-dir'] ?? '/var/lib/host-agent',
       runtimeDir: values['runtime-dir'] ?? (bus === 'system' ? '/run/host-agent' : join(env.XDG_RUNTIME_DIR ?? '/run', 'host-agent')),
       unitDirs,

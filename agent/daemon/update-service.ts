@@ -10,7 +10,10 @@
  * Invariant: one update operation (check, apply, reset, rollback, the boot marking's
  * write) runs at a time, in order of arrival; an apply asked for while one runs joins it.
  * They do not go through the agent's ExclusiveRunner, so a long install does not hold up
- * reloads.
+ * reloads. Nothing waits behind a download: status is read without the queue, a check
+ * asked for while an apply runs answers with the status at once (the apply checked), and
+ * a reset cancels the apply (its AbortSignal reaches the HTTP client), waits for it to
+ * wind down, then drops whatever got staged.
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -77,6 +80,8 @@ export interface UpdateServiceOptions {
   engine?: Pick<UpdateEngineOptions, 'checkpointBytes' | 'chunkBytes' | 'retryDelayMs' | 'xzPath'>;
   /** Default: verify against the update keyring. */
   verifySignature?: VerifySignature;
+  /** Take a release older than the running version (agentd --update-allow-downgrade); never the same or a failed one. */
+  allowDowngrade?: boolean;
 }
 
 export type UpdateHandlers = Pick<AgentHandlers, 'GetUpdateStatus' | 'UpdateCheck' | 'UpdateApply' | 'UpdateReset' | 'UpdateRollback'>;
@@ -152,7 +157,7 @@ export class UpdateService {
   private readonly listeners: Array<(status: UpdateStatusDocument) => void> = [];
   private readonly now: () => number;
   private tail: Promise<unknown> = Promise.resolve();
-  private applying: Promise<UpdateStatusDocument> | undefined;
+  private applying: { run: Promise<UpdateStatusDocument>; cancel: AbortController } | undefined;
   private lastError: UpdateStatusDocument['lastError'];
   private boot: UpdateStatusDocument['boot'];
   private bootedSlot: UpdateStatusDocument['bootedSlot'];
@@ -254,43 +259,56 @@ export class UpdateService {
     };
   }
 
-  /** Ask the channel now; resolves with the status after the check. */
+  /** Ask the channel now; resolves with the status after the check (at once while an apply runs: it checked). */
   check(): Promise<UpdateStatusDocument> {
+    if (this.applying) return Promise.resolve(this.status());
     return this.exclusive(async () => {
       const engine = this.require();
-      await this.tracked(() => engine.check());
+      await this.tracked(() => engine.check({ allowDowngrade: this.options.allowDowngrade }));
+      this.logRefused(engine);
       return this.status();
     });
   }
 
   /** Check and stage the newest release; resolves when staged, or when there is none. */
   apply(): Promise<UpdateStatusDocument> {
-    if (this.applying) return this.applying;
+    if (this.applying) return this.applying.run;
+    const cancel = new AbortController();
+    const signal = cancel.signal;
     const run = this.exclusive(async () => {
       const engine = this.require();
       await this.tracked(async () => {
         const kind = (): string => engine.state.kind;
         if (kind() === 'UPDATED_NEED_REBOOT') return;
-        if (kind() !== 'UPDATE_AVAILABLE') await engine.check();
+        if (kind() !== 'UPDATE_AVAILABLE') {
+          await engine.check({ allowDowngrade: this.options.allowDowngrade, signal });
+          this.logRefused(engine);
+        }
         if (kind() !== 'UPDATE_AVAILABLE') return;
         const version = engine.status.newVersion;
-        const result = await engine.apply();
+        const result = await engine.apply({ signal });
         this.options.log.info(`OS ${version} staged in USR-${result.target}; a reboot is needed to use it`);
       });
       return this.status();
     });
-    this.applying = run;
+    this.applying = { run, cancel };
     const done = (): void => {
-      if (this.applying === run) this.applying = undefined;
+      if (this.applying?.run === run) this.applying = undefined;
     };
     run.then(done, done);
     return run;
   }
 
-  /** Forget a staged update. */
+  /** Cancel an apply under way (its download stops at once), then forget a staged update. */
   reset(): Promise<UpdateStatusDocument> {
+    const applying = this.applying;
+    if (applying) {
+      applying.cancel.abort();
+      this.options.log.info('cancelling the OS update under way (reset asked for)');
+    }
     return this.exclusive(async () => {
       const engine = this.require();
+      if (applying && engine.state.kind !== 'UPDATED_NEED_REBOOT') return this.status();
       if (engine.state.kind !== 'UPDATED_NEED_REBOOT') {
         throw new AgentError({
           code: 'update.nothing-staged',
@@ -333,6 +351,21 @@ export class UpdateService {
       this.options.log.info(`rollback: ${target.label} boots next; a reboot is needed`);
       return { nextBoot: target.name, label: target.label };
     });
+  }
+
+  /** Say why the release on the channel was not taken: an older one may be a replay. */
+  private logRefused(engine: UpdateEngine): void {
+    const refused = engine.refused;
+    if (!refused) return;
+    const running = this.options.currentVersion;
+    const { log } = this.options;
+    if (refused.reason === 'not-newer') {
+      log.warn(`the channel offers ${refused.version}, older than the running ${running}: refused (a replayed old release, or a downgrade on the server; agentd --update-allow-downgrade takes it)`);
+    } else if (refused.reason === 'failed-before') {
+      log.info(`the channel offers ${refused.version} (running ${running}), which failed on this host before: not installed again`);
+    } else {
+      log.debug(`the channel offers ${refused.version}, the same as the running ${running}: nothing to do`);
+    }
   }
 
   /** The D-Bus method implementations (agent/api/agent1.ts). */
@@ -378,7 +411,7 @@ export class UpdateService {
     const engine = this.engine;
     if (!engine || this.restoredEngine === engine) return;
     this.restoredEngine = engine;
-    await engine.restore().catch((e: unknown) => this.options.log.warn(`cannot read the staging journal: ${describeError(e)}`));
+    await engine.restore().catch((e: unknown) => this.options.log.warn(`cannot take up a staged update: ${describeError(e)}`));
   }
 
   /** Run an engine operation, keeping its error (until the next success) in the status. */
@@ -389,6 +422,7 @@ export class UpdateService {
       this.changed();
       return result;
     } catch (e) {
+      if (isAgentError(e, 'update.cancelled')) throw e; // asked for: not a failure to show
       this.lastError = {
         code: isAgentError(e) ? e.code : 'update.internal',
         message: describeError(e),

@@ -17,6 +17,8 @@ export interface RunOptions {
   env: NodeJS.ProcessEnv;
   uid?: number;
   gid?: number;
+  /** Called with the child once started (to signal it). */
+  onSpawn?: (child: ChildProcess) => void;
 }
 
 export function agentctl(args: string[], opts: RunOptions): Promise<CliResult> {
@@ -25,6 +27,7 @@ export function agentctl(args: string[], opts: RunOptions): Promise<CliResult> {
       cwd: REPO, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'],
       ...(opts.uid !== undefined && { uid: opts.uid }), ...(opts.gid !== undefined && { gid: opts.gid }),
     });
+    opts.onSpawn?.(child);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -3,6 +3,8 @@
  * else directly on the store, with paths from options or the environment. The store
  * allows one process at a time, so direct mode is used only when no agent answers.
  * The direct implementation (openpgp, tar-stream) is loaded only when it is needed.
+ * Ctrl-C during a fetch through agentd says that agentd goes on (there is no method to
+ * cancel it) and ends agentctl; in direct mode the fetch runs in agentctl and ends with it.
  */
 import { randomBytes } from 'node:crypto';
 import {
@@ -12,6 +14,7 @@ import { AgentError, isAgentError } from '../../core/errors.js';
 import type { ImageHolder, ImageServiceOptions } from '../../daemon/image-service.js';
 import type { KeystorePaths } from '../../host/trust/keystore.js';
 import { callAgent } from '../agent-client.js';
+import { onInterrupt, reraiseInterrupt } from '../interrupt.js';
 import type { CliContext, VerbArgs } from '../verb.js';
 
 /** Paths of direct mode, shared by the image, fetch and trust verbs. */
@@ -93,7 +96,11 @@ function agentBackend(ctx: CliContext): ImageBackend {
     async fetch(request, onProgress) {
       const requestId = randomBytes(8).toString('hex');
       const body = [JSON.stringify({ ...request, requestId } satisfies FetchRequest)];
-      return json(await callAgent(ctx, 'FetchImage', body, {
+      const goesOn = (): void => {
+        ctx.stderr.write(`\nagentctl: interrupted; agentd goes on fetching ${request.image} and stores it when done (agentctl image list)\n`);
+        reraiseInterrupt();
+      };
+      return json(await onInterrupt(() => callAgent(ctx, 'FetchImage', body, {
         // Progress signals keep the call alive: a stalled agent fails after 2 min without any.
         timeoutMs: 120_000,
         signals: {
@@ -104,7 +111,7 @@ function agentBackend(ctx: CliContext): ImageBackend {
             if (event.requestId === requestId) onProgress(event);
           },
         },
-      }));
+      }), goesOn));
     },
   };
 }

@@ -1,14 +1,16 @@
 /**
  * agentctl update SUBVERB: the OS update status (for people, `--json`, or
  * update_engine_client's five KEY=value lines with `--format=env`), and check, apply
- * (waits; a progress bar on a terminal from UpdateStatusChanged signals), reset and
- * rollback — each one call to agentd (agent/api/agent1.ts); `update containers [--now]`:
- * container image auto-update (image-updates.ts).
+ * (waits; a progress bar on a terminal from UpdateStatusChanged signals; Ctrl-C cancels
+ * the update in agentd through UpdateReset), reset and rollback — each one call to agentd
+ * (agent/api/agent1.ts); `update containers [--now]`: container image auto-update
+ * (image-updates.ts).
  */
 import { AGENT_INTERFACE, type UpdateRollbackResult, type UpdateStatusDocument } from '../../api/agent1.js';
-import { AgentError } from '../../core/errors.js';
+import { AgentError, describeError } from '../../core/errors.js';
 import { statusEnvLines } from '../../core/update/status.js';
 import { callAgent } from '../agent-client.js';
+import { onInterrupt } from '../interrupt.js';
 import { humanDuration } from '../render/duration.js';
 import { progressView } from '../render/progress.js';
 import { styler } from '../render/style.js';
@@ -17,6 +19,8 @@ import { humanSize } from './image.js';
 
 /** Without any signal for this long, `update apply` gives up waiting. */
 const APPLY_SILENCE_MS = 120_000;
+/** Exit status after Ctrl-C, as a shell reports a command ended by SIGINT. */
+const EXIT_INTERRUPTED = 130;
 
 async function call(ctx: CliContext, method: 'GetUpdateStatus' | 'UpdateCheck' | 'UpdateReset'): Promise<UpdateStatusDocument> {
   const [json] = await callAgent(ctx, method);
@@ -80,28 +84,49 @@ async function check(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   if (values.json) ctx.stdout.write(JSON.stringify(s, null, 2) + '\n');
   else if (s.state === 'UPDATED_NEED_REBOOT') ctx.stdout.write(`${s.newVersion} is already staged: reboot to run it.\n`);
   else if (s.state === 'UPDATE_AVAILABLE') ctx.stdout.write(`Update available: ${s.newVersion} (${humanSize(s.newSize)}). Install it with: agentctl update apply\n`);
+  else if (s.state !== 'IDLE') ctx.stdout.write(`An update is under way (${s.currentOperation}${s.newVersion ? `, ${s.newVersion}` : ''}): see agentctl update status; agentctl update reset cancels it.\n`);
   else ctx.stdout.write(`No update: ${s.currentVersion} is current on ${s.group}.\n`);
   return EXIT.ok;
 }
 
+/**
+ * Ctrl-C cancels the update in agentd (UpdateReset: the download stops, anything staged
+ * meanwhile is dropped), then agentctl exits 130; a second Ctrl-C leaves at once.
+ */
 async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   const bar = await progressView(ctx.stderr, 'update');
+  let cancelling: Promise<boolean> | undefined;
+  const cancel = (): void => {
+    bar.stop();
+    ctx.stderr.write('\nagentctl: interrupted: cancelling the update in agentd (as agentctl update reset does)…\n');
+    cancelling = call(ctx, 'UpdateReset').then(() => true, (e: unknown) => {
+      ctx.stderr.write(`agentctl: could not cancel it: ${describeError(e)}; the update goes on in agentd (agentctl update status)\n`);
+      return false;
+    });
+  };
   let json: unknown;
   try {
-    [json] = await callAgent(ctx, 'UpdateApply', [], {
+    [json] = await onInterrupt(() => callAgent(ctx, 'UpdateApply', [], {
       timeoutMs: APPLY_SILENCE_MS,
       signals: {
         match: `type='signal',interface='${AGENT_INTERFACE}',member='UpdateStatusChanged'`,
         onSignal: (msg) => {
-          if (msg.interface !== AGENT_INTERFACE || msg.member !== 'UpdateStatusChanged') return; // NameAcquired comes too
+          if (cancelling || msg.interface !== AGENT_INTERFACE || msg.member !== 'UpdateStatusChanged') return; // NameAcquired comes too
           const s = JSON.parse(msg.body[0] as string) as UpdateStatusDocument;
           if (s.state === 'DOWNLOADING') bar.update({ phase: 'download', done: Math.round(s.progress * s.newSize), total: s.newSize });
           else if (s.state === 'VERIFYING' || s.state === 'FINALIZING') bar.update({ phase: 'verify', done: s.newSize, total: s.newSize });
         },
       },
-    });
+    }).catch((e: unknown) => {
+      if (cancelling) return [];
+      throw e;
+    }), cancel);
   } finally {
     bar.stop();
+  }
+  if (cancelling) {
+    if (await cancelling) ctx.stderr.write('agentctl: the update was cancelled; nothing is staged (a partial download resumes on the next apply)\n');
+    return EXIT_INTERRUPTED;
   }
   const s = JSON.parse(json as string) as UpdateStatusDocument;
   if (values.json) ctx.stdout.write(JSON.stringify(s, null, 2) + '\n');
@@ -112,7 +137,7 @@ async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
 
 async function reset(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   const s = await call(ctx, 'UpdateReset');
-  ctx.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : 'The staged update was dropped; the next boot is the current slot.\n');
+  ctx.stdout.write(values.json ? JSON.stringify(s, null, 2) + '\n' : 'No update is staged or under way any more; the next boot is the current slot.\n');
   return EXIT.ok;
 }
 
@@ -139,8 +164,8 @@ export const updateVerb: Verb = {
                     LAST_CHECKED_TIME, PROGRESS, CURRENT_OP, NEW_VERSION, NEW_SIZE lines
   check             ask the update channel now (root)
   apply             check and stage the newest release into the other slot; waits,
-                    with a progress bar on a terminal (root)
-  reset             drop a staged update (root)
+                    with a progress bar on a terminal; Ctrl-C cancels it in agentd (root)
+  reset             cancel an update under way, drop a staged update (root)
   rollback          make the other slot the next boot, if it booted healthy before (root)
   containers        container image auto-update (as agentctl image updates); --now runs a
                     pass now: discover, fetch, and in the window restart and roll back (root)

@@ -1,17 +1,25 @@
 /**
  * HTTP(S) GET for everything the agent downloads: images, signatures, keys, discovery
  * pages, update manifests and OS payloads. Redirects are followed (never from https down
- * to http; plain http only with `allowHttp`), a byte range can be asked for, an idle
- * timeout gives up on stalled servers (also mid-body), a body shorter than its
- * Content-Length is an error, and small bodies are read with a size cap.
+ * to http; plain http only with `allowHttp`), a byte range can be asked for, a body
+ * shorter than its Content-Length is an error, and small bodies are read with a size cap.
+ *
+ * Deadlines, so that no download waits forever: the TCP (and TLS) connection must be up
+ * within `connectTimeoutMs`, the response headers must follow within `responseTimeoutMs`,
+ * the socket may not be silent for `idleTimeoutMs`, and from the connection to its close
+ * every `rateWindowMs` must bring at least `minBytesPerSecond` on average, headers and body
+ * (curl's --speed-limit/--speed-time: a server that drips a few bytes now and then is given
+ * up on). `signal` cancels at any point. Each ends the request with a typed error naming
+ * the URL.
  *
  * Failures are AgentErrors named for the caller's domain (`errors`): `image.*` for the
  * image fetcher and key fetching (the default), `update.*` for the update channel, where
- * every transport failure is `update.fetch-failed` (worth a retry).
+ * a transport failure is `update.fetch-failed` (worth a retry), except a download below
+ * the minimum rate (`update.download-too-slow`) and a cancel (`update.cancelled`).
  */
-import http, { type IncomingMessage } from 'node:http';
+import http, { type ClientRequest, type IncomingMessage } from 'node:http';
 import https from 'node:https';
-import { isIP } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { Transform, type TransformCallback } from 'node:stream';
 import { AgentError } from '../../core/errors.js';
 import type { HttpResult } from '../../core/appc/discovery.js';
@@ -26,9 +34,18 @@ export interface HttpOptions {
   ca?: string | Buffer;
   /** A server sending nothing for this long is given up on. Default 30 s. */
   idleTimeoutMs?: number;
+  /** The connection (TCP, and TLS for https) must be up within this. Default 30 s. */
+  connectTimeoutMs?: number;
+  /** Once connected, the response headers must arrive within this. Default 30 s. */
+  responseTimeoutMs?: number;
+  /** Slower than this on average over a window (headers and body) is given up on. Default 4096 B/s (32 kbit/s). */
+  minBytesPerSecond?: number;
+  /** The window of `minBytesPerSecond`. Default 30 s. */
+  rateWindowMs?: number;
   /** Connect overrides, `"host:port" → "host:port"` (like curl's --connect-to); TLS still checks the original host. */
   connectTo?: Record<string, string>;
   maxRedirects?: number;
+  /** Cancels the request, also mid-body (`<domain>.cancelled`). */
   signal?: AbortSignal;
   /** Default `image`. */
   errors?: HttpErrorDomain;
@@ -52,7 +69,13 @@ export interface HttpResponse {
 
 type Failure =
   | 'bad-url' | 'insecure-http' | 'tls-untrusted' | 'unreachable' | 'stalled' | 'truncated'
-  | 'too-many-redirects' | 'not-found' | 'http-status' | 'server-error' | 'too-large';
+  | 'too-many-redirects' | 'not-found' | 'http-status' | 'server-error' | 'too-large'
+  | 'connect-timeout' | 'no-response' | 'too-slow' | 'cancelled';
+
+export const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
+export const DEFAULT_RESPONSE_TIMEOUT_MS = 30_000;
+export const DEFAULT_MIN_BYTES_PER_SECOND = 4096;
+export const DEFAULT_RATE_WINDOW_MS = 30_000;
 
 const UPDATE_SERVER_HINT = 'Check that the update server is reachable from this host (coreos.update.server); the update is retried';
 
@@ -70,6 +93,10 @@ const NAMES: Record<HttpErrorDomain, Record<Failure, [string, string]>> = {
     'http-status': ['http-status', 'Try again later; if it persists, tell the server\'s operator'],
     'server-error': ['http-status', 'Try again later; if it persists, tell the server\'s operator'],
     'too-large': ['response-too-large', 'Check the address; this does not look like a signature, key or discovery page'],
+    'connect-timeout': ['download-failed', 'Check the address and the network (a firewall dropping packets?), then try again'],
+    'no-response': ['download-stalled', 'The server accepted the connection but does not answer: try again later'],
+    'too-slow': ['download-too-slow', 'The server or the network is far too slow: try again later or fetch from another server'],
+    cancelled: ['cancelled', 'The download was cancelled; nothing was stored. Fetch again when you want it'],
   },
   update: {
     'bad-url': ['bad-url', 'Use an http:// or https:// URL (coreos.update.server, payload.url)'],
@@ -83,6 +110,10 @@ const NAMES: Record<HttpErrorDomain, Record<Failure, [string, string]>> = {
     'http-status': ['http-status', 'Check the update server'],
     'server-error': ['fetch-failed', UPDATE_SERVER_HINT],
     'too-large': ['too-large', 'Check that the URL names a release manifest or its signature'],
+    'connect-timeout': ['fetch-failed', UPDATE_SERVER_HINT],
+    'no-response': ['fetch-failed', UPDATE_SERVER_HINT],
+    'too-slow': ['download-too-slow', 'The update server or the network is far too slow; the next periodic update tries again (agentctl update apply to try now)'],
+    cancelled: ['cancelled', 'The update was cancelled (agentctl update reset, or agentd stopping); a partial download resumes on the next apply'],
   },
 };
 
@@ -108,6 +139,61 @@ function connectError(domain: HttpErrorDomain, url: string, e: NodeJS.ErrnoExcep
   return netError(domain, 'unreachable', `cannot reach the server (${code || e.message})`, url, undefined, e);
 }
 
+/**
+ * The deadlines and the cancellation of one request: connect, then response headers, then
+ * the minimum rate over each window (on the socket's bytes, from the connection to its
+ * close). `fail` ends the request (and its response) with the error.
+ */
+function watchRequest(req: ClientRequest, url: URL, options: GetOptions, domain: HttpErrorDomain, fail: (e: AgentError) => void): void {
+  const connectMs = options.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS;
+  const responseMs = options.responseTimeoutMs ?? DEFAULT_RESPONSE_TIMEOUT_MS;
+  const windowMs = options.rateWindowMs ?? DEFAULT_RATE_WINDOW_MS;
+  const minRate = options.minBytesPerSecond ?? DEFAULT_MIN_BYTES_PER_SECOND;
+  const timers = new Set<NodeJS.Timeout>();
+  const after = (ms: number, fn: () => void): NodeJS.Timeout => {
+    const timer = setTimeout(() => {
+      timers.delete(timer);
+      fn();
+    }, ms);
+    timers.add(timer);
+    return timer;
+  };
+  const cancel = (timer: NodeJS.Timeout): void => {
+    clearTimeout(timer);
+    timers.delete(timer);
+  };
+  const onAbort = (): void => fail(netError(domain, 'cancelled', 'the download was cancelled', url.href));
+  options.signal?.addEventListener('abort', onAbort, { once: true });
+  req.on('close', () => {
+    for (const timer of timers) clearTimeout(timer);
+    options.signal?.removeEventListener('abort', onAbort);
+  });
+  const connecting = after(connectMs, () => fail(netError(domain, 'connect-timeout', `no connection to the server within ${connectMs / 1000} s`, url.href)));
+
+  const connected = (socket: Socket): void => {
+    cancel(connecting);
+    const noResponse = after(responseMs, () => fail(netError(domain, 'no-response', `the server accepted the connection but sent no response within ${responseMs / 1000} s`, url.href)));
+    req.once('response', () => cancel(noResponse));
+    let seen = 0;
+    const window = (): void => {
+      const got = socket.bytesRead - seen;
+      seen = socket.bytesRead;
+      if (got >= (minRate * windowMs) / 1000) {
+        after(windowMs, window);
+        return;
+      }
+      const rate = Math.round(got / (windowMs / 1000));
+      fail(netError(domain, 'too-slow', `the server sent ${got} bytes in the last ${windowMs / 1000} s (${rate} B/s, below the minimum of ${minRate} B/s); ${seen} bytes received in all`, url.href));
+    };
+    after(windowMs, window);
+  };
+  req.on('socket', (socket: Socket) => {
+    if (url.protocol === 'https:') socket.once('secureConnect', () => connected(socket));
+    else if (socket.connecting) socket.once('connect', () => connected(socket));
+    else connected(socket);
+  });
+}
+
 function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Promise<IncomingMessage> {
   const idle = options.idleTimeoutMs ?? 30_000;
   const secure = url.protocol === 'https:';
@@ -115,6 +201,10 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
   const target = options.connectTo?.[`${url.hostname}:${port}`];
   const [host, targetPort] = target ? [target.slice(0, target.lastIndexOf(':')), target.slice(target.lastIndexOf(':') + 1)] : [url.hostname, port];
   return new Promise((resolve, reject) => {
+    if (options.signal?.aborted) {
+      reject(netError(domain, 'cancelled', 'the download was cancelled', url.href));
+      return;
+    }
     const req = (secure ? https : http).request({
       host,
       port: Number(targetPort),
@@ -126,16 +216,17 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
       },
       agent: false,
       ...(secure && { ca: options.ca, servername: isIP(url.hostname) ? undefined : url.hostname }),
-      ...(options.signal && { signal: options.signal }),
     });
     let response: IncomingMessage | undefined;
-    req.setTimeout(idle, () => {
-      const error = stalledError(domain, url.href, idle);
+    const fail = (error: AgentError): void => {
       if (response) response.destroy(error);
       req.destroy(error);
-    });
+    };
+    watchRequest(req, url, options, domain, fail);
+    req.setTimeout(idle, () => fail(stalledError(domain, url.href, idle)));
     req.on('response', (res) => {
       response = res;
+      res.on('error', () => undefined); // surfaced by bodyMeter (res.errored) or the reader's own iteration
       resolve(res);
     });
     req.on('error', (e) => reject(e instanceof AgentError ? e : connectError(domain, url.href, e)));

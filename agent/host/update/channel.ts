@@ -1,10 +1,11 @@
 /**
  * The update channel: fetches `<server>/<group>/release.json` and its detached signature
  * `release.json.asc`, has the signature checked by the injected verifier (the trust module
- * decides which keys count), validates the manifest and decides whether to take it.
+ * decides which keys count), validates the manifest, refuses an expired one and decides
+ * whether to take it.
  */
 import { AgentError } from '../../core/errors.js';
-import { decideRelease, parseRelease, type Release, type TakeDecision } from '../../core/update/release.js';
+import { assertNotExpired, decideRelease, parseRelease, type Release, type TakeDecision } from '../../core/update/release.js';
 import { expectOk, httpGet, readBody, type HttpOptions } from '../net/http.js';
 
 /** Checks a detached armored OpenPGP signature over `data`; rejects when bad or untrusted. */
@@ -17,6 +18,8 @@ export interface ChannelOptions {
   group: string;
   verifySignature: VerifySignature;
   http?: HttpOptions;
+  /** Clock (ms since the epoch) for the release's expiry; default Date.now. */
+  now?: () => number;
 }
 
 const MANIFEST_LIMIT = 64 * 1024;
@@ -66,6 +69,7 @@ export async function fetchRelease(options: ChannelOptions): Promise<SignedRelea
     throw new AgentError({ code: 'update.bad-manifest', message: 'release.json is not valid JSON', subject: url, hint: 'Publish a valid release.json', cause: e });
   }
   const release = parseRelease(json, url);
+  assertNotExpired(release, (options.now ?? Date.now)(), url);
   return { release, payloadUrl: new URL(release.payload.url, url).href, signedBy };
 }
 

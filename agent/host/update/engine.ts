@@ -27,6 +27,7 @@ import {
   type ReportedError,
   type UpdateState,
 } from '../../core/update/machine.js';
+import { assertNotExpired } from '../../core/update/release.js';
 import { updateStatus, type UpdateStatus } from '../../core/update/status.js';
 import { removeFileDurably } from '../fs/atomic.js';
 import { readBootedSlot } from '../slots/booted.js';
@@ -62,9 +63,19 @@ export interface UpdateEngineOptions extends UpdatePathOptions {
 }
 
 export interface CheckOptions {
-  /** Take an older (or any different) version than the running one. */
+  /** Take an older version than the running one (never the same, never a failed one). */
   allowDowngrade?: boolean;
+  /** Cancels the operation's downloads and retry waits (`update.cancelled`). */
+  signal?: AbortSignal;
 }
+
+/** What the last check found on the channel and did not take, and why. */
+export interface RefusedRelease {
+  version: string;
+  reason: 'not-newer' | 'same' | 'failed-before';
+}
+
+export type ApplyOptions = Pick<CheckOptions, 'signal'>;
 
 function report(e: unknown): ReportedError {
   return isAgentError(e) ? { code: e.code, message: e.message } : { code: 'update.internal', message: e instanceof Error ? e.message : String(e) };
@@ -74,12 +85,31 @@ function transient(e: unknown): boolean {
   return isAgentError(e, 'update.fetch-failed');
 }
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+function cancelled(): AgentError {
+  return new AgentError({ code: 'update.cancelled', message: 'the update was cancelled', subject: 'update engine', hint: 'A partial download resumes on the next apply' });
+}
+
+/** Wait `ms`, or throw `update.cancelled` when `signal` fires first. */
+function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(cancelled());
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(cancelled());
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
 
 export class UpdateEngine {
   readonly paths: UpdatePaths;
   #state: UpdateState = initialState;
   #available: SignedRelease | undefined;
+  #refused: RefusedRelease | undefined;
 
   constructor(private readonly options: UpdateEngineOptions) {
     this.paths = resolveUpdatePaths(options);
@@ -91,6 +121,18 @@ export class UpdateEngine {
 
   get status(): UpdateStatus {
     return updateStatus(this.#state);
+  }
+
+  /** The release the last completed check refused, if it refused one. */
+  get refused(): RefusedRelease | undefined {
+    return this.#refused;
+  }
+
+  /** The engine's HTTP options with `signal` joined to its own (agentd stopping). */
+  #http(signal: AbortSignal | undefined): HttpOptions | undefined {
+    const own = this.options.http?.signal;
+    if (!signal) return this.options.http;
+    return { ...this.options.http, signal: own ? AbortSignal.any([own, signal]) : signal };
   }
 
   #go(next: UpdateState): void {
@@ -131,12 +173,14 @@ export class UpdateEngine {
           server: this.options.server,
           group: this.options.group,
           verifySignature: this.options.verifySignature,
-          http: this.options.http,
+          http: this.#http(options.signal),
+          now,
           currentVersion: this.options.currentVersion,
           failedVersions: await readFailedVersions(this.paths.failedVersionsPath),
           allowDowngrade: options.allowDowngrade,
         });
         this.#available = answer.available;
+        this.#refused = answer.available ? undefined : { version: answer.offered.release.version, reason: answer.decision.reason };
         this.#go(answer.available ? updateFound(this.#state, answer.available.release, now()) : noUpdateFound(this.#state, now()));
         return answer.available;
       } catch (e) {
@@ -144,22 +188,28 @@ export class UpdateEngine {
         this.#go(checkFailed(this.#state, report(e)));
         const s = this.state;
         if (s.kind !== 'CHECKING_FOR_UPDATE') this.#fail(e, true);
-        else await sleep((this.options.retryDelayMs ?? 2000) * (s.attempt - 1));
+        else await sleep((this.options.retryDelayMs ?? 2000) * (s.attempt - 1), options.signal).catch((c: unknown) => this.#fail(c));
       }
     }
   }
 
   /** Stage the release found by `check` into the inactive slot. */
-  async apply(): Promise<StageResult> {
+  async apply(options: ApplyOptions = {}): Promise<StageResult> {
     const signed = this.#available;
     if (this.#state.kind !== 'UPDATE_AVAILABLE' || !signed) {
       throw new AgentError({ code: 'update.nothing-to-apply', message: `no update is available (state ${this.#state.kind})`, subject: 'update engine', hint: 'Run a check first (agentctl update check)' });
+    }
+    try {
+      assertNotExpired(signed.release, (this.options.now ?? Date.now)(), signed.payloadUrl);
+    } catch (e) {
+      this.#available = undefined;
+      this.#fail(e);
     }
     for (;;) {
       try {
         const result = await stageRelease(signed, {
           paths: this.paths,
-          http: this.options.http,
+          http: this.#http(options.signal),
           checkpointBytes: this.options.checkpointBytes,
           chunkBytes: this.options.chunkBytes,
           xzPath: this.options.xzPath,
@@ -183,14 +233,14 @@ export class UpdateEngine {
         this.#go(downloadFailed(this.#state, report(e), resumeFrom));
         const s = this.state;
         if (s.kind !== 'DOWNLOADING') this.#fail(e, true);
-        else await sleep((this.options.retryDelayMs ?? 2000) * (s.attempt - 1));
+        else await sleep((this.options.retryDelayMs ?? 2000) * (s.attempt - 1), options.signal).catch((c: unknown) => this.#fail(c));
       }
     }
   }
 
   /** Check, and stage what the check found. */
   async update(options: CheckOptions = {}): Promise<StageResult | undefined> {
-    return (await this.check(options)) ? this.apply() : undefined;
+    return (await this.check(options)) ? this.apply(options) : undefined;
   }
 
   /** Forget a staged update: the target is made unbootable again and no reboot is needed. */

@@ -9,7 +9,8 @@
  *  5. write the reboot-required flag file.
  * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
  * payloads, by an HTTP range request) or restarts from byte 0. The booted slot is never
- * written; until step 4 the bootloader cannot pick the target.
+ * written; until step 4 the bootloader cannot pick the target. Nothing is installed while
+ * the booted slot is on trial (not yet successful): the other slot is the one to fall back to.
  * The read-back of step 3 runs behind the download: each range is re-read and hashed after
  * its checkpoint fsync while the next range arrives; the last range after the final fsync.
  * Memory use is bounded by two chunk buffers plus stream buffers, whatever the payload size.
@@ -90,6 +91,9 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   const { booted, slots } = await readBootedSlot(paths);
   const target = otherSlot(booted);
   const slot = slots[target];
+  if (!slots[booted].attributes.successful) {
+    throw stagingError('update.booted-on-trial', `${slots[booted].label} runs on trial (not marked good yet): installing now would overwrite ${slot.label}, the slot to fall back to`, paths.disk, 'Wait until the after-boot health check marks the running slot good (agentctl update status, "Boot check"), or reboot to fall back');
+  }
   if (size > slot.size) {
     throw stagingError('update.too-large', `the ${size}-byte image does not fit in ${slot.label} (${slot.size} bytes)`, signed.payloadUrl, 'Publish a release built for this disk layout');
   }

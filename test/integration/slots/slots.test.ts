@@ -102,11 +102,13 @@ test('the writer addresses the partition by offset and stops at its end', async 
   await assert.rejects(w.write(Buffer.alloc(2), slots.B.size - 1), { code: 'slots.out-of-bounds' });
 });
 
-test('the booted slot comes from the kernel command line', async (t) => {
+test('the booted slot comes from the kernel command line, checked against the GPT', async (t) => {
   const dir = await tmpdir(t);
   const disk = await cloneDisk(template, dir);
   const cmdlinePath = join(dir, 'cmdline');
   await writeFile(cmdlinePath, `root=LABEL=ROOT mount.usr=PARTUUID=${disk.partUuid.B.toUpperCase()} quiet\n`);
+  await assert.rejects(readBootedSlot({ disk: disk.path, cmdlinePath }), { code: 'slots.booted-disagrees' }); // B: priority 0
+  await run('cgpt', ['add', '-i', '4', '-P', '2', '-T', '0', '-S', '1', disk.path]);
   assert.equal((await readBootedSlot({ disk: disk.path, cmdlinePath })).booted, 'B');
   await writeFile(cmdlinePath, 'root=LABEL=ROOT quiet\n');
   await assert.rejects(readBootedSlot({ disk: disk.path, cmdlinePath }), { code: 'slots.booted-unknown' });

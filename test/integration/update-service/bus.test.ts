@@ -5,6 +5,7 @@
  * signals, rollback refused, and the policy refusing UpdateApply to an unprivileged user.
  */
 import { test, before, after } from 'node:test';
+import type { ChildProcess } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_METHODS, AGENT_OBJECT_PATH, type UpdateStatusDocument } from '../../../agent/api/agent1.js';
@@ -16,6 +17,7 @@ import { REPO } from '../../lib/repo.js';
 import { startSystemLikeBus, type SystemLikeBus } from '../../lib/system-bus.js';
 import { cgptAttributes, makeDisk } from '../../lib/disk.js';
 import { tmpdir } from '../../lib/tmpdir.js';
+import { eventually } from '../../lib/eventually.js';
 import { makeKeys, makeWorld, type World } from '../update/helpers/world.js';
 import { makeService, trustReleaseKey } from './helpers.js';
 
@@ -24,6 +26,7 @@ const cleanups: Array<() => unknown> = [];
 const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
 let bus: SystemLikeBus;
 let world: World;
+let status: () => UpdateStatusDocument;
 
 before(async () => {
   bus = await startSystemLikeBus(suite, [join(REPO, 'units/org.hostagent.Agent1.conf')]);
@@ -32,6 +35,7 @@ before(async () => {
   await world.publish('2.0.0', { compression: 'none' });
   await trustReleaseKey(world);
   const { service } = makeService(suite, world, '1.0.0');
+  status = () => service.status();
   // Only the update methods are served here; the others answer that they are not.
   const notHere = async (): Promise<unknown[]> => {
     throw new Error('not served by this test composition');
@@ -114,4 +118,37 @@ test('check, then apply over D-Bus with progress signals; rollback is refused wi
   assert.equal(rollback.code, 1);
   assert.match(rollback.stderr, /USR-B has not booted successfully/);
   assert.match(rollback.stderr, /agentctl update reset/);
+});
+
+test('Ctrl-C during agentctl update apply cancels the download in agentd; status and reset answer at once meanwhile', async (t) => {
+  if (status().state === 'UPDATED_NEED_REBOOT') assert.equal((await agentctl(['update', 'reset'], { env: bus.env })).code, 0);
+  world.server.behaviour.drip = { bytes: 1024, everyMs: 500 };
+  try {
+    let child: ChildProcess | undefined;
+    const applying = agentctl(['update', 'apply'], { env: bus.env, onSpawn: (c) => (child = c) });
+    await eventually(async () => status().state, (s) => s === 'DOWNLOADING', 'the download to start', 15_000);
+    const start = performance.now();
+    const [s] = await callMethod({
+      bus: 'system', env: bus.env, destination: AGENT_BUS_NAME, path: AGENT_OBJECT_PATH, interface: AGENT_INTERFACE,
+      member: 'GetUpdateStatus', signature: '', body: [],
+    });
+    assert.equal((JSON.parse(s as string) as UpdateStatusDocument).state, 'DOWNLOADING');
+    const ms = performance.now() - start;
+    assert.ok(ms < 1000, `GetUpdateStatus answered in ${ms} ms while the download runs`);
+    t.diagnostic(`GetUpdateStatus over D-Bus during the download: ${ms.toFixed(1)} ms`);
+    const check = await agentctl(['update', 'check'], { env: bus.env });
+    assert.equal(check.code, 0, check.stderr);
+    assert.match(check.stdout, /An update is under way \(UPDATE_STATUS_DOWNLOADING, 2\.0\.0\): .*agentctl update reset cancels it/);
+    const interruptedAt = performance.now();
+    child!.kill('SIGINT');
+    const interrupted = await applying;
+    t.diagnostic(`agentctl update apply exited ${interrupted.code} ${(performance.now() - interruptedAt).toFixed(0)} ms after SIGINT`);
+    assert.equal(interrupted.code, 130, interrupted.stderr);
+    assert.match(interrupted.stderr, /interrupted: cancelling the update in agentd/);
+    assert.match(interrupted.stderr, /the update was cancelled; nothing is staged/);
+    assert.equal(status().state, 'IDLE');
+    assert.equal((await cgptAttributes(world.disk.path, 'B')).priority, 0);
+  } finally {
+    delete world.server.behaviour.drip;
+  }
 });

@@ -100,3 +100,16 @@ test('a missing channel reports an HTTP error and leaves the host alone', async 
   const w = await makeWorld(t, fixtures.template, fixtures.keys);
   await rejected(w, 'update.http-status');
 });
+
+test('a release that expires between the check and the install is refused before any write', async (t) => {
+  const w = await makeWorld(t, fixtures.template, fixtures.keys);
+  let clock = Date.now();
+  await w.publish('2.0.0', { expires: new Date(clock + 60_000).toISOString() });
+  const engine = w.engine({ now: () => clock });
+  assert.equal((await engine.check())?.release.version, '2.0.0');
+  clock += 120_000;
+  await assert.rejects(engine.apply(), { code: 'update.expired' });
+  assert.equal(engine.state.kind, 'IDLE');
+  await assert.rejects(engine.apply(), { code: 'update.nothing-to-apply' }, 'the expired release is forgotten');
+  await assertUntouched(w);
+});

@@ -10,6 +10,10 @@ test('defaults follow DESIGN.md §3 on the system bus', () => {
   assert.equal(parsed.options.stateDir, '/var/lib/host-agent');
   assert.equal(parsed.options.unitDirs.persistent, '/etc/systemd/system');
   assert.equal(parsed.options.logFormat, 'human');
+  assert.equal(parsed.options.updateAllowDowngrade, false, 'older OS releases are refused unless asked for');
+  const allowing = parseAgentArgs(['--update-allow-downgrade'], {});
+  assert.ok('options' in allowing);
+  assert.equal(allowing.options.updateAllowDowngrade, true);
 });
 
 test('under systemd the journal format is the default; --user uses the session layout', () => {

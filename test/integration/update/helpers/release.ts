@@ -42,6 +42,8 @@ export interface PublishOptions {
   compression: Compression;
   gpg: Gpg;
   key: GpgKey;
+  /** RFC 3339; default a day from now. */
+  expires?: string;
   /** Override manifest fields (to publish lies). */
   size?: number;
   sha512?: string;
@@ -67,6 +69,7 @@ export async function publish(o: PublishOptions): Promise<{ release: Release; pa
   await compress(o.image, o.compression, payloadPath);
   const release: Release = {
     version: o.version,
+    expires: o.expires ?? new Date(Date.now() + 86_400_000).toISOString(),
     payload: { url: name, size: o.size ?? o.image.length, sha512: o.sha512 ?? sha512(o.image), compression: o.compression },
   };
   const manifest = join(groupDir, 'release.json');

@@ -1,6 +1,6 @@
 /**
  * A loopback HTTP server for update tests: serves the files of one directory, honours
- * `Range: bytes=N-`, and can misbehave on purpose (throttle, cut a download off once).
+ * `Range: bytes=N-`, and can misbehave on purpose (throttle, drip, cut a download off once).
  * Every request is logged. Stopped when the test ends.
  */
 import { createServer, type Server, type ServerResponse } from 'node:http';
@@ -19,6 +19,8 @@ export interface ServerBehaviour {
   ignoreRange?: boolean;
   /** Cut the connection once, after this many body bytes of the next payload response. */
   cutOnceAfter?: number;
+  /** Send payloads (not manifests) `bytes` every `everyMs` (a hostile or broken server). */
+  drip?: { bytes: number; everyMs: number };
 }
 
 export interface TestServer {
@@ -69,14 +71,16 @@ export async function serveDir(t: HasAfter, dir: string, behaviour: ServerBehavi
         'accept-ranges': 'bytes',
         ...(start > 0 && { 'content-range': `bytes ${start}-${size - 1}/${size}` }),
       });
-      const cut = /\.(img|gz|xz)$/.test(path) ? state.behaviour.cutOnceAfter : undefined;
+      const payload = /\.(img|gz|xz)$/.test(path);
+      const cut = payload ? state.behaviour.cutOnceAfter : undefined;
+      const drip = payload ? state.behaviour.drip : undefined;
       if (cut !== undefined) delete state.behaviour.cutOnceAfter;
       const fh = await open(join(dir, path), 'r');
       try {
-        const buf = Buffer.alloc(PIECE);
+        const buf = Buffer.alloc(drip?.bytes ?? PIECE);
         let sent = 0;
         for (let pos = start; pos < size && !res.destroyed; ) {
-          const { bytesRead } = await fh.read(buf, 0, Math.min(PIECE, size - pos), pos);
+          const { bytesRead } = await fh.read(buf, 0, Math.min(buf.length, size - pos), pos);
           if (cut !== undefined && sent + bytesRead > cut) {
             res.write(buf.subarray(0, cut - sent));
             await sleep(5);
@@ -87,6 +91,7 @@ export async function serveDir(t: HasAfter, dir: string, behaviour: ServerBehavi
           pos += bytesRead;
           sent += bytesRead;
           if (state.behaviour.throttleMs) await sleep(state.behaviour.throttleMs);
+          if (drip) await sleep(drip.everyMs);
         }
         if (!res.destroyed) res.end();
       } finally {

@@ -29,6 +29,7 @@ import type { Release } from '../../../../agent/core/update/release.js';
 
 const release: Release = {
   version: '2.0.0',
+  expires: '2099-01-01T00:00:00Z',
   payload: { url: 'http://127.0.0.1/p.img', size: 1000, sha512: 'a'.repeat(128), compression: 'none' },
 };
 const err = { code: 'update.download-failed', message: 'connection reset' };

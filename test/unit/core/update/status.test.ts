@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { statusEnvLines, updateStatus } from '../../../../agent/core/update/status.js';
 import type { UpdateState } from '../../../../agent/core/update/machine.js';
 
-const release = { version: '2.1.0', payload: { url: 'p', size: 2000, sha512: 'a'.repeat(128), compression: 'none' as const } };
+const release = { version: '2.1.0', expires: '2099-01-01T00:00:00Z', payload: { url: 'p', size: 2000, sha512: 'a'.repeat(128), compression: 'none' as const } };
 
 test('status of an idle, never-checked engine', () => {
   const s: UpdateState = { kind: 'IDLE', lastChecked: 0, failures: 0 };

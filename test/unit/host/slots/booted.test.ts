@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { bootedSlotFromCmdline, usrDeviceOf } from '../../../../agent/host/slots/booted.js';
+import { bootedSlotFromCmdline, bootedSlotProblem, usrDeviceOf } from '../../../../agent/host/slots/booted.js';
 import type { SlotPair } from '../../../../agent/host/slots/slots.js';
 import { decodeSlotAttributes, encodeSlotAttributes, isBootable } from '../../../../agent/host/slots/attributes.js';
 
@@ -43,4 +43,32 @@ test('attribute bits 48-51, 52-55, 56; other bits kept', () => {
   assert.equal(isBootable({ priority: 1, tries: 1, successful: false }), true);
   assert.equal(isBootable({ priority: 1, tries: 0, successful: false }), false);
   assert.equal(isBootable({ priority: 0, tries: 5, successful: true }), false);
+});
+
+test('the command line slot against the GPT: could the bootloader have booted it?', () => {
+  const pair = (a: [number, number, boolean], b: [number, number, boolean]): SlotPair => ({
+    A: { ...slots.A, attributes: { priority: a[0], tries: a[1], successful: a[2] } },
+    B: { ...slots.B, attributes: { priority: b[0], tries: b[1], successful: b[2] } },
+  });
+  // [A P/T/S], [B P/T/S], slot named, agrees?
+  const rows: Array<[[number, number, boolean], [number, number, boolean], 'A' | 'B', boolean]> = [
+    [[1, 0, true], [0, 0, false], 'A', true], // fresh host
+    [[1, 0, true], [0, 0, false], 'B', false], // the issue: B never booted and cannot boot
+    [[1, 0, true], [2, 1, false], 'A', true], // staged, not rebooted yet
+    [[1, 0, true], [2, 0, false], 'B', true], // first boot of B: its try is spent
+    [[1, 0, true], [2, 0, true], 'B', true], // B marked good
+    [[3, 1, false], [2, 0, true], 'B', true], // A staged while B runs
+    [[14, 0, true], [15, 0, false], 'B', true], // promoted past 15
+    [[2, 0, true], [1, 0, false], 'B', false], // B spent, A outranks it and is good
+    [[2, 1, false], [1, 0, false], 'B', false], // A has a try and outranks B
+    [[0, 0, false], [1, 0, false], 'B', true], // A unbootable: B was the only choice
+    [[1, 0, true], [1, 0, false], 'B', true], // a tie: either could have booted
+    [[1, 0, true], [0, 1, true], 'B', false], // priority 0 never boots, whatever else
+  ];
+  for (const [a, b, named, agrees] of rows) {
+    const problem = bootedSlotProblem(named, pair(a, b));
+    assert.equal(problem === undefined, agrees, `${named} with A ${a} B ${b}: ${problem}`);
+  }
+  assert.match(bootedSlotProblem('B', pair([1, 0, true], [0, 0, false]))!, /USR-B has priority 0, which the bootloader never boots; USR-A is the slot that booted successfully/);
+  assert.match(bootedSlotProblem('B', pair([2, 0, true], [1, 0, false]))!, /never booted successfully and has no tries left .* USR-A \(priority 2, successful\) ranks above it/);
 });
