@@ -125,7 +125,7 @@ function formatRecords(records: Record<string, ImageUpdateRecord>): string {
 }
 
 const RECORDS: StateFileKind<Record<string, ImageUpdateRecord>> = {
-  what: 'the image update records',
+  what: 'the file of image update records',
   instead: 'containers run their declared images and auto-update starts afresh',
   check: checkImageUpdateRecords,
   format: formatRecords,

@@ -23,7 +23,7 @@
 import { randomBytes } from 'node:crypto';
 import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentError } from '../../core/errors.js';
+import { AgentError, describeError } from '../../core/errors.js';
 import type { Label } from '../../core/appc/manifest.js';
 import { commitTemp, fsyncDir, removeTempLeftovers, TEMP_PREFIX, writeFileAtomic } from '../fs/atomic.js';
 import { isLock, tryLock, type OwnerLock } from '../fs/owner-lock.js';
@@ -174,12 +174,15 @@ export class ImageStore {
     for (const image of images) await removeTempLeftovers(store.imageDir(image.id));
     const indexed = await store.readIndex();
     const present = new Set(images.map((i) => i.id));
-    const kept = indexed.filter((e) => present.has(e.id));
+    const kept = (indexed ?? []).filter((e) => present.has(e.id));
     for (const image of images) {
       if (!kept.some((e) => e.id === image.id)) kept.push({ name: image.name, labels: image.labels, id: image.id });
     }
     store.index = kept;
-    if (kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) await store.writeIndex();
+    if (indexed === undefined || kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) {
+      // The index in memory is right; on a full disk the file is rebuilt at the next open.
+      await store.writeIndex().catch((e: unknown) => store.warn(`cannot write the image index: ${describeError(e)}`));
+    }
     return store;
   }
 
@@ -321,8 +324,11 @@ export class ImageStore {
     return readStateFile(join(this.imageDir(id), 'meta.json'), metaKind(id), { warn: this.warn, setAside: this.imageDir(id) });
   }
 
-  private async readIndex(): Promise<IndexEntry[]> {
-    return (await readStateFile(join(this.dir, 'index.json'), INDEX, { warn: this.warn })) ?? [];
+  /** The entries of index.json; undefined when it is missing or was damaged (moved aside). */
+  private async readIndex(): Promise<IndexEntry[] | undefined> {
+    const path = join(this.dir, 'index.json');
+    const entries = await readStateFile(path, INDEX, { warn: this.warn });
+    return entries && (await access(path).then(() => entries, () => undefined));
   }
 
   private async writeIndex(): Promise<void> {
