@@ -35,6 +35,7 @@ import { checkChannel, type SignedRelease, type VerifySignature } from './channe
 import { readFailedVersions } from './failed-versions.js';
 import type { HttpOptions } from '../net/http.js';
 import { clearJournal, readJournal } from './journal.js';
+import type { Warn } from '../fs/state-file.js';
 import { resolveUpdatePaths, type UpdatePathOptions, type UpdatePaths } from './paths.js';
 import { isStagedForNextBoot, stageRelease, type StageResult } from './stage.js';
 
@@ -59,6 +60,8 @@ export interface UpdateEngineOptions extends UpdatePathOptions {
   now?: () => number;
   /** Called after every state change. */
   onChange?: (state: UpdateState, status: UpdateStatus) => void;
+  /** Where warnings about damaged state files go (../fs/state-file.ts); default stderr. */
+  warn?: Warn;
 }
 
 export interface CheckOptions {
@@ -111,7 +114,7 @@ export class UpdateEngine {
    */
   async restore(): Promise<void> {
     if (this.#state.kind !== 'IDLE') return;
-    const journal = await readJournal(this.paths.journalPath);
+    const journal = await readJournal(this.paths.journalPath, this.options.warn);
     if (!journal?.release) return;
     const { booted, slots } = await readBootedSlot(this.paths);
     if (isStagedForNextBoot(journal, slots, booted)) this.#go(restoredStaged(this.#state, journal.release, otherSlot(booted)));
@@ -133,7 +136,7 @@ export class UpdateEngine {
           verifySignature: this.options.verifySignature,
           http: this.options.http,
           currentVersion: this.options.currentVersion,
-          failedVersions: await readFailedVersions(this.paths.failedVersionsPath),
+          failedVersions: await readFailedVersions(this.paths.failedVersionsPath, this.options.warn),
           allowDowngrade: options.allowDowngrade,
         });
         this.#available = answer.available;
@@ -178,7 +181,7 @@ export class UpdateEngine {
         return result;
       } catch (e) {
         if (!transient(e) || this.state.kind !== 'DOWNLOADING') this.#fail(e);
-        const journal = await readJournal(this.paths.journalPath);
+        const journal = await readJournal(this.paths.journalPath, this.options.warn);
         const resumeFrom = journal?.sha512 === signed.release.payload.sha512 ? journal.verifiedBytes : 0;
         this.#go(downloadFailed(this.#state, report(e), resumeFrom));
         const s = this.state;
