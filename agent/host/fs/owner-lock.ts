@@ -1,15 +1,16 @@
 /**
- * A lock file that names its owner: `<path>` holds `PID STARTTIME` (the process's start
- * time in clock ticks since boot, field 22 of /proc/PID/stat). It appears with its content
- * in one step (a temp file hard-linked to the path, which fails when the path exists), so
- * a reader never sees it empty. It is held while that process lives; a file whose process
+ * A lock file that names its owner: `<path>` is a symbolic link whose target is
+ * `PID STARTTIME` (the process's start time in clock ticks since boot, field 22 of
+ * /proc/PID/stat), as Emacs makes its lock files. symlink() creates it with its content in
+ * one step and fails when the path exists, so a reader never sees it empty, and a short
+ * target lives in the inode: the lock is taken even on a full disk. A regular file holding
+ * the same text (older agents) is read too. It is held while that process lives; a file whose process
  * is gone (or whose PID now belongs to a process started at another time) is stale and
  * taken over. So a crash never leaves a lock behind, and a reused PID is not mistaken for
  * the owner. A file whose content is not `PID STARTTIME` (damage) names no owner: it is
  * taken over too, with a warning.
  */
-import { link, readFile, rm, writeFile } from 'node:fs/promises';
-import { tempPathFor } from './atomic.js';
+import { readFile, readlink, rm, symlink } from 'node:fs/promises';
 import { warnOnStderr, type Warn } from './state-file.js';
 
 export interface OwnerLock {
@@ -38,17 +39,29 @@ async function startTimeOf(pid: number): Promise<string | undefined> {
   }
 }
 
-/** The live owner named by the file, or undefined when it is missing, stale or damaged. */
-async function liveOwner(path: string, warn: Warn): Promise<LockOwner | undefined> {
-  let text: string;
+/** What the lock at `path` says: its link target, or the text of a regular file; undefined when missing. */
+async function lockText(path: string): Promise<string | undefined> {
   try {
-    text = await readFile(path, 'utf8');
+    return await readlink(path);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') return undefined;
-    if (code !== 'EISDIR') throw e;
-    text = '';
+    if (code !== 'EINVAL') throw e;
   }
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code === 'EISDIR') return '';
+    throw e;
+  }
+}
+
+/** The live owner named by the lock, or undefined when it is missing, stale or damaged. */
+async function liveOwner(path: string, warn: Warn): Promise<LockOwner | undefined> {
+  const text = await lockText(path);
+  if (text === undefined) return undefined;
   const named = parseLockOwner(text);
   if (!named) {
     warn(`${path}: the lock file is damaged (it does not hold "PID STARTTIME"); it names no owner and is taken over`);
@@ -57,18 +70,14 @@ async function liveOwner(path: string, warn: Warn): Promise<LockOwner | undefine
   return (await startTimeOf(named.pid)) === named.startTime ? { pid: named.pid } : undefined;
 }
 
-/** Creates `path` holding `text`, in one step; false when it exists. */
-async function createWith(path: string, text: string): Promise<boolean> {
-  const temp = tempPathFor(path);
-  await writeFile(temp, text, { flag: 'wx', mode: 0o644 });
+/** Creates the lock naming `me`, in one step; false when the path exists. */
+async function createLock(path: string, me: string): Promise<boolean> {
   try {
-    await link(temp, path);
+    await symlink(me, path);
     return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
     throw e;
-  } finally {
-    await rm(temp, { force: true });
   }
 }
 
@@ -77,12 +86,12 @@ async function createWith(path: string, text: string): Promise<boolean> {
  * file is replaced. Never waits.
  */
 export async function tryLock(path: string, warn: Warn = warnOnStderr): Promise<OwnerLock | LockOwner> {
-  const me = `${process.pid} ${await startTimeOf(process.pid)}\n`;
+  const me = `${process.pid} ${await startTimeOf(process.pid)}`;
   for (let attempt = 0; attempt < 3; attempt++) {
-    if (await createWith(path, me)) {
+    if (await createLock(path, me)) {
       return {
         release: async () => {
-          if ((await readFile(path, 'utf8').catch(() => '')) === me) await rm(path, { force: true });
+          if ((await lockText(path).catch(() => undefined)) === me) await rm(path, { force: true });
         },
       };
     }

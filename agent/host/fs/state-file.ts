@@ -12,6 +12,7 @@
  */
 import { readFile, rename } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
+import { describeError } from '../../core/errors.js';
 import { fsyncDir, writeFileAtomic } from './atomic.js';
 
 /** What a check made of a file: its value (with what was dropped, if anything), or why it is refused. */
@@ -102,7 +103,16 @@ export async function readStateFile<T>(path: string, kind: StateFileKind<T>, opt
     warn(`${path}: ${kind.what} is damaged: ${result.refused}; moved aside to ${basename(aside)}; ${kind.instead}`);
     return undefined;
   }
-  if (kind.format) await writeFileAtomic(path, kind.format(result.value), { mode: kind.mode ?? 0o644 });
+  if (kind.format) {
+    try {
+      await writeFileAtomic(path, kind.format(result.value), { mode: kind.mode ?? 0o644 });
+    } catch (e) {
+      // A full disk: put the original back (it is repaired again next time) and go on.
+      await rename(aside, path);
+      warn(`${path}: ${kind.what} is damaged: ${result.dropped} dropped; the repaired file cannot be written (${describeError(e)}); the original is left in place`);
+      return result.value;
+    }
+  }
   warn(`${path}: ${kind.what} is damaged: ${result.dropped} dropped; the original was moved aside to ${basename(aside)}${kind.format ? ', the rest kept' : `; ${kind.instead}`}`);
   return result.value;
 }
