@@ -172,14 +172,15 @@ export class ImageStore {
     await store.setAsideIncomplete();
     const images = await store.list();
     for (const image of images) await removeTempLeftovers(store.imageDir(image.id));
+    // A missing (or damaged, so moved aside) index is an empty one.
     const indexed = await store.readIndex();
     const present = new Set(images.map((i) => i.id));
-    const kept = (indexed ?? []).filter((e) => present.has(e.id));
+    const kept = indexed.filter((e) => present.has(e.id));
     for (const image of images) {
       if (!kept.some((e) => e.id === image.id)) kept.push({ name: image.name, labels: image.labels, id: image.id });
     }
     store.index = kept;
-    if (indexed === undefined || kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) {
+    if (kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) {
       // The index in memory is right; on a full disk the file is rebuilt at the next open.
       await store.writeIndex().catch((e: unknown) => store.warn(`cannot write the image index: ${describeError(e)}`));
     }
@@ -324,11 +325,13 @@ export class ImageStore {
     return readStateFile(join(this.imageDir(id), 'meta.json'), metaKind(id), { warn: this.warn, setAside: this.imageDir(id) });
   }
 
-  /** The entries of index.json; undefined when it is missing or was damaged (moved aside). */
-  private async readIndex(): Promise<IndexEntry[] | undefined> {
+  /** The entries of index.json; none when it is missing or was damaged (then moved aside). */
+  private async readIndex(): Promise<IndexEntry[]> {
     const path = join(this.dir, 'index.json');
     const entries = await readStateFile(path, INDEX, { warn: this.warn });
-    return entries && (await access(path).then(() => entries, () => undefined));
+    if (!entries) return [];
+    // Entries kept from a damaged file (moved aside) are not used: open rebuilds it from the directories.
+    return access(path).then(() => entries, () => []);
   }
 
   private async writeIndex(): Promise<void> {
