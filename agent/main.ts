@@ -112,6 +112,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     keystore: { adminDir: options.trustDir, systemDir: options.systemTrustDir },
     // A direct-mode agentctl (run while no agent was) may be finishing with the store.
     lockWaitMs: 60_000,
+    warn: (m) => log.warn(m),
     // Discovery on another port than 443 (private networks, tests), as for agentctl.
     ...(process.env.HOST_AGENT_DISCOVERY_PORT && { discoveryPort: Number(process.env.HOST_AGENT_DISCOVERY_PORT) }),
     // gc keeps what containers run, and the staged and rollback images of auto-updates.

@@ -22,6 +22,7 @@ import { classifyImageArgument, Fetcher, type FetchProgress, type InsecureOption
 import type { HttpOptions } from '../host/net/http.js';
 import { ImageStore, type ImageInfo } from '../host/images/store.js';
 import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
+import type { Warn } from '../host/fs/state-file.js';
 
 const run = promisify(execFile);
 
@@ -41,6 +42,8 @@ export interface ImageServiceOptions {
   referenced?: () => Promise<ReadonlySet<string>>;
   /** How long to wait for another process to let go of the store; default 0. */
   lockWaitMs?: number;
+  /** Where warnings about damaged store files go; default stderr. */
+  warn?: Warn;
 }
 
 export type ImageHandlers = Pick<AgentHandlers, 'ListImages' | 'GetImage' | 'FetchImage' | 'RemoveImage' | 'GcImages'>;
@@ -99,7 +102,11 @@ export class ImageService {
   static async open(options: ImageServiceOptions): Promise<ImageService> {
     let store: ImageStore;
     try {
-      store = await ImageStore.open({ stateDir: options.stateDir, ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }) });
+      store = await ImageStore.open({
+        stateDir: options.stateDir,
+        ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
+        ...(options.warn && { warn: options.warn }),
+      });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;
