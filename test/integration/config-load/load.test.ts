@@ -176,12 +176,13 @@ test('the last good configuration survives a restart while the files are broken'
 test('a corrupt last good configuration is moved aside with a warning, and is none', async (t) => {
   const root = await tmpdir(t, 'host-agent-config-');
   const state = join(root, 'last-good-config.json');
-  for (const text of ['{not json', '{"format":1,"savedAt":"x","sources":[{"file":3}]}', 'null', '{"format":2,"savedAt":"x","sources":[]}']) {
+  for (const text of ['{not json', '{"format":1,"savedAt":"x","sources":[{"file":3}]}', 'null', '{"format":2,"savedAt":"x","sources":[]}', 'passwd: $6$SECRET', '{"format":1,"sources":[{"text":"$6$SECRET"}] x']) {
     await writeFile(state, text);
     const warnings: string[] = [];
     assert.equal(await readLastGood(state, (m) => warnings.push(m)), undefined, text);
     assert.equal(warnings.length, 1, text);
     assert.ok(warnings[0]!.startsWith(`${state}: the last good configuration is damaged`), warnings[0]);
+    assert.ok(!warnings[0]!.includes('SECRET'), `the warning does not quote the file: ${warnings[0]}`);
     const names = await readdir(root);
     assert.deepEqual(names.filter((n) => n === 'last-good-config.json'), [], 'moved away');
     const aside = names.find((n) => n.startsWith('last-good-config.json.corrupt-'));
