@@ -3,7 +3,7 @@
  * directory (root only), unmounted and removed when the test ends; `fill` uses up its space.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtemp, rmdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, open, rmdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -23,7 +23,12 @@ export async function smallFs(t: HasAfter, size: string): Promise<string> {
 
 /** Writes `<dir>/filler` until the file system has no free block left. */
 export async function fill(dir: string): Promise<void> {
-  await writeFile(join(dir, 'filler'), Buffer.alloc(1 << 20)).catch((e: NodeJS.ErrnoException) => {
-    if (e.code !== 'ENOSPC') throw e;
-  });
+  const file = await open(join(dir, 'filler'), 'a');
+  try {
+    for (;;) await file.write(Buffer.alloc(1 << 20));
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
+  } finally {
+    await file.close();
+  }
 }

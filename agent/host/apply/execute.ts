@@ -5,11 +5,11 @@
  * read once per run, and again after a user is created, so the steps after it (its SSH
  * keys, files it owns) see it.
  *
- * The files of a plan (write_files, unit files, drop-ins) are written all or nothing: every
- * one is first written to a temp file next to its place; only when all are written do the
- * steps run, each write step renaming its temp into place. When one cannot be written (a
- * full disk: `disk.full`) the temps are removed, no step runs and the error is thrown: the
- * host keeps its old files.
+ * The files of a plan (write_files, unit files, drop-ins, the SSH keys of users that exist
+ * before the apply) are written all or nothing: every one is first written to a temp file
+ * next to its place; only when all are written do the steps run, each write step renaming
+ * its temp into place. When one cannot be written (a full disk: `disk.full`) the temps are
+ * removed, no step runs and the error is thrown: the host keeps its old files.
  */
 import { join } from 'node:path';
 import type { Step } from '../../core/plan/steps.js';
@@ -17,7 +17,7 @@ import { describeStep } from '../../core/plan/steps.js';
 import { AgentError, describeError } from '../../core/errors.js';
 import { stageFile, type StagedFile } from '../fs/atomic.js';
 import { readAccounts, resolveOwner, type Accounts } from './accounts.js';
-import { writeManagedKeys } from './ssh-keys.js';
+import { stageManagedKeys, writeManagedKeys } from './ssh-keys.js';
 import { createUser, setPasswordHash } from './users.js';
 import type { HostContext } from './observe.js';
 
@@ -41,13 +41,18 @@ function accountsCache(root: string): AccountsCache {
 }
 
 /** Writes the temp of every file the steps write; on any failure removes those written and throws. */
-async function stageFiles(steps: Step[], ctx: HostContext): Promise<Map<Step, StagedFile>> {
+async function stageFiles(steps: Step[], ctx: HostContext, cache: AccountsCache): Promise<Map<Step, StagedFile>> {
   const staged = new Map<Step, StagedFile>();
   try {
     for (const step of steps) {
       if (step.kind === 'write-file') staged.set(step, await stageFile(join(ctx.root, step.path), step.content, { mode: step.mode, mkdirs: true }));
       else if (step.kind === 'write-unit') staged.set(step, await ctx.unitFiles.stage(step.unit, step.text, step.runtime));
       else if (step.kind === 'write-dropin') staged.set(step, await ctx.unitFiles.stageDropIn(step.unit, step.name, step.text, step.runtime));
+      else if (step.kind === 'write-ssh-keys') {
+        // The keys of a user this apply creates are written when their step runs.
+        const user = (await cache.get()).users.get(step.user);
+        if (user) staged.set(step, await stageManagedKeys(user, ctx.root, step.keys));
+      }
     }
   } catch (e) {
     await Promise.all([...staged.values()].map((f) => f.discard()));
@@ -73,6 +78,8 @@ async function runStep(step: Step, ctx: HostContext, cache: AccountsCache, stage
       }
     case 'set-password': return setPasswordHash(step.user, step.hash, { root: ctx.root });
     case 'write-ssh-keys': {
+      const file = staged.get(step);
+      if (file) return file.commit();
       const user = (await cache.get()).users.get(step.user);
       if (!user) throw new AgentError({ code: 'config.unknown-user', message: `user ${step.user} does not exist`, subject: 'ssh_authorized_keys', hint: 'Add the user to users: or create it on the host' });
       return writeManagedKeys(user, ctx.root, step.keys);
@@ -92,9 +99,9 @@ async function runStep(step: Step, ctx: HostContext, cache: AccountsCache, stage
 
 /** Runs the steps; throws (having changed nothing) when their files cannot all be written. */
 export async function executeSteps(steps: Step[], ctx: HostContext, onStep?: (r: StepResult) => void): Promise<StepResult[]> {
-  const staged = await stageFiles(steps, ctx);
-  const results: StepResult[] = [];
   const cache = accountsCache(ctx.root);
+  const staged = await stageFiles(steps, ctx, cache);
+  const results: StepResult[] = [];
   try {
     for (const step of steps) {
       const result: StepResult = { step: describeStep(step) };
