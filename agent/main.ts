@@ -114,6 +114,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     // A direct-mode agentctl (run while no agent was) may be finishing with the store.
     lockWaitMs: 60_000,
     ...(options.maxImageBytes !== undefined && { limits: { maxBytes: options.maxImageBytes } }),
+    warn: (m) => log.warn(m),
     // Discovery on another port than 443 (private networks, tests), as for agentctl.
     ...(process.env.HOST_AGENT_DISCOVERY_PORT && { discoveryPort: Number(process.env.HOST_AGENT_DISCOVERY_PORT) }),
     // Images in use (rm refuses them, gc keeps them): what containers run or are declared

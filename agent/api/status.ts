@@ -55,6 +55,8 @@ export interface ApplyReport {
   source: 'files' | 'last-good';
   steps: Array<{ step: string; error?: string }>;
   problems: string[];
+  /** Why nothing was applied (e.g. `disk.full`: its files could not all be written); then `steps` is empty. */
+  error?: { code: string; message: string };
 }
 
 export interface SystemdStatus {

@@ -13,6 +13,7 @@ export type ErrorDomain =
   | 'bus'
   | 'cli'
   | 'config'
+  | 'disk'
   | 'appc'
   | 'image'
   | 'trust'

@@ -4,14 +4,17 @@
  * Invariants: only a configuration without errors is applied; after a broken edit the
  * last good one stays in force (and is what a restarted agent applies), the errors are in
  * the status with file and line. Applies run one at a time on the agent's runner. While
- * systemd is unreachable nothing is applied; the next connection applies.
+ * systemd is unreachable nothing is applied; the next connection applies. An apply is all or
+ * nothing for the files it writes (../host/apply/execute.ts): when they cannot all be
+ * written (a full disk) nothing changes, the status's lastApply says why, and the
+ * configuration is not saved as the last good one. It is saved only after an apply that ran.
  */
 import chokidar, { type FSWatcher } from 'chokidar';
 import type { ApplyReport, ConfigEntry, ConfigPlan, ConfigStatus } from '../api/agent1.js';
 import type { HostConfig } from '../core/config/types.js';
 import type { ReportEntry } from '../core/config/report.js';
 import { validateSources } from '../core/config/validate.js';
-import { describeError } from '../core/errors.js';
+import { describeError, isAgentError } from '../core/errors.js';
 import { planHostConfig } from '../core/plan/config-plan.js';
 import { describeStep } from '../core/plan/steps.js';
 import { boundedGunzip, loadConfig, type ConfigPaths, type LoadedConfig } from '../host/config/load.js';
@@ -61,7 +64,7 @@ export class ConfigService {
    * it names has started. Call after watch(), so no edit falls between read and watch.
    */
   async start(): Promise<void> {
-    const lastGood = await readLastGood(this.opts.lastGoodPath).catch((e: unknown) => {
+    const lastGood = await readLastGood(this.opts.lastGoodPath, (m) => this.opts.log.warn(m)).catch((e: unknown) => {
       this.opts.log.warn(`ignoring the last good configuration: ${describeError(e)}`);
       return undefined;
     });
@@ -162,7 +165,7 @@ export class ConfigService {
     if (!this.inForce) return undefined;
     await this.opts.onConfig?.(this.inForce.config);
     const report = await this.apply(this.inForce.config, this.inForce.source);
-    if (report && loaded) await saveLastGood(this.opts.lastGoodPath, loaded.files);
+    if (report && !report.error && loaded) await saveLastGood(this.opts.lastGoodPath, loaded.files);
     return report;
   }
 
@@ -173,10 +176,19 @@ export class ConfigService {
       return undefined;
     }
     const plan = planHostConfig(desired, this.applied, await observeHost(desired, this.applied, host));
-    const steps = await executeSteps(plan.steps, host, (r) => {
-      if (r.error) this.opts.log.error(`${r.step}: ${r.error}`);
-      else this.opts.log.info(r.step);
-    });
+    let steps;
+    try {
+      steps = await executeSteps(plan.steps, host, (r) => {
+        if (r.error) this.opts.log.error(`${r.step}: ${r.error}`);
+        else this.opts.log.info(r.step);
+      });
+    } catch (e) {
+      this.opts.log.error(`the configuration was not applied, nothing changed: ${describeError(e)}`);
+      const error = { code: isAgentError(e) ? e.code : 'config.apply-failed', message: describeError(e) };
+      const report: ApplyReport = { at: new Date().toISOString(), source, steps: [], problems: plan.problems, error };
+      this.publish({ lastApply: report });
+      return report;
+    }
     for (const p of plan.problems) this.opts.log.warn(p);
     for (const n of plan.notes) this.opts.log.info(n);
     this.applied = desired;

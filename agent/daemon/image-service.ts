@@ -26,6 +26,7 @@ import type { HttpOptions } from '../host/net/http.js';
 import { ImageStore, type ImageInfo } from '../host/images/store.js';
 import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
 import type { ExclusiveRunner } from './runner.js';
+import type { Warn } from '../host/fs/state-file.js';
 
 const run = promisify(execFile);
 
@@ -50,6 +51,8 @@ export interface ImageServiceOptions {
   runner?: Pick<ExclusiveRunner, 'run'>;
   /** How long to wait for another process to let go of the store; default 0. */
   lockWaitMs?: number;
+  /** Where warnings about damaged store files go; default stderr. */
+  warn?: Warn;
 }
 
 /** A container that holds an image: it runs it, is declared on it, or auto-update keeps it. */
@@ -139,7 +142,11 @@ export class ImageService {
   static async open(options: ImageServiceOptions): Promise<ImageService> {
     let store: ImageStore;
     try {
-      store = await ImageStore.open({ stateDir: options.stateDir, ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }) });
+      store = await ImageStore.open({
+        stateDir: options.stateDir,
+        ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
+        ...(options.warn && { warn: options.warn }),
+      });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       if (code !== 'EACCES' && code !== 'EPERM' && code !== 'EROFS') throw e;

@@ -13,20 +13,20 @@
  * `<state>/image-updates.json` before it is acted on, so after a crash the pins are the
  * same, and a trial interrupted by a crash is settled by the next pass.
  */
-import { readFile } from 'node:fs/promises';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { ContainerStatus, ImageUpdatesDocument, UnitStatus } from '../api/agent1.js';
 import type { Container, HostConfig, ImagePolicy } from '../core/config/types.js';
 import { AgentError, describeError } from '../core/errors.js';
 import {
   activate, confirm, decideUpdate, noted, recordFor, rollBack, settleProblem, stage, windowOpen,
-  type ImageRef, type ImageUpdateRecord, type SettleSample,
+  type FailedImage, type ImageRef, type ImageUpdateRecord, type SettleSample,
 } from '../core/plan/image-updates.js';
 import { currentWindow, msToWindowStart, nextWindowStart } from '../core/schedule/periods.js';
 import { parseGoDuration } from '../core/schedule/window.js';
 import { LOCAL, type TimeZone } from '../core/schedule/timezone.js';
 import type { AgentHandlers } from '../host/bus/service.js';
 import { writeFileAtomic } from '../host/fs/atomic.js';
+import { isObject, readStateFile, type Checked, type StateFileKind } from '../host/fs/state-file.js';
 import type { Logger } from '../host/log/logger.js';
 import type { ContainerReport, ImagePin } from './container-service.js';
 import type { ImageService } from './image-service.js';
@@ -93,6 +93,45 @@ function sample(u: UnitStatus): SettleSample {
   return { activeState: u.activeState, nRestarts: u.nRestarts, execMainStatus: u.execMainStatus };
 }
 
+const IMAGE_ID = /^sha512-[0-9a-f]{128}$/;
+
+function isImageRef(v: unknown): v is ImageRef {
+  return isObject(v) && typeof v.id === 'string' && IMAGE_ID.test(v.id) && (v.version === undefined || typeof v.version === 'string');
+}
+
+function isFailedImage(v: unknown): v is FailedImage {
+  return isImageRef(v) && isObject(v) && typeof v.reason === 'string' && typeof v.at === 'string';
+}
+
+/** Pure: whether `v` is a whole image update record (a pin to a bad image must not survive). */
+export function isImageUpdateRecord(v: unknown): v is ImageUpdateRecord {
+  if (!isObject(v) || typeof v.declared !== 'string' || !Array.isArray(v.failed) || !v.failed.every(isFailedImage)) return false;
+  const refs = [v.current, v.previous, v.staged].every((r) => r === undefined || isImageRef(r));
+  const last = v.last === undefined || (isObject(v.last) && typeof v.last.result === 'string' && typeof v.last.message === 'string' && typeof v.last.at === 'string');
+  return refs && last && (v.trial === undefined || typeof v.trial === 'boolean');
+}
+
+/** Pure: `json` as image-updates.json; records not in the expected shape are dropped (their containers run the declared image). */
+export function checkImageUpdateRecords(json: unknown): Checked<Record<string, ImageUpdateRecord>> {
+  if (!isObject(json) || !isObject(json.containers)) return { refused: 'it is not {"containers": {...}}' };
+  const entries = Object.entries(json.containers);
+  const kept = entries.filter(([, r]) => isImageUpdateRecord(r)) as Array<[string, ImageUpdateRecord]>;
+  const bad = entries.filter(([, r]) => !isImageUpdateRecord(r)).map(([name]) => name);
+  return { value: Object.fromEntries(kept), ...(bad.length && { dropped: `the records of container${bad.length > 1 ? 's' : ''} ${bad.join(', ')}` }) };
+}
+
+function formatRecords(records: Record<string, ImageUpdateRecord>): string {
+  return `${JSON.stringify({ containers: records }, null, 2)}\n`;
+}
+
+const RECORDS: StateFileKind<Record<string, ImageUpdateRecord>> = {
+  what: 'the file of image update records',
+  instead: 'containers run their declared images and auto-update starts afresh',
+  check: checkImageUpdateRecords,
+  format: formatRecords,
+  mode: 0o600,
+};
+
 export class ImageUpdateService {
   private records = new Map<string, ImageUpdateRecord>();
   private containers: Container[] = [];
@@ -114,23 +153,8 @@ export class ImageUpdateService {
 
   /** Reads the records and pins the containers to them; call before the first reconcile. */
   async load(): Promise<void> {
-    let text: string;
-    try {
-      text = await readFile(this.opts.statePath, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw e;
-    }
-    try {
-      const doc = JSON.parse(text) as { containers?: Record<string, ImageUpdateRecord> };
-      for (const [name, r] of Object.entries(doc.containers ?? {})) {
-        if (typeof r?.declared === 'string' && Array.isArray(r.failed)) this.records.set(name, r);
-        else this.opts.log.error(`ignoring the malformed image update record of container ${name} in ${this.opts.statePath}`);
-      }
-    } catch (e) {
-      // Not ours to repair by guessing: start afresh, the declared images run.
-      this.opts.log.error(`ignoring ${this.opts.statePath}: ${describeError(e)}`);
-    }
+    const records = await readStateFile(this.opts.statePath, RECORDS, { warn: (m) => this.opts.log.warn(m) });
+    for (const [name, r] of Object.entries(records ?? {})) this.records.set(name, r);
     this.pin();
   }
 
@@ -306,8 +330,7 @@ export class ImageUpdateService {
   /** Writes every record (atomically) and pins the containers to them. */
   private async save(name: string, record: ImageUpdateRecord): Promise<void> {
     this.records.set(name, record);
-    const doc = { containers: Object.fromEntries(this.records) };
-    await writeFileAtomic(this.opts.statePath, `${JSON.stringify(doc, null, 2)}\n`, { mode: 0o600, mkdirs: true });
+    await writeFileAtomic(this.opts.statePath, formatRecords(Object.fromEntries(this.records)), { mode: 0o600, mkdirs: true });
     this.pin();
   }
 

@@ -16,11 +16,10 @@
  * marked good. Whether this host holds a slot is read from etcd; for FleetLock (which cannot
  * say) from a record in the state dir written right after the slot was taken.
  */
-import { readFile } from 'node:fs/promises';
 import type { RebootStatus } from '../api/agent1.js';
 import { backoffDelay } from '../core/backoff.js';
 import type { ConfiguredWindow, HostConfig } from '../core/config/types.js';
-import { AgentError, describeError, isAgentError } from '../core/errors.js';
+import { describeError, isAgentError } from '../core/errors.js';
 import { currentWindow, nextWindowStart } from '../core/schedule/periods.js';
 import {
   decideReboot, describeRebootAction, usesLock, type RebootAction, type RebootStrategy,
@@ -28,6 +27,7 @@ import {
 import { LOCAL, type TimeZone } from '../core/schedule/timezone.js';
 import type { Window } from '../core/schedule/window.js';
 import { removeFileDurably, writeFileAtomic } from '../host/fs/atomic.js';
+import { isObject, readStateFile, type Checked, type StateFileKind } from '../host/fs/state-file.js';
 import { readMachineId } from '../host/lock/machine-id.js';
 import { openRebootLock, type EtcdLockSettings, type RebootLockSettings } from '../host/lock/open.js';
 import type { LockBackend, RebootLock } from '../host/lock/types.js';
@@ -100,6 +100,20 @@ interface HeldRecord {
   id: string;
   at: string;
 }
+
+/** Pure: `json` as the record of a held slot. */
+export function checkHeldRecord(json: unknown): Checked<HeldRecord> {
+  if (!isObject(json) || (json.backend !== 'etcd-lock' && json.backend !== 'fleetlock') || typeof json.id !== 'string' || typeof json.at !== 'string') {
+    return { refused: 'it is not {"backend": "etcd-lock"|"fleetlock", "id", "at"}' };
+  }
+  return { value: { backend: json.backend, id: json.id, at: json.at } };
+}
+
+const HELD: StateFileKind<HeldRecord> = {
+  what: 'the record of a held reboot-lock slot',
+  instead: 'with etcd-lock the agent asks etcd whether it holds a slot; otherwise check `agentctl lock status` and release a slot it held with `agentctl lock unlock`',
+  check: checkHeldRecord,
+};
 
 export interface RebootCoordinatorOptions {
   settings: RebootSettings;
@@ -386,24 +400,6 @@ export class RebootCoordinator {
   }
 
   private async readHeld(): Promise<HeldRecord | undefined> {
-    let text: string;
-    try {
-      text = await readFile(this.opts.heldPath, 'utf8');
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
-    try {
-      const record = JSON.parse(text) as HeldRecord;
-      if (record.backend === 'etcd-lock' || record.backend === 'fleetlock') return record;
-    } catch {
-      // fall through
-    }
-    throw new AgentError({
-      code: 'lock.bad-record',
-      message: 'the record of a held reboot-lock slot is damaged',
-      subject: this.opts.heldPath,
-      hint: 'Check `agentctl lock status`, release the slot by hand if needed (agentctl lock unlock), then delete the file',
-    });
+    return readStateFile(this.opts.heldPath, HELD, { warn: (m) => this.opts.log.warn(m) });
   }
 }

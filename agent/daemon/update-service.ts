@@ -209,6 +209,7 @@ export class UpdateService {
         verifySignature: this.options.verifySignature ?? updateKeyringVerifier(this.options.keyring),
         http: { ...this.options.http, signal: this.abort.signal },
         ...this.options.engine,
+        warn: (m) => this.options.log.warn(m),
         now: this.now,
         onChange: () => this.changed(),
       })

@@ -29,6 +29,7 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
     `   systemd: ${systemd}`,
     `    Config: ${s.config.path} (${configState})`,
     ...s.config.entries.map((e) => `            ${e.file}: line ${e.line}: ${e.level}: ${e.message}`),
+    ...(s.config.lastApply?.error ? [`            ${paint('red', 'last apply failed, nothing changed')}: ${s.config.lastApply.error.message}`] : []),
     `    Update: ${updateLine(s.update)}`,
     ...(s.reboot ? [`    Reboot: ${s.reboot.strategy}: ${s.reboot.message}`] : []),
     '',

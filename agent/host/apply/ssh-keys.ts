@@ -4,7 +4,8 @@
  */
 import { mkdir, readFile, chown } from 'node:fs/promises';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../fs/atomic.js';
+import { stageFile, type StagedFile } from '../fs/atomic.js';
+import { explainWriteError } from '../fs/disk-full.js';
 import type { Account } from './accounts.js';
 
 const BEGIN = '# BEGIN host-agent: ssh_authorized_keys from cloud-config';
@@ -34,11 +35,20 @@ export async function readManagedKeys(user: Account, root: string): Promise<stri
   return splitKeysBlock(text).keys;
 }
 
-export async function writeManagedKeys(user: Account, root: string, keys: string[]): Promise<void> {
+/** The user's new authorized_keys written to its temp (~/.ssh made), put in place by `commit`. */
+export async function stageManagedKeys(user: Account, root: string, keys: string[]): Promise<StagedFile> {
   const path = authorizedKeysPath(user, root);
   const sshDir = join(root, user.home, '.ssh');
-  await mkdir(sshDir, { recursive: true, mode: 0o700 });
-  await chown(sshDir, user.uid, user.gid);
+  try {
+    await mkdir(sshDir, { recursive: true, mode: 0o700 });
+    await chown(sshDir, user.uid, user.gid);
+  } catch (e) {
+    throw await explainWriteError(e, sshDir);
+  }
   const { before, after } = splitKeysBlock(await readFile(path, 'utf8').catch(() => ''));
-  await writeFileAtomic(path, joinKeysBlock(before, keys, after), { mode: 0o600, uid: user.uid, gid: user.gid });
+  return stageFile(path, joinKeysBlock(before, keys, after), { mode: 0o600, uid: user.uid, gid: user.gid });
+}
+
+export async function writeManagedKeys(user: Account, root: string, keys: string[]): Promise<void> {
+  await (await stageManagedKeys(user, root, keys)).commit();
 }

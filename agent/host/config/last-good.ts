@@ -2,12 +2,13 @@
  * The last good configuration: the texts of the files of the last configuration that
  * validated without errors, kept in one JSON file (written atomically, mode 0600: it may hold
  * password hashes and keys) so that a restarted agent validates and uses them again while the
- * files on disk are broken. The path is the caller's (e.g. /var/lib/host-agent/last-good-config.json).
+ * files on disk are broken. The path is the caller's (e.g. /var/lib/host-agent/config/last-good.json).
+ * A damaged file is moved aside with a warning (../fs/state-file.ts) and there is no last
+ * good configuration until the next apply without errors saves one.
  */
-import { readFile } from 'node:fs/promises';
-import { AgentError } from '../../core/errors.js';
 import type { ConfigSource } from '../../core/config/validate.js';
 import { writeFileAtomic } from '../fs/atomic.js';
+import { isObject, readStateFile, type Checked, type StateFileKind, type Warn } from '../fs/state-file.js';
 
 export interface LastGoodConfig {
   /** When it was saved, ISO 8601. */
@@ -29,33 +30,25 @@ export async function saveLastGood(path: string, sources: readonly ConfigSource[
 }
 
 function isSource(value: unknown): value is ConfigSource {
-  const s = value as Partial<ConfigSource> | null;
-  return typeof s === 'object' && s !== null && typeof s.text === 'string' && (s.file === undefined || typeof s.file === 'string');
+  return isObject(value) && typeof value.text === 'string' && (value.file === undefined || typeof value.file === 'string');
 }
 
-/** The saved configuration, or undefined when none was saved yet. */
-export async function readLastGood(path: string): Promise<LastGoodConfig | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw new AgentError({
-      code: 'config.last-good-unreadable', message: 'cannot read the last good configuration', subject: path,
-      hint: 'Check the permissions of the file', cause: e,
-    });
-  }
-  let data: { format?: unknown; savedAt?: unknown; sources?: unknown } | null | undefined;
-  try {
-    data = JSON.parse(text) as typeof data;
-  } catch {
-    data = undefined;
-  }
-  if (data?.format !== FORMAT || typeof data.savedAt !== 'string' || !Array.isArray(data.sources) || !data.sources.every(isSource)) {
-    throw new AgentError({
-      code: 'config.last-good-corrupt', message: 'the last good configuration is not in the expected format', subject: path,
-      hint: 'Remove the file; the agent saves it again after the next configuration without errors',
-    });
-  }
-  return { savedAt: data.savedAt, sources: data.sources };
+/** Pure: `json` as the last good configuration, refused unless it is in this format with every file. */
+export function checkLastGood(json: unknown): Checked<LastGoodConfig> {
+  if (!isObject(json) || json.format !== FORMAT) return { refused: `it is not format ${FORMAT}` };
+  if (typeof json.savedAt !== 'string') return { refused: 'savedAt is not a time' };
+  if (!Array.isArray(json.sources) || !json.sources.every(isSource)) return { refused: 'sources is not a list of files' };
+  // A partial configuration would be a different configuration: all files or none.
+  return { value: { savedAt: json.savedAt, sources: json.sources } };
+}
+
+const LAST_GOOD: StateFileKind<LastGoodConfig> = {
+  what: 'the last good configuration',
+  instead: 'it is saved again after the next configuration applied without errors',
+  check: checkLastGood,
+};
+
+/** The saved configuration, or undefined when none was saved yet (or it was damaged). */
+export async function readLastGood(path: string, warn?: Warn): Promise<LastGoodConfig | undefined> {
+  return readStateFile(path, LAST_GOOD, { ...(warn && { warn }) });
 }

@@ -2,10 +2,14 @@
  * Atomic file writes: temp file in the same directory, fsync, rename, fsync the directory.
  * A crash at any instant leaves either the old content or the new, never a mix.
  * Temp names start with `.tmp-` so start-up clean-up (`removeTempLeftovers`) can find them.
+ * A full disk fails with `disk.full` naming the file (./disk-full.ts), the old content intact.
+ * `stageFile` splits a write in two (temp written, then renamed) for writers that must
+ * write several files all or nothing: stage them all, then commit them all.
  */
 import { randomBytes } from 'node:crypto';
 import { open, rename, rm, readdir, mkdir, chmod, chown } from 'node:fs/promises';
 import { dirname, basename, join } from 'node:path';
+import { explainWriteError } from './disk-full.js';
 
 export const TEMP_PREFIX = '.tmp-';
 
@@ -40,35 +44,60 @@ export async function commitTemp(temp: string, path: string): Promise<void> {
   await fsyncDir(dirname(path));
 }
 
+/** A file written to its temp, not yet in place. */
+export interface StagedFile {
+  readonly path: string;
+  /** Sets the owner (when given here or when staged) and renames the temp over the path, durably. */
+  commit(owner?: { uid: number; gid: number }): Promise<void>;
+  /** Removes the temp; the file at the path is left as it was. */
+  discard(): Promise<void>;
+}
+
+/**
+ * Writes `data` to a temp file next to `path` (synced, with its final mode) without
+ * touching `path`. ENOSPC/EDQUOT become `disk.full`; on any failure no temp is left.
+ */
+export async function stageFile(path: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): Promise<StagedFile> {
+  const temp = tempPathFor(path);
+  try {
+    if (options.mkdirs) await mkdir(dirname(path), { recursive: true, mode: 0o755 });
+    const handle = await open(temp, 'wx', options.mode ?? 0o644);
+    try {
+      await handle.writeFile(data);
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    // open() applies the umask; set the exact mode asked for.
+    await chmod(temp, options.mode ?? 0o644);
+  } catch (e) {
+    await rm(temp, { force: true });
+    throw await explainWriteError(e, path);
+  }
+  return {
+    path,
+    commit: async (owner) => {
+      try {
+        const uid = owner?.uid ?? options.uid;
+        const gid = owner?.gid ?? options.gid;
+        if (uid !== undefined || gid !== undefined) await chown(temp, uid ?? -1, gid ?? -1);
+        await commitTemp(temp, path);
+      } catch (e) {
+        await rm(temp, { force: true });
+        throw await explainWriteError(e, path);
+      }
+    },
+    discard: () => rm(temp, { force: true }),
+  };
+}
+
 /** Write `data` to `path` atomically. */
 export async function writeFileAtomic(
   path: string,
   data: string | Uint8Array,
   options: AtomicWriteOptions = {},
 ): Promise<void> {
-  if (options.mkdirs) await mkdir(dirname(path), { recursive: true, mode: 0o755 });
-  const temp = tempPathFor(path);
-  const handle = await open(temp, 'wx', options.mode ?? 0o644);
-  try {
-    await handle.writeFile(data);
-    await handle.sync();
-  } catch (e) {
-    await handle.close();
-    await rm(temp, { force: true });
-    throw e;
-  }
-  await handle.close();
-  try {
-    // open() applies the umask; set the exact mode asked for.
-    await chmod(temp, options.mode ?? 0o644);
-    if (options.uid !== undefined || options.gid !== undefined) {
-      await chown(temp, options.uid ?? -1, options.gid ?? -1);
-    }
-    await commitTemp(temp, path);
-  } catch (e) {
-    await rm(temp, { force: true });
-    throw e;
-  }
+  await (await stageFile(path, data, options)).commit();
 }
 
 /** Remove a file and make the removal durable; a missing file is not an error. */

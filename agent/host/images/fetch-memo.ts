@@ -5,10 +5,13 @@
  * same signature from the same URL means the same bytes, already verified and stored.
  * It is a cache: losing it costs a download; entries of removed images are ignored and
  * dropped on the next write. Writes are atomic and serialised; the newest 512 are kept.
+ * A damaged file is moved aside with a warning (../fs/state-file.ts): bad entries are
+ * dropped and the rest kept, a file that is not `{"fetched": [...]}` becomes an empty memo.
  */
-import { access, readFile } from 'node:fs/promises';
+import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { removeFileDurably, writeFileAtomic } from '../fs/atomic.js';
+import { isObject, keepValid, readStateFile, warnOnStderr, type Checked, type StateFileKind, type Warn } from '../fs/state-file.js';
 
 export interface FetchMemoEntry {
   url: string;
@@ -18,10 +21,33 @@ export interface FetchMemoEntry {
 
 const MAX_ENTRIES = 512;
 
+function format(entries: FetchMemoEntry[]): string {
+  return `${JSON.stringify({ fetched: entries }, null, 2)}\n`;
+}
+
+function isEntry(e: unknown): e is FetchMemoEntry {
+  return isObject(e) && typeof e.url === 'string' && typeof e.signatureSha256 === 'string' && /^[0-9a-f]{64}$/.test(e.signatureSha256) &&
+    typeof e.id === 'string' && /^sha512-[0-9a-f]{128}$/.test(e.id);
+}
+
+/** Pure: `json` as fetched.json; bad entries are dropped. */
+export function checkFetchMemo(json: unknown): Checked<FetchMemoEntry[]> {
+  if (!isObject(json) || !Array.isArray(json.fetched)) return { refused: 'it is not {"fetched": [...]}' };
+  const { kept, dropped } = keepValid(json.fetched, isEntry);
+  return dropped === undefined ? { value: kept } : { value: kept, dropped };
+}
+
+const MEMO: StateFileKind<FetchMemoEntry[]> = {
+  what: 'the memo of verified downloads (a cache)',
+  instead: 'it starts empty: images already stored are downloaded again once',
+  check: checkFetchMemo,
+  format,
+};
+
 export class FetchMemo {
   private writing: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly dir: string) {}
+  constructor(private readonly dir: string, private readonly warn: Warn = warnOnStderr) {}
 
   private get path(): string {
     return join(this.dir, 'fetched.json');
@@ -53,7 +79,7 @@ export class FetchMemo {
       const after = await edit(before);
       if (after.length === 0) await removeFileDurably(this.path);
       else if (after.length !== before.length || after.some((e, i) => e !== before[i])) {
-        await writeFileAtomic(this.path, `${JSON.stringify({ fetched: after }, null, 2)}\n`, { mode: 0o644 });
+        await writeFileAtomic(this.path, format(after), { mode: 0o644 });
       }
     });
     this.writing = next.catch(() => undefined);
@@ -61,17 +87,6 @@ export class FetchMemo {
   }
 
   private async read(): Promise<FetchMemoEntry[]> {
-    try {
-      const parsed = JSON.parse(await readFile(this.path, 'utf8')) as { fetched?: unknown };
-      return Array.isArray(parsed.fetched) ? parsed.fetched.filter(isEntry) : [];
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return [];
-      throw e;
-    }
+    return (await readStateFile(this.path, MEMO, { warn: this.warn })) ?? [];
   }
-}
-
-function isEntry(e: unknown): e is FetchMemoEntry {
-  const o = e as Partial<FetchMemoEntry> | null;
-  return typeof o?.url === 'string' && typeof o.signatureSha256 === 'string' && typeof o.id === 'string' && /^sha512-[0-9a-f]{128}$/.test(o.id);
 }

@@ -40,6 +40,7 @@ import { DEFAULT_EXTRACT_LIMITS, extractAci, type ExtractLimits } from './extrac
 import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../net/http.js';
 import { peekManifest } from './peek.js';
 import type { ImageInfo, ImageStore } from './store.js';
+import { explainWriteError } from '../fs/disk-full.js';
 
 export type InsecureOption = 'http' | 'image';
 
@@ -221,8 +222,14 @@ export class Fetcher {
     this.http = { ...options.http, allowHttp: this.insecure.has('http') };
   }
 
-  /** Fetches, verifies and stores one image; resolves with what the store holds. */
-  async fetch(source: ImageSource): Promise<ImageInfo> {
+  /** Fetches, verifies and stores one image; resolves with what the store holds. A full disk is `disk.full`. */
+  fetch(source: ImageSource): Promise<ImageInfo> {
+    return this.fetchInto(source).catch(async (e: unknown) => {
+      throw await explainWriteError(e, this.options.store.dir);
+    });
+  }
+
+  private async fetchInto(source: ImageSource): Promise<ImageInfo> {
     const wanted = source.kind === 'name' ? source.app : undefined;
     const located = await this.locate(source, wanted);
     if ('stored' in located) return located.stored;

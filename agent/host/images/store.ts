@@ -14,14 +14,20 @@
  * reconciles with the directories. Index writes are serialised within the process; one
  * process at a time holds the store (`images/.lock`, ../fs/owner-lock.ts), because the
  * start-up clean-up would remove another process's work in progress.
+ *
+ * Damage (../fs/state-file.ts): an index that does not parse or holds bad entries is moved
+ * aside and rebuilt from the image directories. An image whose meta.json is damaged or
+ * missing cannot show who signed it, so it must not run as verified: its whole directory is
+ * moved aside to `images/<id>.corrupt-<time>` with a warning, and fetching it again restores it.
  */
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readdir, readFile, rename, rm } from 'node:fs/promises';
+import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { AgentError } from '../../core/errors.js';
+import { AgentError, describeError } from '../../core/errors.js';
 import type { Label } from '../../core/appc/manifest.js';
 import { commitTemp, fsyncDir, removeTempLeftovers, TEMP_PREFIX, writeFileAtomic } from '../fs/atomic.js';
 import { isLock, tryLock, type OwnerLock } from '../fs/owner-lock.js';
+import { isObject, keepValid, moveAside, readStateFile, warnOnStderr, type Checked, type StateFileKind, type Warn } from '../fs/state-file.js';
 import { FetchMemo } from './fetch-memo.js';
 
 export interface StorePaths {
@@ -29,6 +35,8 @@ export interface StorePaths {
   stateDir: string;
   /** How long to wait for another process to let go of the store; default 0 (do not wait). */
   lockWaitMs?: number;
+  /** Where warnings about damaged files go; default stderr. */
+  warn?: Warn;
 }
 
 export interface ImageInfo {
@@ -56,6 +64,58 @@ interface IndexEntry {
 
 const ID = /^sha512-[0-9a-f]{128}$/;
 
+function isLabel(v: unknown): v is Label {
+  return isObject(v) && typeof v.name === 'string' && typeof v.value === 'string';
+}
+
+function isLabels(v: unknown): v is Label[] {
+  return Array.isArray(v) && v.every(isLabel);
+}
+
+/** Pure: `json` as the meta.json of image `id`, refused unless every field has its type and the id matches. */
+export function checkImageInfo(json: unknown, id: string): Checked<ImageInfo> {
+  if (!isObject(json)) return { refused: 'it is not a JSON object' };
+  const o = json;
+  const problems = [
+    o.id !== id && `its id is not ${id}`,
+    typeof o.name !== 'string' && 'name is not a string',
+    !isLabels(o.labels) && 'labels are not a list of name/value pairs',
+    !(Number.isSafeInteger(o.size) && (o.size as number) >= 0) && 'size is not a byte count',
+    !(typeof o.imported === 'string' && !Number.isNaN(Date.parse(o.imported))) && 'imported is not a time',
+    !(o.lastUsed === null || (typeof o.lastUsed === 'string' && !Number.isNaN(Date.parse(o.lastUsed)))) && 'lastUsed is not a time or null',
+    typeof o.source !== 'string' && 'source is not a string',
+    !(o.signer === null || (typeof o.signer === 'string' && /^[0-9a-f]+$/.test(o.signer))) && 'signer is not a fingerprint or null',
+  ].filter((p): p is string => typeof p === 'string');
+  if (problems.length) return { refused: problems.join(', ') };
+  const { name, labels, size, imported, lastUsed, source, signer } = o as unknown as ImageInfo;
+  return { value: { id, name, labels, size, imported, lastUsed, source, signer } };
+}
+
+function metaKind(id: string): StateFileKind<ImageInfo> {
+  return {
+    what: `the record of image ${id}`,
+    instead: 'without it the image cannot show who signed it, so the image directory was moved aside instead; fetch the image again',
+    check: (json) => checkImageInfo(json, id),
+  };
+}
+
+function isIndexEntry(v: unknown): v is IndexEntry {
+  return isObject(v) && typeof v.name === 'string' && isLabels(v.labels) && typeof v.id === 'string' && ID.test(v.id);
+}
+
+/** Pure: `json` as index.json; bad entries are dropped (the index is rebuilt from the directories anyway). */
+export function checkIndex(json: unknown): Checked<IndexEntry[]> {
+  if (!isObject(json) || !Array.isArray(json.images)) return { refused: 'it is not {"images": [...]}' };
+  const { kept, dropped } = keepValid(json.images, isIndexEntry);
+  return dropped === undefined ? { value: kept } : { value: kept, dropped };
+}
+
+const INDEX: StateFileKind<IndexEntry[]> = {
+  what: 'the image index',
+  instead: 'it is rebuilt from the image directories',
+  check: checkIndex,
+};
+
 function notFound(ref: string): AgentError {
   return new AgentError({
     code: 'image.not-in-store',
@@ -65,10 +125,10 @@ function notFound(ref: string): AgentError {
   });
 }
 
-async function lockStore(dir: string, waitMs: number): Promise<OwnerLock> {
+async function lockStore(dir: string, waitMs: number, warn: Warn): Promise<OwnerLock> {
   const deadline = Date.now() + waitMs;
   for (;;) {
-    const result = await tryLock(join(dir, '.lock'));
+    const result = await tryLock(join(dir, '.lock'), warn);
     if (isLock(result)) return result;
     if (Date.now() >= deadline) {
       throw new AgentError({
@@ -92,10 +152,12 @@ export class ImageStore {
   readonly fetched: FetchMemo;
   private index: IndexEntry[] = [];
   private writing: Promise<unknown> = Promise.resolve();
+  private readonly warn: Warn;
 
   private constructor(paths: StorePaths, private readonly lock: OwnerLock) {
     this.dir = join(paths.stateDir, 'images');
-    this.fetched = new FetchMemo(this.dir);
+    this.warn = paths.warn ?? warnOnStderr;
+    this.fetched = new FetchMemo(this.dir, this.warn);
   }
 
   /**
@@ -105,10 +167,12 @@ export class ImageStore {
   static async open(paths: StorePaths): Promise<ImageStore> {
     const dir = join(paths.stateDir, 'images');
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const store = new ImageStore(paths, await lockStore(dir, paths.lockWaitMs ?? 0));
+    const store = new ImageStore(paths, await lockStore(dir, paths.lockWaitMs ?? 0, paths.warn ?? warnOnStderr));
     await removeTempLeftovers(store.dir);
+    await store.setAsideIncomplete();
     const images = await store.list();
     for (const image of images) await removeTempLeftovers(store.imageDir(image.id));
+    // A missing (or damaged, so moved aside) index is an empty one.
     const indexed = await store.readIndex();
     const present = new Set(images.map((i) => i.id));
     const kept = indexed.filter((e) => present.has(e.id));
@@ -116,8 +180,21 @@ export class ImageStore {
       if (!kept.some((e) => e.id === image.id)) kept.push({ name: image.name, labels: image.labels, id: image.id });
     }
     store.index = kept;
-    if (kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) await store.writeIndex();
+    if (kept.length !== indexed.length || kept.some((e, i) => e !== indexed[i])) {
+      // The index in memory is right; on a full disk the file is rebuilt at the next open.
+      await store.writeIndex().catch((e: unknown) => store.warn(`cannot write the image index: ${describeError(e)}`));
+    }
     return store;
+  }
+
+  /** Moves aside image directories without a meta.json (made by hand: commit never leaves one). */
+  private async setAsideIncomplete(): Promise<void> {
+    for (const id of (await readdir(this.dir)).filter((n) => ID.test(n))) {
+      const missing = await access(join(this.imageDir(id), 'meta.json')).then(() => false, (e: NodeJS.ErrnoException) => e.code === 'ENOENT');
+      if (!missing) continue;
+      const aside = await moveAside(this.imageDir(id));
+      this.warn(`${this.imageDir(id)}: image ${id} has no meta.json, so it cannot show who signed it; moved aside to ${aside}; fetch the image again`);
+    }
   }
 
   /** Lets go of the store (another process may open it). */
@@ -245,22 +322,16 @@ export class ImageStore {
 
   private async readMeta(id: string): Promise<ImageInfo | undefined> {
     if (!ID.test(id)) return undefined;
-    try {
-      return JSON.parse(await readFile(join(this.imageDir(id), 'meta.json'), 'utf8')) as ImageInfo;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-      throw e;
-    }
+    return readStateFile(join(this.imageDir(id), 'meta.json'), metaKind(id), { warn: this.warn, setAside: this.imageDir(id) });
   }
 
+  /** The entries of index.json; none when it is missing or was damaged (then moved aside). */
   private async readIndex(): Promise<IndexEntry[]> {
-    try {
-      const parsed = JSON.parse(await readFile(join(this.dir, 'index.json'), 'utf8')) as { images?: IndexEntry[] };
-      return Array.isArray(parsed.images) ? parsed.images : [];
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code === 'ENOENT' || e instanceof SyntaxError) return [];
-      throw e;
-    }
+    const path = join(this.dir, 'index.json');
+    const entries = await readStateFile(path, INDEX, { warn: this.warn });
+    if (!entries) return [];
+    // Entries kept from a damaged file (moved aside) are not used: open rebuilds it from the directories.
+    return access(path).then(() => entries, () => []);
   }
 
   private async writeIndex(): Promise<void> {

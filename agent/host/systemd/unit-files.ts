@@ -8,7 +8,7 @@
 import { readFile, readdir, rmdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { homedir } from 'node:os';
-import { writeFileAtomic, removeFileDurably } from '../fs/atomic.js';
+import { removeFileDurably, stageFile, type StagedFile } from '../fs/atomic.js';
 import type { BusKind } from '../../api/agent1.js';
 import { markerOf } from '../../core/plan/unit-text.js';
 
@@ -44,7 +44,12 @@ export class UnitFileStore {
   }
 
   async write(name: string, text: string, runtime = false): Promise<void> {
-    await writeFileAtomic(this.pathOf(name, runtime), text, { mode: 0o644, mkdirs: true });
+    await (await this.stage(name, text, runtime)).commit();
+  }
+
+  /** A unit file written to its temp, put in place by `commit` (for all-or-nothing applies). */
+  stage(name: string, text: string, runtime = false): Promise<StagedFile> {
+    return stageFile(this.pathOf(name, runtime), text, { mode: 0o644, mkdirs: true });
   }
 
   async read(name: string, runtime = false): Promise<string | undefined> {
@@ -65,7 +70,11 @@ export class UnitFileStore {
   }
 
   async writeDropIn(unit: string, name: string, text: string, runtime = false): Promise<void> {
-    await writeFileAtomic(this.dropInPath(unit, name, runtime), text, { mode: 0o644, mkdirs: true });
+    await (await this.stageDropIn(unit, name, text, runtime)).commit();
+  }
+
+  stageDropIn(unit: string, name: string, text: string, runtime = false): Promise<StagedFile> {
+    return stageFile(this.dropInPath(unit, name, runtime), text, { mode: 0o644, mkdirs: true });
   }
 
   /** Remove a drop-in, and its directory when that is left empty. */

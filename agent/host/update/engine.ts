@@ -36,6 +36,7 @@ import { checkChannel, type SignedRelease, type VerifySignature } from './channe
 import { readFailedVersions } from './failed-versions.js';
 import type { HttpOptions } from '../net/http.js';
 import { clearJournal, readJournal } from './journal.js';
+import type { Warn } from '../fs/state-file.js';
 import { resolveUpdatePaths, type UpdatePathOptions, type UpdatePaths } from './paths.js';
 import { isStagedForNextBoot, stageRelease, type StageResult } from './stage.js';
 
@@ -60,6 +61,8 @@ export interface UpdateEngineOptions extends UpdatePathOptions {
   now?: () => number;
   /** Called after every state change. */
   onChange?: (state: UpdateState, status: UpdateStatus) => void;
+  /** Where warnings about damaged state files go (../fs/state-file.ts); default stderr. */
+  warn?: Warn;
 }
 
 export interface CheckOptions {
@@ -153,7 +156,7 @@ export class UpdateEngine {
    */
   async restore(): Promise<void> {
     if (this.#state.kind !== 'IDLE') return;
-    const journal = await readJournal(this.paths.journalPath);
+    const journal = await readJournal(this.paths.journalPath, this.options.warn);
     if (!journal?.release) return;
     const { booted, slots } = await readBootedSlot(this.paths);
     if (isStagedForNextBoot(journal, slots, booted)) this.#go(restoredStaged(this.#state, journal.release, otherSlot(booted)));
@@ -176,7 +179,7 @@ export class UpdateEngine {
           http: this.#http(options.signal),
           now,
           currentVersion: this.options.currentVersion,
-          failedVersions: await readFailedVersions(this.paths.failedVersionsPath),
+          failedVersions: await readFailedVersions(this.paths.failedVersionsPath, this.options.warn),
           allowDowngrade: options.allowDowngrade,
         });
         this.#available = answer.available;
@@ -228,7 +231,7 @@ export class UpdateEngine {
         return result;
       } catch (e) {
         if (!transient(e) || this.state.kind !== 'DOWNLOADING') this.#fail(e);
-        const journal = await readJournal(this.paths.journalPath);
+        const journal = await readJournal(this.paths.journalPath, this.options.warn);
         const resumeFrom = journal?.sha512 === signed.release.payload.sha512 ? journal.verifiedBytes : 0;
         this.#go(downloadFailed(this.#state, report(e), resumeFrom));
         const s = this.state;

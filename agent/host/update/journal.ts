@@ -2,11 +2,12 @@
  * The staging journal (`<stateDir>/staging.json`), rewritten atomically at each checkpoint:
  * which release goes into which slot (by PARTUUID), how many bytes are written, synced and
  * covered by `prefixSha512`, and whether the slot is already staged for the next boot.
- * A journal that does not parse is treated as absent (the install restarts cleanly).
+ * A damaged journal (does not parse, or not in this shape) is moved aside with a warning
+ * (../fs/state-file.ts) and treated as absent: the install restarts cleanly.
  */
-import { readFile } from 'node:fs/promises';
 import type { Release } from '../../core/update/release.js';
 import { removeFileDurably, writeFileAtomic } from '../fs/atomic.js';
+import { readStateFile, type Checked, type StateFileKind, type Warn } from '../fs/state-file.js';
 
 export interface StagingJournal {
   phase: 'writing' | 'staged';
@@ -38,20 +39,19 @@ function isJournal(j: unknown): j is StagingJournal {
   );
 }
 
-export async function readJournal(path: string): Promise<StagingJournal | undefined> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
-    throw e;
-  }
-  try {
-    const j: unknown = JSON.parse(text);
-    return isJournal(j) ? j : undefined;
-  } catch {
-    return undefined;
-  }
+/** Pure: `json` as the staging journal, refused unless every field has its type. */
+export function checkJournal(json: unknown): Checked<StagingJournal> {
+  return isJournal(json) ? { value: json } : { refused: 'it is not a staging journal' };
+}
+
+const JOURNAL: StateFileKind<StagingJournal> = {
+  what: 'the staging journal of the OS update',
+  instead: 'an install under way restarts from the beginning',
+  check: checkJournal,
+};
+
+export async function readJournal(path: string, warn?: Warn): Promise<StagingJournal | undefined> {
+  return readStateFile(path, JOURNAL, { ...(warn && { warn }) });
 }
 
 export function writeJournal(path: string, journal: StagingJournal): Promise<void> {

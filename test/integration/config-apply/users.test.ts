@@ -8,7 +8,7 @@
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, readFile, stat } from 'node:fs/promises';
+import { copyFile, mkdir, readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import { validateText } from '../../../agent/core/config/validate.js';
@@ -20,6 +20,8 @@ import { fileHostname } from '../../../agent/host/hostname.js';
 import type { SystemdManager } from '../../../agent/host/systemd/manager.js';
 import { UnitFileStore } from '../../../agent/host/systemd/unit-files.js';
 import { tmpdir } from '../../lib/tmpdir.js';
+import { fill, smallFs } from '../../lib/small-fs.js';
+import { isAgentError } from '../../../agent/core/errors.js';
 
 const HASH = '$6$5s2u6/jR$un0AvWnqilcgaNB3Mkxd5yYv6mTlWfOoCYHZmfi3LDKVltj.E8XNKEcwWm';
 const HASH2 = '$6$xyz$0123456789abcdefABCDEF./';
@@ -59,8 +61,8 @@ function config(yaml: string): HostConfig {
 }
 
 /** A host root with copies of the account files; no units, so systemd is never asked. */
-async function hostRoot(t: { after(fn: () => unknown): void }): Promise<HostContext> {
-  const root = await tmpdir(t, 'host-agent-users-');
+async function hostRoot(t: { after(fn: () => unknown): void }, root?: string): Promise<HostContext> {
+  root ??= await tmpdir(t, 'host-agent-users-');
   await mkdir(join(root, 'etc'));
   await mkdir(join(root, 'home'));
   for (const f of ['passwd', 'group', 'shadow', 'gshadow', 'login.defs']) await copyFile(join('/etc', f), join(root, 'etc', f));
@@ -164,4 +166,23 @@ test('a useradd that fails is reported with its reason; the other steps still ru
   assert.deepEqual(results[1], { step: 'create user good (no password (SSH keys only))' });
   assert.equal(await entry(ctx, 'passwd', 'bad'), undefined);
   assert.ok(await entry(ctx, 'passwd', 'good'));
+});
+
+test('on a full disk the SSH keys and files of existing users are all or nothing', async (t) => {
+  const ctx = await hostRoot(t, await smallFs(t, '8m'));
+  const desired = config(USERS(HASH, 'Elroy Jetson'));
+  await apply(ctx, desired);
+  const keys = join(ctx.root, 'home/elroy/.ssh/authorized_keys');
+  const coreKeys = join(ctx.root, 'home/core/.ssh/authorized_keys');
+  const before = [await readFile(keys, 'utf8'), await readFile(coreKeys, 'utf8'), await readFile(join(ctx.root, 'home/elroy/notes'), 'utf8')];
+  await fill(ctx.root);
+  const changed = config(USERS(HASH, 'Elroy Jetson').replace(KEY, `${KEY}\n      - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAINew new@example`)
+    .replace(CORE_KEY, `${CORE_KEY}\n  - ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICore2 admin2@example`).replace('content: hi', `content: "${'x'.repeat(64 * 1024)}"`));
+  const p = await plan(ctx, changed, desired);
+  assert.deepEqual(p.steps.map((x) => x.kind).sort(), ['write-file', 'write-ssh-keys', 'write-ssh-keys']);
+  await assert.rejects(executeSteps(p.steps, ctx), (e) => isAgentError(e, 'disk.full'));
+  assert.deepEqual([await readFile(keys, 'utf8'), await readFile(coreKeys, 'utf8'), await readFile(join(ctx.root, 'home/elroy/notes'), 'utf8')], before, 'nothing changed');
+  for (const dir of ['home/elroy/.ssh', 'home/core/.ssh', 'home/elroy']) {
+    assert.deepEqual((await readdir(join(ctx.root, dir))).filter((n) => n.startsWith('.tmp-')), [], dir);
+  }
 });

@@ -4,13 +4,12 @@
  * last good configuration kept across a restart.
  */
 import assert from 'node:assert/strict';
-import { chmod, mkdir, readdir, stat, symlink, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
 import { formatEntry } from '../../../agent/core/config/report.js';
 import { validateSources } from '../../../agent/core/config/validate.js';
-import { isAgentError } from '../../../agent/core/errors.js';
 import { readLastGood, saveLastGood } from '../../../agent/host/config/last-good.js';
 import {
   boundedGunzip, configFiles, configWatchPaths, loadConfig, type ConfigPaths,
@@ -174,11 +173,21 @@ test('the last good configuration survives a restart while the files are broken'
   assert.deepEqual(await readdir(join(p.root, 'var/lib/host-agent')), ['last-good-config.json']);
 });
 
-test('a corrupt last good configuration is a typed error', async (t) => {
+test('a corrupt last good configuration is moved aside with a warning, and is none', async (t) => {
   const root = await tmpdir(t, 'host-agent-config-');
   const state = join(root, 'last-good-config.json');
-  for (const text of ['{not json', '{"format":1,"savedAt":"x","sources":[{"file":3}]}', 'null', '{"format":2,"savedAt":"x","sources":[]}']) {
+  for (const text of ['{not json', '{"format":1,"savedAt":"x","sources":[{"file":3}]}', 'null', '{"format":2,"savedAt":"x","sources":[]}', 'passwd: $6$SECRET', '{"format":1,"sources":[{"text":"$6$SECRET"}] x']) {
     await writeFile(state, text);
-    await assert.rejects(readLastGood(state), (e) => isAgentError(e, 'config.last-good-corrupt') && e.subject === state, text);
+    const warnings: string[] = [];
+    assert.equal(await readLastGood(state, (m) => warnings.push(m)), undefined, text);
+    assert.equal(warnings.length, 1, text);
+    assert.ok(warnings[0]!.startsWith(`${state}: the last good configuration is damaged`), warnings[0]);
+    assert.ok(!warnings[0]!.includes('SECRET'), `the warning does not quote the file: ${warnings[0]}`);
+    const names = await readdir(root);
+    assert.deepEqual(names.filter((n) => n === 'last-good-config.json'), [], 'moved away');
+    const aside = names.find((n) => n.startsWith('last-good-config.json.corrupt-'));
+    assert.ok(aside, names.join(' '));
+    assert.equal(await readFile(join(root, aside), 'utf8'), text, 'the evidence is kept');
+    await rm(join(root, aside));
   }
 });
