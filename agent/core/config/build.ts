@@ -20,7 +20,8 @@ import type {
   RestartPolicy, TrustEntry, Unit, UnitCommand, User, Volume, WriteFile,
 } from './types.js';
 
-const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
+/** A systemd unit, or a networkd file (./network-units.ts). */
+const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope|network|netdev|link)$/;
 const DROP_IN_NAME = /^[^/.][^/]*\.conf$/;
 const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
 
