@@ -75,11 +75,7 @@ function checkStructure(n: Named, schema: Schema, report: Report): void {
   }
   switch (schema.kind) {
     case 'struct': {
-      const seen = new Map<string, number>();
       for (const c of childrenOf(n, true)) {
-        const earlier = seen.get(c.name);
-        if (earlier !== undefined) report.warning(c.line, `duplicate key ${JSON.stringify(c.name)} (also at line ${earlier}); the later value wins`);
-        else seen.set(c.name, c.line);
         const field = Object.hasOwn(schema.fields, c.name) ? schema.fields[c.name] : undefined;
         if (!field) {
           report.warning(c.line, `unrecognized key ${JSON.stringify(c.name)}`);
