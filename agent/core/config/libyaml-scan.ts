@@ -10,6 +10,9 @@
  *   `found a tab character that violate intendation` (go-yaml's spelling);
  * - a tab in the indentation of a block scalar (`|`, `>`):
  *   `found a tab character where an intendation space is expected`;
+ * - a token right after a quoted scalar on its line (`"a" b`, or the rest of the line after
+ *   the next quote, when a quote is left open): `did not find expected key` in a mapping,
+ *   `did not find expected '-' indicator` in a sequence (libyaml's parser);
  * - a multi-line quoted scalar whose continuation lines are less indented than YAML 1.2
  *   asks is accepted: those lines are given leading spaces (which folding drops, so the
  *   value is the same) and the `yaml` package parses the result.
@@ -36,6 +39,8 @@ export interface ScanResult {
 export const CANNOT_START_TOKEN = 'found character that cannot start any token';
 export const TAB_IN_PLAIN_INDENT = 'found a tab character that violate intendation';
 export const TAB_IN_BLOCK_INDENT = 'found a tab character where an intendation space is expected';
+export const EXPECTED_KEY = 'did not find expected key';
+export const EXPECTED_ENTRY = "did not find expected '-' indicator";
 export const TOO_DEEP = 'nesting too deep to parse; a cloud-config needs only a few levels';
 
 /** Flow collections (`[`, `{`) open at once beyond which the text is refused before parsing. */
@@ -57,7 +62,8 @@ export function libyamlScan(text: string): ScanResult {
   let lineStart = 0;
   let flow = 0;
   let simpleKeyAllowed = true;
-  const indents: number[] = [];
+  /** The open block collections: column, and whether a mapping (else a sequence). */
+  const indents: Array<{ col: number; map: boolean }> = [];
   /** Column and line of the token that may be a simple key, for the `:` that follows it. */
   let keyCandidate: { col: number; line: number } | undefined;
   /** Lines (1-based) to prefix with spaces, and how many. */
@@ -65,7 +71,7 @@ export function libyamlScan(text: string): ScanResult {
 
   const at = (offset = 0): string | undefined => text[pos + offset];
   const col = (): number => pos - lineStart;
-  const indent = (): number => indents[indents.length - 1] ?? -1;
+  const indent = (): number => indents[indents.length - 1]?.col ?? -1;
   const fail = (message: string): never => {
     throw new Stop({ line, message });
   };
@@ -75,8 +81,8 @@ export function libyamlScan(text: string): ScanResult {
     line++;
     lineStart = pos;
   };
-  const roll = (column: number): void => {
-    if (flow === 0 && indent() < column) indents.push(column);
+  const roll = (column: number, map: boolean): void => {
+    if (flow === 0 && indent() < column) indents.push({ col: column, map });
   };
 
   const toNextToken = (): void => {
@@ -175,6 +181,23 @@ export function libyamlScan(text: string): ScanResult {
     simpleKeyAllowed = false;
   };
 
+  /**
+   * After a quoted scalar, the line may hold only blanks, a comment, `:` or (in flow
+   * context) `,`, `]`, `}`: another token there is where libyaml's parser expected the next
+   * key of the mapping (or `-` item of the sequence) it is in.
+   */
+  const afterQuoted = (): void => {
+    let i = 0;
+    while (isBlank(at(i))) i++;
+    const next = at(i);
+    if (next === undefined || isBreak(next) || next === ':' || (next === '#' && i > 0)) return;
+    if (flow > 0 && FLOW_INDICATORS.includes(next)) return;
+    if (flow > 0) return; // the `yaml` package words flow errors
+    pos += i;
+    const top = indents[indents.length - 1];
+    if (top) fail(top.map ? EXPECTED_KEY : EXPECTED_ENTRY);
+  };
+
   const skipWord = (): void => {
     while (!isBlankZ(at()) && !(flow > 0 && FLOW_INDICATORS.includes(at()!))) pos++;
   };
@@ -206,14 +229,14 @@ export function libyamlScan(text: string): ScanResult {
         pos++;
         simpleKeyAllowed = true;
       } else if ((c === '-' || c === '?') && isBlankZ(at(1))) {
-        roll(column);
+        roll(column, c === '?');
         pos++;
         simpleKeyAllowed = flow === 0 || c === '-';
       } else if (c === ':' && (isBlankZ(at(1)) || flow > 0)) {
         // After a simple key's `:` no simple key may follow (tabs are blanks there);
         // after a complex key's `:`, one may in block context.
         simpleKeyAllowed = !keyCandidate && flow === 0;
-        if (keyCandidate) roll(keyCandidate.col);
+        if (keyCandidate) roll(keyCandidate.col, true);
         keyCandidate = undefined;
         pos++;
       } else if (c === '*' || c === '&' || c === '!') {
@@ -226,6 +249,7 @@ export function libyamlScan(text: string): ScanResult {
       } else if (c === "'" || c === '"') {
         if (simpleKeyAllowed) keyCandidate = { col: column, line };
         quotedScalar();
+        afterQuoted();
       } else if (c === '\t' || c === '@' || c === '`' || c === '%') {
         fail(CANNOT_START_TOKEN);
       } else {

@@ -85,3 +85,11 @@ test('libyaml\'s wording for the errors both parsers find', () => {
     ["line N: error: did not find expected '-' indicator"]);
   assert.deepEqual(report(cc('hostname: a: b\n')), ['line 2: error: mapping values are not allowed in this context', EMPTY_DOC]);
 });
+
+test('a token right after a quoted scalar: libyaml expected the next key, or the next "-" item', () => {
+  refused('hostname: "a" b\n', 2, 'did not find expected key');
+  refused('ssh_authorized_keys:\n  - "a" b\n', 3, "did not find expected '-' indicator");
+  // A quote left open runs to the next quote; what follows it on that line is the error.
+  refused('hostname: "web\ncoreos:\n  oem:\n    id: "x"\n', 5, 'did not find expected key');
+  accepted('hostname: "a" # comment\n"manage_etc_hosts" : localhost\nssh_authorized_keys: ["a", "b"]\n');
+});
