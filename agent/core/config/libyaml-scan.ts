@@ -215,7 +215,7 @@ export function libyamlScan(text: string): ScanResult {
       } else if (documentMarker()) {
         pos += 3;
         indents.length = 0;
-        simpleKeyAllowed = c === '-';
+        simpleKeyAllowed = false;
       } else if (c === '[' || c === '{') {
         if (simpleKeyAllowed) keyCandidate = { col: column, line };
         if (++flow > MAX_FLOW_LEVEL) fail(TOO_DEEP);
