@@ -66,8 +66,9 @@ export function libyamlScan(text: string): ScanResult {
   const indents: Array<{ col: number; map: boolean }> = [];
   /** Column and line of the token that may be a simple key, for the `:` that follows it. */
   let keyCandidate: { col: number; line: number } | undefined;
-  /** Lines (1-based) to prefix with spaces, and how many. */
-  const pad = new Map<number, number>();
+  /** Offsets of line starts to prefix with spaces, and how many (in text order). */
+  const padAt: number[] = [];
+  const padBy: number[] = [];
 
   const at = (offset = 0): string | undefined => text[pos + offset];
   const col = (): number => pos - lineStart;
@@ -175,7 +176,10 @@ export function libyamlScan(text: string): ScanResult {
         skipBreak();
         let spaces = 0;
         while (at(spaces) === ' ') spaces++;
-        if (flow === 0 && spaces < need && !documentMarker()) pad.set(line, need - spaces);
+        if (flow === 0 && spaces < need && !documentMarker()) {
+          padAt.push(pos);
+          padBy.push(need - spaces);
+        }
       } else pos++;
     }
     simpleKeyAllowed = false;
@@ -261,8 +265,13 @@ export function libyamlScan(text: string): ScanResult {
     if (e instanceof Stop) return { text, problem: e.problem };
     throw e;
   }
-  if (pad.size === 0) return { text };
-  const lines = text.split('\n');
-  for (const [n, spaces] of pad) lines[n - 1] = ' '.repeat(spaces) + lines[n - 1]!;
-  return { text: lines.join('\n') };
+  if (padAt.length === 0) return { text };
+  const parts: string[] = [];
+  let from = 0;
+  padAt.forEach((offset, i) => {
+    parts.push(text.slice(from, offset), ' '.repeat(padBy[i]!));
+    from = offset;
+  });
+  parts.push(text.slice(from));
+  return { text: parts.join('') };
 }
