@@ -1,7 +1,8 @@
 /**
  * From a merged document without errors to the typed HostConfig, with the checks that need
  * the whole item or all files (a container's image may come from another file than its
- * memory limit): required names and paths, unit and drop-in file names, windows given whole,
+ * memory limit): required names and paths (items of the reference's sections without one are
+ * skipped, as coreos-cloudinit skipped them), unit and drop-in file names, windows given whole,
  * the first `exec` word. Defaults are filled in here. Entries name the file of the node.
  * Pure: no I/O.
  */
@@ -20,9 +21,11 @@ import type {
   RestartPolicy, TrustEntry, Unit, UnitCommand, User, Volume, WriteFile,
 } from './types.js';
 
-const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope)$/;
+/** A systemd unit, or a networkd file (./network-units.ts). */
+const UNIT_NAME = /^[A-Za-z0-9:_.\\@-]+\.(service|socket|device|mount|automount|swap|target|path|timer|slice|scope|network|netdev|link)$/;
 const DROP_IN_NAME = /^[^/.][^/]*\.conf$/;
-const HOSTNAME = /^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/;
+/** What /etc/hostname can hold as one line: no blanks, controls or `/` (hostnamed judges the rest at apply). */
+const HOSTNAME = /^[^\s/\u0000-\u001f\u007f]+$/;
 
 /** Reads typed values out of a merged document, reporting what is missing or wrong. */
 class Reader {
@@ -101,7 +104,8 @@ class Reader {
 }
 
 function readUnit(r: Reader, item: MapNode): Unit | undefined {
-  const name = r.required(item, 'name', 'a unit', 'web.service');
+  // Items of the reference's sections without their name are skipped, as coreos-cloudinit did.
+  const name = r.text(item, 'name');
   if (name === undefined) return undefined;
   if (!UNIT_NAME.test(name)) {
     r.error(item, item.line, `invalid unit name "${name}": use a unit file name with its type, e.g. web.service or backup.timer`);
@@ -109,7 +113,7 @@ function readUnit(r: Reader, item: MapNode): Unit | undefined {
   }
   const dropIns: DropIn[] = [];
   for (const d of r.items(item, 'drop_ins')) {
-    const dropIn = r.required(d, 'name', `a drop-in of ${name}`, '50-limits.conf');
+    const dropIn = r.text(d, 'name');
     if (dropIn === undefined) continue;
     if (!DROP_IN_NAME.test(dropIn)) {
       r.error(d, d.line, `invalid drop-in name "${dropIn}": use a file name ending in .conf, e.g. 50-limits.conf`);
@@ -132,7 +136,7 @@ function readUnit(r: Reader, item: MapNode): Unit | undefined {
 }
 
 function readWriteFile(r: Reader, item: MapNode, gunzip: Gunzip): WriteFile | undefined {
-  const path = r.required(item, 'path', 'a write_files item', '/etc/motd');
+  const path = r.text(item, 'path');
   if (path === undefined) return undefined;
   const content = decodeContent(contentBytes(present(item, 'content')?.node) ?? new Uint8Array(0), r.text(item, 'encoding') ?? '', gunzip);
   if (content === undefined) {
@@ -155,7 +159,7 @@ function optional<K extends string, V>(key: K, value: V | undefined): { [P in K]
 }
 
 function readUser(r: Reader, item: MapNode): User | undefined {
-  const name = r.required(item, 'name', 'a user', 'core');
+  const name = r.text(item, 'name');
   if (name === undefined) return undefined;
   return {
     name,
@@ -259,7 +263,7 @@ export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): 
   const hostname = r.text(tree, 'hostname');
   if (hostname !== undefined && (hostname.length > 64 || !HOSTNAME.test(hostname))) {
     const at = child(tree, 'hostname')!;
-    r.error(at.node, at.line, `invalid hostname "${hostname}": use letters, digits, "-" and ".", at most 64 characters, e.g. web-1.example.com`);
+    r.error(at.node, at.line, `invalid hostname "${hostname}": it must be one word (no blanks, control characters or "/") of at most 64 characters, e.g. web-1.example.com`);
   }
   const manageEtcHosts = r.text(tree, 'manage_etc_hosts');
   if (manageEtcHosts !== undefined && manageEtcHosts !== 'localhost') {

@@ -41,7 +41,8 @@ export function isRequestUri(text: string): boolean {
   const authority = rest.slice(2).split(/[/?#]/, 1)[0]!;
   const host = authority.slice(authority.lastIndexOf('@') + 1);
   const port = /^(?:\[[^\]]*\]|[^:[\]]*)(?::(.*))?$/.exec(host);
-  return port !== null && /^[0-9]*$/.test(port[1] ?? '');
+  // Characters Go would have to escape in a host (a blank, `{`, `|`…) make it invalid.
+  return port !== null && /^[0-9]*$/.test(port[1] ?? '') && !/[\u0020#/?@\\^`{|}]/.test(host);
 }
 
 function checkDiscoveryUrl(tree: MapNode, report: Report): void {
@@ -75,11 +76,7 @@ function checkStructure(n: Named, schema: Schema, report: Report): void {
   }
   switch (schema.kind) {
     case 'struct': {
-      const seen = new Map<string, number>();
       for (const c of childrenOf(n, true)) {
-        const earlier = seen.get(c.name);
-        if (earlier !== undefined) report.warning(c.line, `duplicate key ${JSON.stringify(c.name)} (also at line ${earlier}); the later value wins`);
-        else seen.set(c.name, c.line);
         const field = Object.hasOwn(schema.fields, c.name) ? schema.fields[c.name] : undefined;
         if (!field) {
           report.warning(c.line, `unrecognized key ${JSON.stringify(c.name)}`);
@@ -165,14 +162,15 @@ function checkIsolatedItems(n: Named, of: Schema, key: string, noun: string, rep
 }
 
 /**
- * Files under /usr cannot be written: /usr is read-only. The path is judged once resolved
+ * Files under /usr (and `/usr/`) cannot be written: /usr is read-only. The path is judged once resolved
  * (`/etc/../usr/x` and the relative `usr/x`, which is written from /, are under /usr).
  */
 function checkWriteFiles(root: Named, report: Report): void {
   for (const file of writeFiles(root)) {
     const path = present(file.node, 'path');
     if (path?.node.kind !== 'scalar') continue;
-    if (isInside(resolveAbsolute(path.node.text), '/usr')) {
+    const resolved = resolveAbsolute(path.node.text);
+    if (isInside(resolved, '/usr') || (resolved === '/usr' && path.node.text.endsWith('/'))) {
       report.error(path.line, 'file cannot be written to a read-only filesystem');
     }
   }

@@ -4,6 +4,8 @@
  * reference's "weak" parse does (`0744` is an int, `off` a bool), and their source text,
  * which a field that wants a string uses (`off` stays "off", `0744` stays "0744").
  *
+ * A key written twice in a map keeps its first place and line and takes the later value.
+ *
  * Building resolves aliases and `<<` merge keys under limits, so hostile input ends in a
  * report entry instead of a hang: aliases share the node they point to, and the number of
  * nodes they add (the "billion laughs" growth) and the nesting depth are bounded.
@@ -147,6 +149,7 @@ export function buildTree(
 
   const mapNode = (pairs: readonly unknown[], line: number, depth: number): MapNode => {
     const own: MapPair[] = [];
+    const at = new Map<string, number>();
     const merged: MapPair[] = [];
     for (const item of pairs) {
       if (!isPair(item)) continue;
@@ -162,7 +165,11 @@ export function buildTree(
       const value = pair.value === null || pair.value === undefined
         ? nullAt(keyLine)
         : isAlias(pair.value) ? resolveAlias(pair.value, depth + 1) : build(pair.value as YamlNode, depth + 1);
-      own.push({ key, line: keyLine, value });
+      // A key written twice: the later value wins, at the line of the first, as the
+      // reference's YAML decoder and line finder have it.
+      const earlier = at.get(key);
+      if (earlier !== undefined) own[earlier] = { ...own[earlier]!, value };
+      else at.set(key, own.push({ key, line: keyLine, value }) - 1);
     }
     // Keys written in the map win over merged ones; among merged maps, the first wins.
     const all = [...own];

@@ -13,7 +13,13 @@
  * SSH keys (units may use them); stops of units removed from the config and disables
  * while their files still exist; unit files, drop-ins and masks; one daemon reload;
  * enables; last each unit's command, in config order.
+ *
+ * systemd-networkd files among the units (`*.network`, `*.netdev`, `*.link`) are files, not
+ * units: written with the other files, and systemd-networkd restarted (first of the jobs)
+ * when one of them changed, as coreos-cloudinit did.
  */
+import { utf8Encode } from '../config/encoding.js';
+import { isNetworkUnit, NETWORKD_SERVICE, networkUnitPath } from '../config/network-units.js';
 import type { HostConfig, Unit, User } from '../config/types.js';
 import type { Step, UserCreation } from './steps.js';
 import { CONFIG_ORIGIN, withMarker } from './unit-text.js';
@@ -220,6 +226,34 @@ function jobFor(u: Unit, o: ObservedUnit, changed: boolean): Step | undefined {
   }
 }
 
+/** The files of a networkd unit, by path from the host root: its file (if it has content) and drop-ins. */
+export function networkUnitFiles(u: Unit): Map<string, Uint8Array> {
+  const files = new Map<string, Uint8Array>();
+  if (u.content !== undefined) files.set(networkUnitPath(u.name, u.runtime), utf8Encode(u.content));
+  for (const d of u.dropIns) files.set(networkUnitPath(u.name, u.runtime, d.name), utf8Encode(d.content));
+  return files;
+}
+
+const NETWORK_FILE_MODE = 0o644;
+
+/** networkd files written when their bytes differ; systemd-networkd restarted after a change. */
+function planNetworkUnits(units: readonly Unit[], observed: ObservedHost, plan: Plan, out: UnitChanges): void {
+  let changed = false;
+  for (const u of units) {
+    const unused = [u.enable && 'enable', u.mask && 'mask', u.command !== undefined && 'command'].filter((x) => x !== false);
+    if (unused.length > 0) {
+      plan.notes.push(`${u.name} is a systemd-networkd file: ${unused.join(', ')} does not apply to it (${NETWORKD_SERVICE} is restarted when it changes)`);
+    }
+    for (const [path, content] of networkUnitFiles(u)) {
+      const current = observed.files.get(path);
+      if (current && sameBytes(current.content, content) && (current.mode & 0o7777) === NETWORK_FILE_MODE && current.uid === 0 && current.gid === 0) continue;
+      plan.steps.push({ kind: 'write-file', path, content, mode: NETWORK_FILE_MODE });
+      changed = true;
+    }
+  }
+  if (changed) out.jobs.unshift({ kind: 'unit-job', unit: NETWORKD_SERVICE, command: 'restart', reason: 'its network files changed' });
+}
+
 /** Steps that undo a unit the config no longer names (only what the agent did). */
 function planRemoval(name: string, prev: Unit | undefined, o: ObservedUnit, out: UnitChanges): void {
   if (isActive(o) && (prev?.command !== undefined || o.file)) {
@@ -237,14 +271,16 @@ export function planHostConfig(desired: HostConfig, previous: HostConfig | undef
   planFiles(desired, observed, created, plan);
   planKeys(desired, previous, observed, created, plan);
 
-  const prevUnits = new Map((previous?.units ?? []).map((u) => [u.name, u]));
-  const wantedNames = new Set(desired.units.map((u) => u.name));
+  const systemdUnits = desired.units.filter((u) => !isNetworkUnit(u.name));
+  const prevUnits = new Map((previous?.units ?? []).filter((u) => !isNetworkUnit(u.name)).map((u) => [u.name, u]));
+  const wantedNames = new Set(systemdUnits.map((u) => u.name));
   const out: UnitChanges = { stops: [], disables: [], files: [], enables: [], jobs: [] };
+  planNetworkUnits(desired.units.filter((u) => isNetworkUnit(u.name)), observed, plan, out);
   const removedNames = new Set([...prevUnits.keys(), ...[...observed.units].filter(([, o]) => o.file || o.dropIns.length).map(([n]) => n)]);
   for (const name of [...removedNames].sort()) {
     if (!wantedNames.has(name)) planRemoval(name, prevUnits.get(name), observed.units.get(name) ?? EMPTY_UNIT, out);
   }
-  for (const u of desired.units) planUnit(u, prevUnits.get(u.name), observed.units.get(u.name) ?? EMPTY_UNIT, out);
+  for (const u of systemdUnits) planUnit(u, prevUnits.get(u.name), observed.units.get(u.name) ?? EMPTY_UNIT, out);
 
   plan.steps.push(...out.stops, ...out.disables, ...out.files);
   if (out.files.length > 0) plan.steps.push({ kind: 'daemon-reload' });

@@ -3,12 +3,13 @@
  * names, owners resolved, hostname; the SSH user and every user the config names (now or
  * before) as /etc/passwd and /etc/shadow say, with the agent's SSH keys block; and for
  * every unit the config names (now or before) or the agent wrote from cloud-config, its
- * agent-written files, unit file state and active state.
+ * agent-written files, unit file state and active state; networkd files as files.
  */
 import { lstat, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isNetworkUnit } from '../../core/config/network-units.js';
 import type { HostConfig } from '../../core/config/types.js';
-import type { ObservedAccount, ObservedFile, ObservedHost, ObservedUnit } from '../../core/plan/config-plan.js';
+import { networkUnitFiles, type ObservedAccount, type ObservedFile, type ObservedHost, type ObservedUnit } from '../../core/plan/config-plan.js';
 import { CONFIG_ORIGIN, markerOf } from '../../core/plan/unit-text.js';
 import type { SystemdManager } from '../systemd/manager.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
@@ -68,12 +69,15 @@ export async function observeHost(desired: HostConfig, previous: HostConfig | un
       if (ids) owners.set(f.owner, ids);
     }
   }
+  for (const u of desired.units.filter((x) => isNetworkUnit(x.name))) {
+    for (const path of networkUnitFiles(u).keys()) files.set(path, await observeFile(join(ctx.root, path)));
+  }
   const userNames = new Set([ctx.sshUser, ...desired.users.map((u) => u.name), ...(previous?.users ?? []).map((u) => u.name)]);
   const names = new Set([
     ...desired.units.map((u) => u.name),
     ...(previous?.units ?? []).map((u) => u.name),
     ...(await ctx.unitFiles.listManaged()).filter((f) => f.origin === CONFIG_ORIGIN).map((f) => f.name),
-  ]);
+  ].filter((name) => !isNetworkUnit(name)));
   const units = new Map<string, ObservedUnit>();
   for (const name of names) units.set(name, await observeUnit(name, ctx));
   const hostname = await ctx.hostname.get();

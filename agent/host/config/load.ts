@@ -101,7 +101,8 @@ async function readSource(file: string, maxBytes: number): Promise<ReadResult> {
     if (info.size > maxBytes) {
       return problem(`the file is too large: ${info.size} bytes where at most ${maxBytes} are accepted`);
     }
-    return { text: new TextDecoder('utf-8').decode(await readFile(file)) };
+    // A BOM is kept: before "#cloud-config" it makes the header wrong, as for coreos-cloudinit.
+    return { text: new TextDecoder('utf-8', { ignoreBOM: true }).decode(await readFile(file)) };
   } catch (e) {
     if (errorCode(e) === 'ENOENT') return 'missing';
     return problem(`cannot read the file (${errorCode(e) ?? (e as Error).message}); check that it exists and that the agent may read it`);

@@ -76,7 +76,7 @@ test('an error in any file blocks the whole, and names the file', async (t) => {
   assert.deepEqual(show(loaded.entries), [`${join(p.adminDropinDir, '50-broken.yaml')}: line 5: error: invalid value lol`]);
 });
 
-test('bad files: binary, invalid UTF-8, too large, a directory; a BOM is fine', async (t) => {
+test('bad files: binary, invalid UTF-8, too large, a directory, a BOM before the header (as coreos-cloudinit)', async (t) => {
   const p = await layout(t);
   const binary = join(p.adminDropinDir, '10-binary.yaml');
   const latin1 = join(p.adminDropinDir, '20-latin1.yaml');
@@ -90,9 +90,10 @@ test('bad files: binary, invalid UTF-8, too large, a directory; a BOM is fine', 
   await writeFile(p.mainFile, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(cc('hostname: bom\n'))]));
   const loaded = await loadConfig({ ...p, maxFileBytes: 1000 });
   assert.equal(loaded.config, undefined);
-  assert.equal(loaded.sources.find((s) => s.file === p.mainFile)?.kind, 'cloud-config');
+  assert.equal(loaded.sources.find((s) => s.file === p.mainFile)?.kind, 'invalid');
   // In merge order, whether found reading or validating.
   assert.deepEqual(show(loaded.entries), [
+    `${p.mainFile}: line 1: error: must be "#cloud-config" or begin with "#!"`,
     `${binary}: line 1: error: must be "#cloud-config" or begin with "#!"`,
     `${latin1}: line 2: error: not a text file: it contains bytes that are not UTF-8; a cloud-config is UTF-8 YAML text`,
     `${large}: line 1: error: the file is too large: ${Buffer.byteLength(largeText)} bytes where at most 1000 are accepted`,

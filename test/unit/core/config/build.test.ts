@@ -158,13 +158,12 @@ test('our section, typed, with its defaults', () => {
 });
 
 test('required names and paths', () => {
-  assert.deepEqual(report(cc('coreos:\n  units:\n    - command: start\n')), [
-    'line 4: error: a unit has no "name"; e.g. name: web.service']);
-  assert.deepEqual(report(cc('coreos:\n  units:\n    - name: a.service\n      drop-ins: [{content: x}]\n')), [
-    'line 5: error: a drop-in of a.service has no "name"; e.g. name: 50-limits.conf']);
-  assert.deepEqual(report(cc('write_files:\n  - content: hi\n')), [
-    'line 3: error: a write_files item has no "path"; e.g. path: /etc/motd']);
-  assert.deepEqual(report(cc('users:\n  - groups: [a]\n')), ['line 3: error: a user has no "name"; e.g. name: core']);
+  // Items of coreos-cloudinit's sections without their name are skipped, as it skipped them.
+  const skipped = validate(cc('coreos:\n  units:\n    - command: start\n    - name: a.service\n      drop-ins: [{content: x}]\n'
+    + 'write_files:\n  - content: hi\nusers:\n  - groups: [a]\n'));
+  assert.deepEqual(skipped.entries, []);
+  assert.deepEqual(skipped.config!.units.map((u) => [u.name, u.dropIns.length]), [['a.service', 0]]);
+  assert.deepEqual([skipped.config!.writeFiles, skipped.config!.users], [[], []]);
   assert.deepEqual(report(cc('host-agent:\n  containers:\n    - image: example.com/web\n')), [
     'line 4: error: a container has no "name"; e.g. name: web']);
   assert.deepEqual(report(cc('host-agent:\n  trust:\n    - prefix: example.com\n')), [
@@ -189,8 +188,9 @@ test('unit and drop-in names are file names of the right kind (no paths)', () =>
 });
 
 test('hostname and manage_etc_hosts are checked', () => {
-  assert.deepEqual(report(cc('hostname: "bad_name!"\n')), [
-    'line 2: error: invalid hostname "bad_name!": use letters, digits, "-" and ".", at most 64 characters, e.g. web-1.example.com']);
+  assert.deepEqual(report(cc('hostname: "bad name"\n')), [
+    'line 2: error: invalid hostname "bad name": it must be one word (no blanks, control characters or "/") of at most 64 characters, e.g. web-1.example.com']);
+  assert.deepEqual(report(cc('hostname: node_1\n')), [], 'hostnamed judges the characters when the hostname is set');
   assert.equal(report(cc(`hostname: ${'a'.repeat(65)}\n`)).length, 1);
   assert.deepEqual(report(cc('manage_etc_hosts: yes-please\n')), [
     'line 2: error: unsupported manage_etc_hosts value "yes-please": only "localhost" is supported']);

@@ -69,7 +69,7 @@ test('an error in a drop-in rejects the container of that name in every file', (
 });
 
 test('errors outside containers, or in a container without a name, refuse the whole configuration', () => {
-  const bad = validate(cc(good('web'), 'hostname: "bad_name!"\n'));
+  const bad = validate(cc(good('web'), 'hostname: "bad name"\n'));
   assert.equal(bad.config, undefined);
   const nameless = validate(cc(`${good('web')}    - image: example.com/db\n      memory: lots\n`));
   assert.equal(nameless.config, undefined);

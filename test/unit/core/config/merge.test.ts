@@ -179,11 +179,12 @@ test('checks of the merged whole name the file of the item', () => {
   assert.equal(completed.config?.containers[0]?.memoryBytes, 64 * 2 ** 20);
 });
 
-test('a script among the files is reported and skipped', () => {
+test('a script among the files is skipped, without an entry (as coreos-cloudinit)', () => {
   const result = validateAll([
     { file: MAIN, text: cc('hostname: main\n') },
     { file: ADMIN, text: '#!/bin/sh\nreboot\n' },
   ]);
   assert.equal(result.config?.hostname, 'main');
-  assert.deepEqual(result.entries.map((e) => [e.file, e.level]), [[ADMIN, 'info']]);
+  assert.deepEqual(result.entries, []);
+  assert.deepEqual(result.sources.map((x) => x.kind), ['cloud-config', 'script']);
 });

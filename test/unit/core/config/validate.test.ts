@@ -241,13 +241,16 @@ test('other inputs checked against the reference', () => {
     ['line 4: error: invalid value 0800']);
 });
 
-test('a script is not run: one info entry, and nothing to apply', () => {
-  const result = validate('#!/bin/bash\necho hey\n');
-  assert.deepEqual(lines(result), [
-    'line 1: info: the file is a script (it begins with "#!"); host-agent does not run scripts, so it is ignored',
-  ]);
-  assert.deepEqual(result.sources, [{ kind: 'script' }]);
-  assert.deepEqual(result.config?.units, []);
+test('a script or an Ignition config is not run: no entry (as coreos-cloudinit), and nothing to apply', () => {
+  for (const [text, kind] of [['#!/bin/bash\necho hey\n', 'script'], ['{"ignition": {"version": "2.2.0"}}\n', 'ignition'],
+    ['{"ignitionVersion": 1}', 'ignition']]) {
+    const result = validate(text!);
+    assert.deepEqual(result.entries, [], text);
+    assert.deepEqual(result.sources, [{ kind }]);
+    assert.deepEqual(result.config?.units, []);
+  }
+  // Other JSON is no cloud-config.
+  assert.deepEqual(lines(validate('{"hostname": "a"}')), ['line 1: error: must be "#cloud-config" or begin with "#!"']);
 });
 
 test('entries name their file', () => {

@@ -280,3 +280,49 @@ test('keys for a user that neither exists nor is created are a problem', () => {
   assert.deepEqual(plan.steps, []);
   assert.deepEqual(plan.problems, ['ssh_authorized_keys: user "core" does not exist on this host']);
 });
+
+test('networkd units are files under /etc/systemd/network (or /run); networkd is restarted first of the jobs, only on a change', () => {
+  const desired = config(`#cloud-config
+coreos:
+  units:
+    - name: web.service
+      command: start
+      content: |
+        [Service]
+        ExecStart=/bin/true
+    - name: 00-eth0.network
+      content: |
+        [Match]
+        Name=eth0
+      drop-ins:
+        - name: 10-mtu.conf
+          content: |
+            [Link]
+            MTUBytes=9000
+    - name: 10-eth0.link
+      runtime: true
+      mask: true
+      content: |
+        [Match]
+        MACAddress=00:11:22:33:44:55
+`);
+  const p = planHostConfig(desired, undefined, emptyHost());
+  assert.deepEqual(p.steps.map(describeStep), [
+    'write /etc/systemd/network/00-eth0.network (18 bytes, mode 0644)',
+    'write /etc/systemd/network/00-eth0.network.d/10-mtu.conf (21 bytes, mode 0644)',
+    'write /run/systemd/network/10-eth0.link (37 bytes, mode 0644)',
+    'write unit web.service',
+    'reload systemd',
+    'restart systemd-networkd.service (its network files changed)',
+    'start web.service (not running)',
+  ]);
+  assert.deepEqual(p.notes, ['10-eth0.link is a systemd-networkd file: mask does not apply to it (systemd-networkd.service is restarted when it changes)']);
+  const applied = simulate(emptyHost(), p.steps);
+  assert.deepEqual(planHostConfig(desired, desired, applied).steps, []);
+  // A file changed by hand (or its mode) is written again, and networkd restarted.
+  applied.files.set('/run/systemd/network/10-eth0.link', { ...applied.files.get('/run/systemd/network/10-eth0.link')!, mode: 0o600 });
+  assert.deepEqual(planHostConfig(desired, desired, applied).steps.map(describeStep), [
+    'write /run/systemd/network/10-eth0.link (37 bytes, mode 0644)',
+    'restart systemd-networkd.service (its network files changed)',
+  ]);
+});
