@@ -149,6 +149,7 @@ export const updateVerb: Verb = {
 `,
   options: { json: { type: 'boolean' }, format: { type: 'string' }, now: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
+  subverbs: Object.keys(SUBVERBS),
   async run(ctx, args) {
     const name = args.positionals[0]!;
     const sub = SUBVERBS[name];
