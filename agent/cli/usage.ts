@@ -51,7 +51,7 @@ export interface HelpEntry {
 /**
  * A verb's help text as entries. A line with two spaces, a term, two or more spaces and
  * text starts an entry; a more indented line continues it; any other line is prose
- * (term '').
+ * (term ''), continued by the lines after it.
  */
 export function helpEntries(help: string): HelpEntry[] {
   const entries: HelpEntry[] = [];
@@ -60,7 +60,7 @@ export function helpEntries(help: string): HelpEntry[] {
     const head = /^ {2}(\S(?:\S| (?! ))*) {2,}(\S.*)$/.exec(line);
     const last = entries[entries.length - 1];
     if (head) entries.push({ term: head[1]!, text: [head[2]!] });
-    else if (/^ {3,}\S/.test(line) && last) last.text.push(line.trim());
+    else if (last && (/^ {3,}\S/.test(line) || last.term === '')) last.text.push(line.trim());
     else entries.push({ term: '', text: [line.trim()] });
   }
   return entries;
