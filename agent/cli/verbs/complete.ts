@@ -28,10 +28,12 @@ export const completeVerb: Verb = {
   options: {},
   positionals: { min: 0, max: Infinity },
   async run(ctx, { positionals }) {
+    // Names come from the agent the command line talks to.
+    const bus = positionals.includes('--user') ? 'session' : positionals.includes('--system') ? 'system' : ctx.bus;
     const candidates = await completionCandidates(positionals.length ? positionals : [''], {
       verbs: VERBS.filter((v) => !v.hidden).map((v) => v.name),
       loadVerb: async (name) => findVerb(name)?.load(),
-      names: (kind) => names(ctx, kind),
+      names: (kind) => names({ ...ctx, bus }, kind),
     });
     ctx.stdout.write(candidates.map((c) => `${c}\n`).join(''));
     return EXIT.ok;
