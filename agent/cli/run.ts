@@ -29,7 +29,9 @@ function parseVerbArgs(verb: Verb, args: string[]): VerbArgs {
       const flag = unknown[1]!;
       throw usageError(`${verb.name} has no option ${flag}`, `${didYouMean(flag, optionFlags({ ...GLOBAL_OPTIONS, ...verb.options }), (s) => s)}See agentctl ${verb.name} --help`);
     }
-    throw usageError(message.split('. To specify')[0]!.replace(/\.$/, ''), `See agentctl ${verb.name} --help`);
+    const ambiguous = /^Option '(-[^']*)' argument is ambiguous/.exec(message);
+    if (ambiguous) throw usageError(`the value given to ${ambiguous[1]} starts with "-"`, `Write it as ${ambiguous[1]}=VALUE (e.g. --since=-1h)`);
+    throw usageError(message.split('\n')[0]!.split('. To specify')[0]!.replace(/\.$/, ''), `See agentctl ${verb.name} --help`);
   }
 }
 

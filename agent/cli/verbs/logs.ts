@@ -64,7 +64,8 @@ export const logsVerb: Verb = {
   synopsis: 'NAME [-f] [-n LINES] [--since TIME] [-o short|cat|json]',
   help: `  -f, --follow         keep printing new output until interrupted (Ctrl-C exits 130)
   -n, --lines N        show the last N lines (default 100, or all since --since)
-  --since TIME         from TIME on, as journalctl takes it: "2026-01-31 10:00", -1h, today
+  --since TIME         from TIME on, as journalctl takes it: "2026-01-31 10:00", today,
+                       --since=-1h
   -o, --output FORMAT  short (the default: ISO timestamps), cat (the text only) or json
                        (journal entries, one a line)
   Without a journal (a sandbox manager) the output comes from the container's output file,

@@ -34,6 +34,7 @@ test('usage errors name the nearest verb, sub-verb or option, in one line, exit 
     [['help', 'lgos'], /^agentctl: unknown verb "lgos"\. Did you mean "logs"\?/],
     [['image', 'rm'], /^agentctl: image rm takes at least 1 argument, got 0\. Usage: agentctl image rm ID\|NAME…/],
     [['fetch'], /^agentctl: fetch takes at least 1 argument, got 0\./],
+    [['logs', 'web', '--since', '-1h'], /^agentctl: the value given to --since starts with "-"\. Write it as --since=VALUE/],
   ];
   for (const [argv, expected] of cases) {
     const s = io();
