@@ -31,7 +31,7 @@ export function statusProblems(s: AgentStatus): string[] {
     ...(failedUnits.length ? [`failed units: ${failedUnits.join(', ')}`] : []),
     ...(failedContainers.length ? [`failed containers: ${failedContainers.join(', ')}`] : []),
     ...(s.config.state === 'invalid' ? ['the configuration is invalid'] : []),
-    ...(failedSteps ? [`${failedSteps} step(s) of the last config apply failed`] : []),
+    ...(failedSteps ? [`${failedSteps === 1 ? 'a step' : `${failedSteps} steps`} of the last config apply failed`] : []),
     ...(!s.systemd.connected ? ['systemd is not connected'] : []),
   ];
 }

@@ -232,7 +232,9 @@ test('a newest image signed by a key not trusted for the name is an error, not s
   await gpg.sign(aci, stranger);
   for (const ext of ['aci', 'aci.asc']) await copyFile(ext === 'aci' ? aci : `${aci}.asc`, join(server.root, `images/busybox-latest-linux-amd64.${ext}`));
   const pid = (await systemd.unitStatus(UNIT)).mainPid;
-  const u = (await pass()).containers[0]!;
+  const r = await agentctl(['update', 'containers', '--now', '--json'], { env: sbx.env });
+  assert.equal(r.code, 1, `a pass with an error fails: ${r.stderr}`);
+  const u = (JSON.parse(r.stdout) as ImageUpdatesDocument).containers[0]!;
   t.diagnostic(u.last?.message ?? '');
   assert.equal(u.last?.result, 'error', JSON.stringify(u));
   assert.match(u.last!.message, /sign|trust|key/i);
