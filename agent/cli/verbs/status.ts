@@ -6,7 +6,7 @@
  * container image rollback (from ContainerImageUpdates) under it.
  */
 import type { AgentStatus, ContainerImageUpdate, ImageUpdatesDocument, UnitStatus } from '../../api/agent1.js';
-import { fetchStatus } from '../agent-client.js';
+import { callAgent, fetchStatus } from '../agent-client.js';
 import { renderContainers } from '../render/containers.js';
 import { humanDuration } from '../render/duration.js';
 import { activeStateStyle, styler } from '../render/style.js';
@@ -91,14 +91,13 @@ export const statusVerb: Verb = {
   options: { json: { type: 'boolean' } },
   positionals: { min: 0, max: 0 },
   async run(ctx: CliContext, { values }) {
-    const status = await fetchStatus(ctx);
-    if (values.json) ctx.stdout.write(JSON.stringify(status, null, 2) + '\n');
-    else {
-      // An agent without image auto-update (or too old to have it) shows no rollback line.
-      const { fetchImageUpdates } = await import('./image-updates.js');
-      const imageUpdates = await fetchImageUpdates(ctx).catch(() => undefined);
-      ctx.stdout.write(renderStatus(status, ctx.color, new Date(), imageUpdates));
-    }
+    // Both calls at once, so the second costs no extra round trip; an agent that cannot
+    // answer the image updates (too old) shows no rollback line.
+    const [status, imageUpdates] = await Promise.all([
+      fetchStatus(ctx),
+      values.json ? undefined : callAgent(ctx, 'ContainerImageUpdates').then(([json]) => JSON.parse(json as string) as ImageUpdatesDocument, () => undefined),
+    ]);
+    ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status, ctx.color, new Date(), imageUpdates));
     return statusProblems(status).length > 0 ? EXIT.failure : EXIT.ok;
   },
 };
