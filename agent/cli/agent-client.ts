@@ -31,10 +31,11 @@ export async function callAgent(ctx: CliContext, method: AgentMethod, body: unkn
       });
     }
     if (e instanceof BusErrorReply && e.errorName === 'org.freedesktop.DBus.Error.AccessDenied') {
+      // The sentence that says what to do first; the bus's own words (a policy rule) last.
       throw new AgentError({
         code: 'cli.access-denied',
-        message: `${method} was refused: ${e.message}`,
-        hint: 'Changes are for root only; run agentctl as root',
+        message: 'access denied: run as root',
+        hint: `Changes are for root only (${method} was refused: ${e.message})`,
         cause: e,
       });
     }

@@ -1,7 +1,8 @@
 /**
  * agentctl's argument handling: finds the verb, parses its options (plus the global
  * ones), runs it, and turns every error into one line and an exit code: 2 for usage
- * errors, 3 when the agent is not running (as systemctl does), 1 for other failures.
+ * errors (with "did you mean" for a mistyped verb, sub-verb or option), 3 when the agent
+ * is not running (as systemctl does), 1 for other failures.
  * It loads only what every verb needs: a verb's module and its dependencies are loaded
  * when it runs (node's module loading is most of a short call's time).
  */
@@ -9,80 +10,60 @@ import { parseArgs } from 'node:util';
 import type { BusKind } from '../api/agent1.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import { busKindFromEnv } from '../host/bus/address.js';
-import { EXIT, type CliContext, type Verb } from './verb.js';
-import { VERBS, findVerb, type VerbEntry } from './verbs/index.js';
-
-const GLOBAL_OPTIONS = {
-  user: { type: 'boolean' },
-  system: { type: 'boolean' },
-  help: { type: 'boolean', short: 'h' },
-} as const;
-
-const GLOBAL_HELP = `  --user        talk to the agent on the session bus (sandboxes, tests)
-  --system      talk to the agent on the system bus (the default; HOST_AGENT_BUS sets it)
-  -h, --help    show help
-`;
-
-function mainUsage(): string {
-  const width = Math.max(...VERBS.map((v) => v.name.length));
-  return `Usage: agentctl [--user|--system] VERB [OPTIONS]
-
-Verbs:
-${VERBS.map((v) => `  ${v.name.padEnd(width)}  ${v.summary}`).join('\n')}
-
-Options:
-${GLOBAL_HELP}  --version     print the version
-
-Run "agentctl VERB --help" for the options of a verb.
-`;
-}
-
-function verbUsage(entry: VerbEntry, verb: Verb): string {
-  return `Usage: agentctl ${verb.name}${verb.synopsis ? ' ' + verb.synopsis : ''}
-
-${entry.summary}.
-
-Options:
-${verb.help}${GLOBAL_HELP}`;
-}
+import { didYouMean } from './suggest.js';
+import { GLOBAL_OPTIONS, argumentCount, mainUsage, optionFlags, subverbUsage, verbUsage } from './usage.js';
+import { EXIT, type CliContext, type Verb, type VerbArgs } from './verb.js';
+import { VERBS, findVerb } from './verbs/index.js';
 
 function usageError(message: string, hint: string): AgentError {
   return new AgentError({ code: 'cli.usage', message, hint });
+}
+
+function parseVerbArgs(verb: Verb, args: string[]): VerbArgs {
+  try {
+    return parseArgs({ args, options: { ...GLOBAL_OPTIONS, ...verb.options }, allowPositionals: true, strict: true }) as VerbArgs;
+  } catch (e) {
+    const message = (e as Error).message;
+    const unknown = /^Unknown option '(-[^']*)'/.exec(message);
+    if (unknown) {
+      const flag = unknown[1]!;
+      throw usageError(`${verb.name} has no option ${flag}`, `${didYouMean(flag, optionFlags({ ...GLOBAL_OPTIONS, ...verb.options }), (s) => s)}See agentctl ${verb.name} --help`);
+    }
+    const ambiguous = /^Option '(-[^']*)' argument is ambiguous/.exec(message);
+    if (ambiguous) throw usageError(`the value given to ${ambiguous[1]} starts with "-"`, `Write it as ${ambiguous[1]}=VALUE (e.g. --since=-1h)`);
+    throw usageError(message.split('\n')[0]!.split('. To specify')[0]!.replace(/\.$/, ''), `See agentctl ${verb.name} --help`);
+  }
 }
 
 export async function runCli(argv: string[], io: Pick<CliContext, 'stdout' | 'stderr' | 'env'> & { isTTY: boolean }): Promise<number> {
   try {
     const verbIndex = argv.findIndex((a) => !a.startsWith('-'));
     if (verbIndex < 0) {
-      if (argv.includes('--version')) {
-        const { packageVersion } = await import('../host/version.js');
-        io.stdout.write(`agentctl ${packageVersion()}\n`);
-        return EXIT.ok;
-      }
+      if (argv.includes('--version')) return await runCli(['version'], io);
       if (argv.length === 0 || argv.includes('--help') || argv.includes('-h')) {
-        io.stdout.write(mainUsage());
+        io.stdout.write(mainUsage(VERBS));
         return argv.length === 0 ? EXIT.usage : EXIT.ok;
       }
-      throw usageError(`unknown option ${argv[0]}`, 'See agentctl --help');
+      throw usageError(`unknown option ${argv[0]}`, `${didYouMean(argv[0]!, ['--help', '--version', '--user', '--system'], (s) => s)}See agentctl --help`);
     }
     const name = argv[verbIndex]!;
     const entry = findVerb(name);
-    if (!entry) throw usageError(`unknown verb "${name}"`, `Verbs: ${VERBS.map((v) => v.name).join(', ')}`);
-    const verb = await entry.load();
-    const rest = [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)];
-    let parsed;
-    try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...verb.options }, allowPositionals: true, strict: true });
-    } catch (e) {
-      throw usageError((e as Error).message.split('. To specify')[0]!.replace(/\.$/, ''), `See agentctl ${verb.name} --help`);
+    if (!entry) {
+      const names = VERBS.filter((v) => !v.hidden).map((v) => v.name);
+      throw usageError(`unknown verb "${name}"`, `${didYouMean(name, names)}See agentctl --help for the verbs`);
     }
+    const verb = await entry.load();
+    const parsed = parseVerbArgs(verb, [...argv.slice(0, verbIndex), ...argv.slice(verbIndex + 1)]);
+    const sub = parsed.positionals[0];
     if (parsed.values.help) {
-      io.stdout.write(verbUsage(entry, verb));
+      io.stdout.write(sub !== undefined && verb.subverbs?.includes(sub) ? subverbUsage(entry, verb, sub) : verbUsage(entry, verb));
       return EXIT.ok;
     }
-    const { min, max } = verb.positionals;
-    if (parsed.positionals.length < min || parsed.positionals.length > max) {
-      throw usageError(`${verb.name} takes ${min === max ? min : `${min} to ${max}`} argument(s), got ${parsed.positionals.length}`,
+    if (verb.subverbs && verb.positionals.min > 0 && sub !== undefined && !verb.subverbs.includes(sub)) {
+      throw usageError(`unknown sub-verb "${verb.name} ${sub}"`, `${didYouMean(sub, verb.subverbs)}Sub-verbs: ${verb.subverbs.join(', ')}`);
+    }
+    if (parsed.positionals.length < verb.positionals.min || parsed.positionals.length > verb.positionals.max) {
+      throw usageError(`${verb.name} takes ${argumentCount(verb.positionals)}, got ${parsed.positionals.length}`,
         `Usage: agentctl ${verb.name} ${verb.synopsis}`);
     }
     const bus: BusKind = parsed.values.user ? 'session' : parsed.values.system ? 'system' : busKindFromEnv(io.env);
@@ -97,4 +78,3 @@ export async function runCli(argv: string[], io: Pick<CliContext, 'stdout' | 'st
     return EXIT.failure;
   }
 }
-

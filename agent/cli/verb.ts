@@ -27,8 +27,17 @@ export interface Verb {
   help: string;
   options: NonNullable<ParseArgsConfig['options']>;
   positionals: { min: number; max: number };
+  /**
+   * The sub-verbs (`image list`…), when the first argument names one: agentctl checks it
+   * (with "did you mean") when the verb needs an argument, and shows one sub-verb's lines
+   * of `help` for `agentctl VERB SUB --help`; completion offers them.
+   */
+  subverbs?: readonly string[];
   run(ctx: CliContext, args: VerbArgs): Promise<number>;
 }
 
-/** Exit codes, as systemctl uses them where they overlap. */
-export const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3 } as const;
+/**
+ * Exit codes, as systemctl uses them where they overlap (docs/usage.md): 1 also for a
+ * degraded `status` and a rolled-back `update containers --now`; 130 for Ctrl-C.
+ */
+export const EXIT = { ok: 0, failure: 1, usage: 2, notRunning: 3, interrupted: 130 } as const;

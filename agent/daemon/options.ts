@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import type { BusKind } from '../api/agent1.js';
 import { AgentError } from '../core/errors.js';
 import { parseSize } from '../core/config/checks.js';
+import { parserOptions, renderOptionLines, type OptionDoc } from '../core/usage/options.js';
 import { busKindFromEnv } from '../host/bus/address.js';
 import { defaultLogFormat, type LogFormat } from '../host/log/logger.js';
 import { defaultUnitDirs, type UnitDirs } from '../host/systemd/unit-files.js';
@@ -43,37 +44,44 @@ export interface AgentOptions {
   readGroup: string | undefined;
 }
 
+/** agentd's options: the parser, `agentd --help` and agentd(8) read this table. */
+export const AGENTD_OPTIONS = [
+  { name: 'user', text: "use the session bus and the user's systemd manager" },
+  { name: 'system', text: 'use the system bus (the default)' },
+  { name: 'config', arg: 'PATH', text: 'cloud-config file (default /etc/host-agent/cloud-config.yaml)' },
+  { name: 'config-dir', arg: 'DIR', text: 'admin drop-ins (default /etc/host-agent/config.d)' },
+  { name: 'system-config-dir', arg: 'DIR', text: 'shipped drop-ins (default /usr/lib/host-agent/config.d)' },
+  { name: 'host-root', arg: 'DIR', text: 'where write_files, hostname and SSH keys go (default /)' },
+  { name: 'trust-dir', arg: 'DIR', text: 'trusted keys of the administrator (default /etc/host-agent/trustedkeys)' },
+  { name: 'system-trust-dir', arg: 'DIR', text: 'trusted keys shipped with the OS (default /usr/lib/host-agent/trustedkeys)' },
+  { name: 'update-disk', arg: 'PATH', text: 'disk (or image) with the USR-A/USR-B partitions; without it OS updates are off' },
+  { name: 'boot-cmdline', arg: 'PATH', text: 'file with the kernel command line naming the booted slot (default /proc/cmdline)' },
+  { name: 'boot-grace', arg: 'SECONDS', text: 'after boot, wait this long before checking health (default 60)' },
+  { name: 'boot-health-timeout', arg: 'SECONDS', text: 'then how long the units may take to be active (default 300)' },
+  { name: 'update-allow-downgrade', text: 'install an OS release older than the running one when the channel offers it (refused by default: it may be a replayed release)' },
+  { name: 'state-dir', arg: 'DIR', text: 'state directory (default /var/lib/host-agent)' },
+  { name: 'runtime-dir', arg: 'DIR', text: 'runtime directory (default /run/host-agent)' },
+  { name: 'unit-dir', arg: 'DIR', text: 'where unit files are written (default by bus)' },
+  { name: 'log-format', arg: 'FORMAT', text: 'journal, human or json (default: journal under systemd, else human)' },
+  { name: 'log-level', arg: 'LEVEL', text: 'error, warn, info or debug (default info)' },
+  { name: 'max-image-size', arg: 'SIZE', text: "most an image may unpack to, e.g. 20G (K, M, G, T); default: the image store's free space at each fetch, less 5% of its size (at most 1G)" },
+  { name: 'read-group', arg: 'GROUP', text: 'its members see container output and environment values over D-Bus, as root does (default: only root)' },
+  { name: 'help', short: 'h', text: 'show this help' },
+  { name: 'version', text: 'print the version' },
+] as const satisfies readonly OptionDoc[];
+
+export const AGENTD_SUMMARY = 'The host-agent daemon: runs containers as systemd units, keeps images and the OS updated.';
+
 export const AGENTD_USAGE = `Usage: agentd [OPTIONS]
 
-The host-agent daemon: runs containers as systemd units, keeps images and the OS updated.
+${AGENTD_SUMMARY}
 
 Options:
-  --user                 use the session bus and the user's systemd manager
-  --system               use the system bus (the default)
-  --config PATH          cloud-config file (default /etc/host-agent/cloud-config.yaml)
-  --config-dir DIR       admin drop-ins (default /etc/host-agent/config.d)
-  --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d)
-  --host-root DIR        where write_files, hostname and SSH keys go (default /)
-  --trust-dir DIR        trusted keys of the administrator (default /etc/host-agent/trustedkeys)
-  --system-trust-dir DIR trusted keys shipped with the OS (default /usr/lib/host-agent/trustedkeys)
-  --update-disk PATH     disk (or image) with the USR-A/USR-B partitions; without it OS updates are off
-  --boot-cmdline PATH    file with the kernel command line naming the booted slot (default /proc/cmdline)
-  --boot-grace SECONDS   after boot, wait this long before checking health (default 60)
-  --boot-health-timeout SECONDS  then how long the units may take to be active (default 300)
-  --update-allow-downgrade  install an OS release older than the running one when the
-                         channel offers it (refused by default: it may be a replayed release)
-  --state-dir DIR        state directory (default /var/lib/host-agent)
-  --runtime-dir DIR      runtime directory (default /run/host-agent)
-  --unit-dir DIR         where unit files are written (default by bus)
-  --log-format FORMAT    journal, human or json (default: journal under systemd, else human)
-  --log-level LEVEL      error, warn, info or debug (default info)
-  --max-image-size SIZE  most an image may unpack to, e.g. 20G (K, M, G, T); default: the
-                         image store's free space at each fetch, less 5% of its size (at most 1G)
-  --read-group GROUP     its members see container output and environment values over
-                         D-Bus, as root does (default: only root)
-  -h, --help             show this help
-  --version              print the version
-`;
+${renderOptionLines(AGENTD_OPTIONS)}`;
+
+type Flag<K> = Extract<(typeof AGENTD_OPTIONS)[number], { name: K }>;
+/** parseArgs' values for the table: a string for an option with a value, else a boolean. */
+type AgentdValues = { [K in (typeof AGENTD_OPTIONS)[number]['name']]?: Flag<K> extends { arg: string } ? string : boolean };
 
 /** A whole number of seconds given on the command line, in ms. */
 function seconds(value: string | undefined, flag: string): number | undefined {
@@ -89,35 +97,7 @@ export type ParsedAgentArgs = { help: true } | { version: true } | { options: Ag
 export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.env): ParsedAgentArgs {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        user: { type: 'boolean' },
-        system: { type: 'boolean' },
-        config: { type: 'string' },
-        'config-dir': { type: 'string' },
-        'system-config-dir': { type: 'string' },
-        'host-root': { type: 'string' },
-        'trust-dir': { type: 'string' },
-        'system-trust-dir': { type: 'string' },
-        'update-disk': { type: 'string' },
-        'boot-cmdline': { type: 'string' },
-        'boot-grace': { type: 'string' },
-        'boot-health-timeout': { type: 'string' },
-        'update-allow-downgrade': { type: 'boolean' },
-        'state-dir': { type: 'string' },
-        'runtime-dir': { type: 'string' },
-        'unit-dir': { type: 'string' },
-        'log-format': { type: 'string' },
-        'log-level': { type: 'string' },
-        'max-image-size': { type: 'string' },
-        'read-group': { type: 'string' },
-        help: { type: 'boolean', short: 'h' },
-        version: { type: 'boolean' },
-      },
-    }));
+    values = parseArgs({ args: argv, strict: true, allowPositionals: false, options: parserOptions(AGENTD_OPTIONS) }).values as AgentdValues;
   } catch (e) {
     throw new AgentError({ code: 'agent.usage', message: (e as Error).message, hint: 'See agentd --help' });
   }

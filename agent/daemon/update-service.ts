@@ -265,7 +265,7 @@ export class UpdateService {
     if (this.applying) return Promise.resolve(this.status());
     return this.exclusive(async () => {
       const engine = this.require();
-      await this.tracked(() => engine.check({ allowDowngrade: this.options.allowDowngrade }));
+      await this.tracked('check', () => engine.check({ allowDowngrade: this.options.allowDowngrade }));
       this.logRefused(engine);
       return this.status();
     });
@@ -278,7 +278,7 @@ export class UpdateService {
     const signal = cancel.signal;
     const run = this.exclusive(async () => {
       const engine = this.require();
-      await this.tracked(async () => {
+      await this.tracked('apply', async () => {
         const kind = (): string => engine.state.kind;
         if (kind() === 'UPDATED_NEED_REBOOT') return;
         if (kind() !== 'UPDATE_AVAILABLE') {
@@ -286,9 +286,7 @@ export class UpdateService {
           this.logRefused(engine);
         }
         if (kind() !== 'UPDATE_AVAILABLE') return;
-        const version = engine.status.newVersion;
-        const result = await engine.apply({ signal });
-        this.options.log.info(`OS ${version} staged in USR-${result.target}; a reboot is needed to use it`);
+        await engine.apply({ signal });
       });
       return this.status();
     });
@@ -415,15 +413,27 @@ export class UpdateService {
     await engine.restore().catch((e: unknown) => this.options.log.warn(`cannot take up a staged update: ${describeError(e)}`));
   }
 
-  /** Run an engine operation, keeping its error (until the next success) in the status. */
-  private async tracked<T>(op: () => Promise<T>): Promise<T> {
+  /**
+   * Run an engine operation, keeping its error (until the next success) in the status;
+   * the log gets every attempt and its result.
+   */
+  private async tracked<T>(what: 'check' | 'apply', op: () => Promise<T>): Promise<T> {
+    const log = this.options.log;
+    log.info(`OS update ${what}: asking ${this.channel.server ?? 'the update server'} (group ${this.group}, running ${this.options.currentVersion})`);
     try {
       const result = await op();
       this.lastError = undefined;
       this.changed();
+      const s = this.status();
+      log.info(`OS update ${what}: ${s.state === 'UPDATED_NEED_REBOOT' ? `${s.newVersion} staged in the other slot; a reboot is needed to use it`
+        : s.state === 'UPDATE_AVAILABLE' ? `${s.newVersion} is available` : `no update (${s.currentVersion} is current)`}`);
       return result;
     } catch (e) {
-      if (isAgentError(e, 'update.cancelled')) throw e; // asked for: not a failure to show
+      if (isAgentError(e, 'update.cancelled')) {
+        log.info(`OS update ${what}: cancelled`);
+        throw e; // asked for: not a failure to show
+      }
+      log.error(`OS update ${what} failed: ${describeError(e)}`);
       this.lastError = {
         code: isAgentError(e) ? e.code : 'update.internal',
         message: describeError(e),
@@ -441,7 +451,8 @@ export class UpdateService {
       try {
         await this.apply();
       } catch (e) {
-        if (!this.stopped) this.options.log.warn(`periodic OS update failed: ${describeError(e)}`);
+        // An engine failure is logged where it happened (tracked); this is the rest.
+        if (!this.stopped && !isAgentError(e)) this.options.log.warn(`periodic OS update failed: ${describeError(e)}`);
       }
     })();
   }

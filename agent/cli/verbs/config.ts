@@ -84,6 +84,7 @@ export const configVerb: Verb = {
     'system-config-dir': { type: 'string' },
   },
   positionals: { min: 1, max: Infinity },
+  subverbs: Object.keys(SUBVERBS),
   async run(ctx, args) {
     const sub = SUBVERBS[args.positionals[0]!];
     if (!sub) throw new AgentError({ code: 'cli.usage', message: `unknown config command "${args.positionals[0]}"`, hint: 'Use validate, show, plan or apply' });

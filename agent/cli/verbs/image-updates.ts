@@ -24,6 +24,16 @@ export async function runImageUpdates(ctx: CliContext): Promise<ImageUpdatesDocu
   return JSON.parse(json as string) as ImageUpdatesDocument;
 }
 
+/**
+ * The containers whose image update rolled back or failed in a pass begun at `since`
+ * (ISO 8601): `update containers --now` exits 1 when there is one.
+ */
+export function passFailures(doc: ImageUpdatesDocument, since: string): string[] {
+  return doc.containers
+    .filter((c) => (c.last?.result === 'rolled back' || c.last?.result === 'error') && c.last.at >= since)
+    .map((c) => c.name);
+}
+
 function image(i: ImageUpdateImage | undefined): string {
   return i ? `${i.version ?? '-'} ${shortId(i.id)}` : '-';
 }

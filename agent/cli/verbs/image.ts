@@ -9,6 +9,7 @@ import { AgentError } from '../../core/errors.js';
 import { parseGoDuration } from '../../core/schedule/window.js';
 import { humanDuration } from '../render/duration.js';
 import { renderTable } from '../render/table.js';
+import { argumentCount } from '../usage.js';
 import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
 import { STORE_HELP, STORE_OPTIONS, withImages } from './image-backend.js';
 
@@ -159,6 +160,7 @@ export const imageVerb: Verb = {
 ${STORE_HELP}`,
   options: { json: { type: 'boolean' }, grace: { type: 'string' }, ...STORE_OPTIONS },
   positionals: { min: 1, max: Infinity },
+  subverbs: Object.keys(SUBVERBS),
   async run(ctx, { values, positionals }) {
     const [name, ...rest] = positionals;
     const sub = SUBVERBS[name!];
@@ -166,7 +168,7 @@ ${STORE_HELP}`,
     const stray = ALL_OPTIONS.find((o) => values[o] !== undefined && !sub.options.includes(o));
     if (stray) throw usage(`image ${name} has no option --${stray}`, `Usage: agentctl image ${sub.synopsis}`);
     if (rest.length < sub.args.min || rest.length > sub.args.max) {
-      throw usage(`image ${name} takes ${sub.args.min === sub.args.max ? sub.args.min : `at least ${sub.args.min}`} argument(s), got ${rest.length}`, `Usage: agentctl image ${sub.synopsis}`);
+      throw usage(`image ${name} takes ${argumentCount(sub.args)}, got ${rest.length}`, `Usage: agentctl image ${sub.synopsis}`);
     }
     return sub.run(ctx, { values, positionals: rest });
   },

@@ -9,6 +9,8 @@ export interface VerbEntry {
   name: string;
   summary: string;
   load(): Promise<Verb>;
+  /** Not listed in help or the man page: used by the completion script. */
+  hidden?: boolean;
 }
 
 const byName = (verbs: Verb[], name: string): Verb => verbs.find((v) => v.name === name)!;
@@ -32,6 +34,9 @@ export const VERBS: readonly VerbEntry[] = [
   { name: 'run', summary: 'Run an image once as a transient container supervised by systemd, attached to its output (root only)', load: async () => (await import('./run.js')).runVerb },
   { name: 'logs', summary: "Show a container's output (journal, or its output file)", load: async () => (await import('./logs.js')).logsVerb },
   { name: 'enter', summary: 'Run a command (default /bin/sh) inside a running container (root only)', load: async () => (await import('./enter.js')).enterVerb },
+  { name: 'help', summary: 'Show the verbs, or the help of one verb (as VERB --help)', load: async () => (await import('./help.js')).helpVerb },
+  { name: 'version', summary: 'Print the version of agentctl', load: async () => (await import('./help.js')).versionVerb },
+  { name: '__complete', summary: 'Completion candidates for the words given (the bash completion calls it)', hidden: true, load: async () => (await import('./complete.js')).completeVerb },
 ];
 
 export function findVerb(name: string): VerbEntry | undefined {

@@ -135,6 +135,7 @@ export const lockVerb: Verb = {
     'etcd-password': { type: 'string' },
   },
   positionals: { min: 1, max: 2 },
+  subverbs: Object.keys(SUBVERBS),
   async run(ctx, args) {
     const name = args.positionals[0]!;
     const sub = SUBVERBS[name];

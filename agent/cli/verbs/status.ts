@@ -1,9 +1,12 @@
 /**
  * agentctl status: the agent, its systemd link, config, update state and managed units,
  * like `systemctl status`; --json prints the same data as the AgentStatus document.
+ * What went wrong comes first: the header says "degraded" and the exit status is 1 when
+ * something declared failed (statusProblems), with the last OS update error and the last
+ * container image rollback (from ContainerImageUpdates) under it.
  */
-import type { AgentStatus, UnitStatus } from '../../api/agent1.js';
-import { fetchStatus } from '../agent-client.js';
+import type { AgentStatus, ContainerImageUpdate, ImageUpdatesDocument, UnitStatus } from '../../api/agent1.js';
+import { callAgent, fetchStatus } from '../agent-client.js';
 import { renderContainers } from '../render/containers.js';
 import { humanDuration } from '../render/duration.js';
 import { activeStateStyle, styler } from '../render/style.js';
@@ -16,21 +19,50 @@ function updateLine(u: AgentStatus['update']): string {
   return `${u.state} (${u.currentVersion}${u.bootedSlot ? ` on USR-${u.bootedSlot}` : ''}${staged})`;
 }
 
-export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): string {
+/**
+ * What declared has failed, one phrase each: failed units, containers failed or in error,
+ * an invalid configuration or failed apply steps, systemd not reached. Empty: healthy.
+ */
+export function statusProblems(s: AgentStatus): string[] {
+  const failedUnits = s.units.filter((u) => u.activeState === 'failed').map((u) => u.name);
+  const failedContainers = (s.containers ?? []).filter((c) => c.state === 'failed' || c.state === 'error').map((c) => c.name);
+  const failedSteps = s.config.lastApply?.steps.filter((step) => step.error).length ?? 0;
+  return [
+    ...(failedUnits.length ? [`failed units: ${failedUnits.join(', ')}`] : []),
+    ...(failedContainers.length ? [`failed containers: ${failedContainers.join(', ')}`] : []),
+    ...(s.config.state === 'invalid' ? ['the configuration is invalid'] : []),
+    ...(failedSteps ? [`${failedSteps === 1 ? 'a step' : `${failedSteps} steps`} of the last config apply failed`] : []),
+    ...(!s.systemd.connected ? ['systemd is not connected'] : []),
+  ];
+}
+
+/** The latest image rollback of any container, with its container. */
+export function lastRollback(doc: ImageUpdatesDocument | undefined): { container: string; last: NonNullable<ContainerImageUpdate['last']> } | undefined {
+  const rolled = (doc?.containers ?? []).filter((c) => c.last?.result === 'rolled back').map((c) => ({ container: c.name, last: c.last! }));
+  return rolled.sort((a, b) => b.last.at.localeCompare(a.last.at))[0];
+}
+
+export function renderStatus(s: AgentStatus, color: boolean, now = new Date(), imageUpdates?: ImageUpdatesDocument): string {
   const paint = styler(color);
-  const dot = s.state === 'running' ? paint('green', '●') : paint('yellow', '●');
+  const problems = statusProblems(s);
+  const state = problems.length > 0 && s.state === 'running' ? 'degraded' : s.state;
+  const dot = state === 'running' ? paint('green', '●') : state === 'degraded' ? paint('red', '●') : paint('yellow', '●');
+  const rollback = lastRollback(imageUpdates);
   const systemd = s.systemd.connected
     ? `${s.systemd.version} on the ${s.systemd.bus} bus`
     : paint('red', `not connected (${s.systemd.error ?? 'unknown'})`) + (s.systemd.nextRetryAt ? `, next try at ${s.systemd.nextRetryAt}` : '');
   const configState = s.config.state === 'ok' ? paint('green', 'ok') : s.config.state === 'invalid' ? paint('red', 'invalid') : s.config.state;
   const lines = [
-    `${dot} host-agent ${s.version} — ${s.state}`,
+    `${dot} host-agent ${s.version} — ${state === 'degraded' ? paint('red', state) : state}`,
+    ...problems.map((p) => `    Failed: ${paint('red', p)}`),
     `    Uptime: ${humanDuration(s.uptimeSeconds)} (since ${s.startedAt}), PID ${s.pid}`,
     `   systemd: ${systemd}`,
     `    Config: ${s.config.path} (${configState})`,
     ...s.config.entries.map((e) => `            ${e.file}: line ${e.line}: ${e.level}: ${e.message}`),
     ...(s.config.lastApply?.error ? [`            ${paint('red', 'last apply failed, nothing changed')}: ${s.config.lastApply.error.message}`] : []),
     `    Update: ${updateLine(s.update)}`,
+    ...(s.update.lastError ? [`            last error: ${paint('red', `${s.update.lastError.message} [${s.update.lastError.code}]`)} at ${s.update.lastError.at}`] : []),
+    ...(rollback ? [`  Rollback: ${rollback.container}: ${paint('yellow', rollback.last.message)} at ${rollback.last.at}`] : []),
     ...(s.reboot ? [`    Reboot: ${s.reboot.strategy}: ${s.reboot.message}`] : []),
     '',
   ];
@@ -53,12 +85,20 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): 
 export const statusVerb: Verb = {
   name: 'status',
   synopsis: '[--json]',
-  help: '  --json    print the status as JSON (the AgentStatus document of docs/dbus-api.md)\n',
+  help: `  --json    print the status as JSON (the AgentStatus document of docs/dbus-api.md)
+  Exits 0 when all is well, 1 when something declared failed (the header says degraded),
+  3 when the agent is not running.
+`,
   options: { json: { type: 'boolean' } },
   positionals: { min: 0, max: 0 },
   async run(ctx: CliContext, { values }) {
-    const status = await fetchStatus(ctx);
-    ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status, ctx.color));
-    return EXIT.ok;
+    // Both calls at once, so the second costs no extra round trip; an agent that cannot
+    // answer the image updates (too old) shows no rollback line.
+    const [status, imageUpdates] = await Promise.all([
+      fetchStatus(ctx),
+      values.json ? undefined : callAgent(ctx, 'ContainerImageUpdates').then(([json]) => JSON.parse(json as string) as ImageUpdatesDocument, () => undefined),
+    ]);
+    ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status, ctx.color, new Date(), imageUpdates));
+    return statusProblems(status).length > 0 ? EXIT.failure : EXIT.ok;
   },
 };

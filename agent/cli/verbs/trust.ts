@@ -174,6 +174,7 @@ export function makeTrustVerb(confirm: Confirm): Verb {
       'system-trust-dir': STORE_OPTIONS['system-trust-dir'],
     },
     positionals: { min: 0, max: 2 },
+    subverbs: ['list', 'rm'],
     async run(ctx, { values, positionals }) {
       const [first, second] = positionals;
       if (first === 'list' || first === 'rm') {

@@ -149,10 +149,14 @@ async function rollback(ctx: CliContext, { values }: VerbArgs): Promise<number> 
 }
 
 async function containers(ctx: CliContext, { values }: VerbArgs): Promise<number> {
-  const { fetchImageUpdates, renderImageUpdates, runImageUpdates } = await import('./image-updates.js');
+  const { fetchImageUpdates, passFailures, renderImageUpdates, runImageUpdates } = await import('./image-updates.js');
+  const since = new Date().toISOString();
   const doc = values.now ? await runImageUpdates(ctx) : await fetchImageUpdates(ctx);
   ctx.stdout.write(values.json ? JSON.stringify(doc, null, 2) + '\n' : renderImageUpdates(doc, ctx.color));
-  return EXIT.ok;
+  // A pass that rolled a container back did not update it: a failure, as for systemctl.
+  const failed = values.now ? passFailures(doc, since) : [];
+  if (failed.length > 0) ctx.stderr.write(`agentctl: the image update of ${failed.join(', ')} failed (see LAST above)\n`);
+  return failed.length > 0 ? EXIT.failure : EXIT.ok;
 }
 
 const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<number>> = { status, check, apply, reset, rollback, containers };
@@ -168,12 +172,14 @@ export const updateVerb: Verb = {
   reset             cancel an update under way, drop a staged update (root)
   rollback          make the other slot the next boot, if it booted healthy before (root)
   containers        container image auto-update (as agentctl image updates); --now runs a
-                    pass now: discover, fetch, and in the window restart and roll back (root)
+                    pass now: discover, fetch, and in the window restart and roll back (root);
+                    exits 1 when the pass rolled a container back or failed
   --json            print the result as JSON (UpdateStatusDocument of docs/dbus-api.md)
   --format=env      (status) KEY=value lines
 `,
   options: { json: { type: 'boolean' }, format: { type: 'string' }, now: { type: 'boolean' } },
   positionals: { min: 1, max: 1 },
+  subverbs: Object.keys(SUBVERBS),
   async run(ctx, args) {
     const name = args.positionals[0]!;
     const sub = SUBVERBS[name];

@@ -41,8 +41,11 @@ async function nameHasOwner(): Promise<boolean> {
 
 async function status(): Promise<AgentStatus> {
   const r = await agentctl(['status', '--json'], { env: sbx.env });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as AgentStatus;
+  // 0 healthy, 1 degraded (a managed unit failed): both print the status.
+  assert.ok(r.code === 0 || r.code === 1, r.stderr);
+  const doc = JSON.parse(r.stdout) as AgentStatus;
+  assert.equal(r.code, doc.units.some((u) => u.activeState === 'failed') ? 1 : 0, 'exit 1 exactly when something failed');
+  return doc;
 }
 
 
@@ -101,9 +104,18 @@ test('status follows a managed unit through its state changes, with StatusChange
   await eventually(async () => signals.length, () => signals.some((s) => s.units.some((u) => u.activeState === 'failed')), 'a StatusChanged signal');
 
   const human = await agentctl(['status'], { env: sbx.env });
-  assert.equal(human.code, 0);
+  assert.equal(human.code, 1, 'degraded: a managed unit failed');
+  assert.match(human.stdout, /^● host-agent \S+ — degraded$/m);
+  assert.match(human.stdout, /^ {4}Failed: failed units: managed-sleep\.service$/m);
   assert.match(human.stdout, /managed-sleep\.service\s+failed/);
   assert.doesNotMatch(human.stdout, /\x1b\[/, 'no colours when stdout is not a TTY');
+
+  // Healthy again: running header, exit 0.
+  await systemd.start('managed-sleep.service');
+  await eventually(status, (s) => s.units.every((u) => u.activeState !== 'failed'), 'the unit to run again');
+  const again = await agentctl(['status'], { env: sbx.env });
+  assert.equal(again.code, 0, again.stdout);
+  assert.match(again.stdout, /^● host-agent \S+ — running$/m);
 });
 
 test('SIGTERM: agentd releases its name and exits 0', async () => {

@@ -56,8 +56,11 @@ async function writeConfig(text: string): Promise<void> {
 
 async function status(): Promise<AgentStatus> {
   const r = await agentctl(['status', '--json'], { env: sbx.env });
-  assert.equal(r.code, 0, r.stderr);
-  return JSON.parse(r.stdout) as AgentStatus;
+  const doc = JSON.parse(r.stdout) as AgentStatus;
+  // 1: degraded (an invalid config, a failed apply step or unit), else 0.
+  const degraded = doc.config.state === 'invalid' || doc.units.some((u) => u.activeState === 'failed') || (doc.config.lastApply?.steps.some((s) => s.error) ?? false);
+  assert.equal(r.code, degraded ? 1 : 0, r.stderr);
+  return doc;
 }
 
 

@@ -194,6 +194,13 @@ test('stop, start, restart, logs and enter', async () => {
   r = await agentctl(['logs', 'broken'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /first line\nboom\n/);
+  // Without a journal: no timestamps to go by, said in one line.
+  r = await agentctl(['logs', 'broken', '--since=-1h'], { env });
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^agentctl: broken: --since needs the journal\. This agent writes the output to \S+, without timestamps/);
+  // Completion asks the agent for the names.
+  r = await agentctl(['__complete', '--', 'logs', 'bro'], { env });
+  assert.equal(r.stdout, 'broken\n');
   r = await agentctl(['enter', 'web', '--', '/bin/sh', '-c', 'cat /data/out; echo pid=$$; id -u'], { env });
   assert.equal(r.code, 0, r.stderr);
   assert.match(r.stdout, /^answer-web\npid=\d+\n0\n$/);

@@ -179,7 +179,11 @@ test('once the window is open the container restarts on v2, and agentctl images 
 
 test('v3 whose exec fails is rolled back to v2, reported, and not retried', async (t) => {
   await publish('3.0.0', ['/bin/no-such-program'], true);
-  const doc = await pass();
+  // A pass that rolls back is a failure (exit 1), as systemctl reports a failed job.
+  const r = await agentctl(['update', 'containers', '--now', '--json'], { env: sbx.env });
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /^agentctl: the image update of web failed/m);
+  const doc = JSON.parse(r.stdout) as ImageUpdatesDocument;
   const u = doc.containers[0]!;
   assert.equal(u.last?.result, 'rolled back', JSON.stringify(u));
   assert.match(u.last!.message, /rolled back from 3\.0\.0 .* to 2\.0\.0 .*: the unit (failed|restarted|did not become active)/);
@@ -193,6 +197,9 @@ test('v3 whose exec fails is rolled back to v2, reported, and not retried', asyn
   t.diagnostic(text);
   assert.match(text, /^web +2\.0\.0 \S+ +- +- +rolled back$/m);
   assert.match(text, /^web: never retried: 3\.0\.0 /m);
+  // The top-level status names the last rollback and its reason.
+  const status = await agentctl(['status'], { env: sbx.env });
+  assert.match(status.stdout, /^ {2}Rollback: web: rolled back from 3\.0\.0 .*: the unit (failed|restarted|did not become active).* at \S+$/m, status.stdout);
 
   const pid = c!.mainPid;
   const again = (await pass()).containers[0]!;
@@ -225,7 +232,9 @@ test('a newest image signed by a key not trusted for the name is an error, not s
   await gpg.sign(aci, stranger);
   for (const ext of ['aci', 'aci.asc']) await copyFile(ext === 'aci' ? aci : `${aci}.asc`, join(server.root, `images/busybox-latest-linux-amd64.${ext}`));
   const pid = (await systemd.unitStatus(UNIT)).mainPid;
-  const u = (await pass()).containers[0]!;
+  const r = await agentctl(['update', 'containers', '--now', '--json'], { env: sbx.env });
+  assert.equal(r.code, 1, `a pass with an error fails: ${r.stderr}`);
+  const u = (JSON.parse(r.stdout) as ImageUpdatesDocument).containers[0]!;
   t.diagnostic(u.last?.message ?? '');
   assert.equal(u.last?.result, 'error', JSON.stringify(u));
   assert.match(u.last!.message, /sign|trust|key/i);

@@ -65,5 +65,5 @@ test('agentctl lock: unreachable endpoint and bad arguments', async () => {
   assert.match(r.stderr, /lock set-max needs one whole number/);
   r = await agentctl(['lock', 'grab'], { env });
   assert.equal(r.code, 2);
-  assert.match(r.stderr, /unknown subverb "grab" \(status, set-max, unlock\)/);
+  assert.match(r.stderr, /unknown sub-verb "lock grab"\. Sub-verbs: status, set-max, unlock/);
 });

@@ -76,7 +76,7 @@ test('the policy refuses UpdateApply to an unprivileged user, before it reaches 
   const r = await agentctl(['update', 'apply'], { env: bus.env, uid: NOBODY, gid: NOBODY });
   assert.equal(r.code, 1);
   assert.match(r.stderr, /UpdateApply was refused: Rejected send message/);
-  assert.match(r.stderr, /run agentctl as root/);
+  assert.match(r.stderr, /^agentctl: access denied: run as root\. /);
   assert.equal((await cgptAttributes(world.disk.path, 'B')).priority, 0, 'nothing was written');
 });
 

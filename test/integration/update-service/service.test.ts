@@ -21,7 +21,7 @@ const exists = (path: string): Promise<boolean> => access(path).then(() => true,
 test('the manifest must be signed by a key of the update keyring; an admin file masks a system key', async (t) => {
   const w = await makeWorld(t, fixtures.template, fixtures.keys);
   await w.publish('2.0.0');
-  const { service } = makeService(t, w, '1.0.0');
+  const { service, log } = makeService(t, w, '1.0.0');
 
   await assert.rejects(service.check(), (e: any) => {
     assert.equal(e.code, 'update.bad-signature');
@@ -39,6 +39,11 @@ test('the manifest must be signed by a key of the update keyring; an admin file 
   assert.equal(found.newSize, w.imageSize);
   assert.ok(found.lastCheckedTime > 0);
   assert.equal(found.lastError, undefined, 'a success clears the last error');
+  // Every attempt and its result are in agentd's log.
+  const checks = log.filter((l) => l.includes('OS update check'));
+  assert.equal(checks.filter((l) => /OS update check: asking .* \(group \S+, running 1\.0\.0\)/.test(l)).length, 2, checks.join('\n'));
+  assert.ok(checks.some((l) => /OS update check failed: .*update keyring has no key/.test(l)), checks.join('\n'));
+  assert.ok(checks.some((l) => /OS update check: 2\.0\.0 is available/.test(l)), checks.join('\n'));
 
   const masked = join(keyringOf(w).adminDir, 'update.d');
   await mkdir(masked, { recursive: true });

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentStatus } from '../../../agent/api/agent1.js';
-import { renderStatus } from '../../../agent/cli/verbs/status.js';
+import { lastRollback, renderStatus, statusProblems } from '../../../agent/cli/verbs/status.js';
+import { passFailures } from '../../../agent/cli/verbs/image-updates.js';
 import { humanDuration } from '../../../agent/cli/render/duration.js';
 import { runCli } from '../../../agent/cli/run.js';
 
@@ -21,7 +22,9 @@ const STATUS: AgentStatus = {
 
 test('human status: header, config errors with file and line, units table', () => {
   const out = renderStatus(STATUS, false, new Date('2026-01-01T00:02:00Z'));
-  assert.match(out, /^● host-agent 1\.2\.3 — running$/m);
+  assert.match(out, /^● host-agent 1\.2\.3 — degraded$/m);
+  assert.match(out, /^ {4}Failed: failed units: bad\.service$/m);
+  assert.match(out, /^ {4}Failed: the configuration is invalid$/m);
   assert.match(out, /Uptime: 1h 2min/);
   assert.match(out, /systemd: 252 on the system bus/);
   assert.match(out, /Update: IDLE \(3\.0\.0 on USR-A\)/);
@@ -62,4 +65,38 @@ test('usage errors exit 2 with one line; help exits 0', async () => {
   assert.match(h.out(), /status\s+Show the agent/);
   const none = io();
   assert.equal(await runCli([], none), 2);
+});
+
+test('degraded: what declared failed makes the header and the exit status; the last OS error and image rollback are shown', () => {
+  const healthy: AgentStatus = { ...STATUS, config: { ...STATUS.config, state: 'ok', entries: [] }, units: [STATUS.units[0]!] };
+  assert.deepEqual(statusProblems(healthy), []);
+  assert.match(renderStatus(healthy, false), /— running$/m);
+  assert.deepEqual(statusProblems({ ...healthy, containers: [{ name: 'web', kind: 'declared', image: 'x', unit: 'u', state: 'failed', activeState: 'failed', subState: 'failed', mainPid: 0, nRestarts: 0 }] }), ['failed containers: web']);
+  assert.deepEqual(statusProblems({ ...healthy, systemd: { bus: 'system', connected: false } }), ['systemd is not connected']);
+  const withErrors: AgentStatus = { ...healthy, update: { ...healthy.update, lastError: { code: 'update.download', message: 'download failed', at: '2026-01-01T00:01:00Z' } } };
+  const doc = {
+    settleSeconds: 30,
+    containers: [
+      { name: 'a', image: 'x', failed: [], last: { result: 'rolled back', message: 'rolled back from 2.0.0 to 1.0.0: exited with status 3', at: '2026-01-01T00:00:05Z' } },
+      { name: 'b', image: 'y', failed: [], last: { result: 'updated', message: 'ok', at: '2026-01-01T00:00:09Z' } },
+    ],
+  };
+  const out = renderStatus(withErrors, false, new Date(), doc);
+  assert.match(out, /last error: download failed \[update\.download\] at 2026-01-01T00:01:00Z/);
+  assert.match(out, /Rollback: a: rolled back from 2\.0\.0 to 1\.0\.0: exited with status 3 at 2026-01-01T00:00:05Z/);
+  assert.deepEqual(lastRollback(doc)?.container, 'a');
+  assert.equal(lastRollback({ settleSeconds: 1, containers: [] }), undefined);
+});
+
+test('update containers --now: a rollback or error of this pass is a failure, older ones are not', () => {
+  const doc = {
+    settleSeconds: 30,
+    containers: [
+      { name: 'old', image: 'x', failed: [], last: { result: 'rolled back', message: '', at: '2026-01-01T00:00:00.000Z' } },
+      { name: 'new', image: 'y', failed: [], last: { result: 'rolled back', message: '', at: '2026-01-01T00:10:00.000Z' } },
+      { name: 'err', image: 'z', failed: [], last: { result: 'error', message: '', at: '2026-01-01T00:10:00.000Z' } },
+      { name: 'ok', image: 'w', failed: [], last: { result: 'updated', message: '', at: '2026-01-01T00:10:00.000Z' } },
+    ],
+  };
+  assert.deepEqual(passFailures(doc, '2026-01-01T00:05:00.000Z'), ['new', 'err']);
 });
