@@ -18,6 +18,8 @@ import { validateImageManifest, type ImageManifest } from '../core/appc/manifest
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
 import type { ContainerSpec } from '../core/containers/spec.js';
+import { ContainerSpecError } from '../core/containers/validate.js';
+import { chooseNetwork } from '../core/network/choice.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
   describeContainerStep, isRunningState, planContainers, rejectionError, type ContainerStep, type InstalledContainerUnit, type PlanError,
@@ -130,6 +132,8 @@ export class ContainerService {
   private manager: SystemdManager | undefined;
   private detach: Array<() => void> = [];
   private desired: Container[] | undefined;
+  /** `host-agent.networks` of the configuration in force. */
+  private networks: HostConfig['networks'] = [];
   private declared = new Map<string, Declared>();
   /** Declarations the configuration rejected, by name, with why: their units are left as they are. */
   private rejected = new Map<string, PlanError>();
@@ -197,6 +201,7 @@ export class ContainerService {
   reconcile(config?: HostConfig): Promise<ContainerReport> {
     if (config) {
       this.desired = config.containers;
+      this.networks = config.networks;
       this.rejected = new Map(config.rejectedContainers.map((r) => [r.name, rejectionError(r)]));
     }
     return this.opts.runner.run('reconcile containers', () => this.reconcileNow());
@@ -437,7 +442,7 @@ export class ContainerService {
         d.imageId = image.id;
         const version = image.manifest.labels?.find((l) => l.name === 'version')?.value;
         if (version !== undefined) d.version = version;
-        d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image));
+        d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image, this.networks));
         prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: image.id });
       } catch (e) {
         d.error = planError(e);
@@ -466,7 +471,7 @@ export class ContainerService {
     const image = await find(installed.imageId);
     if (!image || !answersTo(image.manifest, spec.image)) return undefined;
     // Refused with this image: the declared reference is resolved anew (and its error reported).
-    const rendered = await this.opts.units.render(toSpec(spec, image)).catch(() => undefined);
+    const rendered = await this.opts.units.render(toSpec(spec, image, this.networks)).catch(() => undefined);
     return rendered?.hash === installed.hash ? { image, rendered } : undefined;
   }
 
@@ -618,7 +623,9 @@ function parseRunRequest(json: unknown): RunRequest {
 }
 
 /** The renderer's input from a declaration and its stored image. */
-export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }): ContainerSpec {
+export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }, networks: HostConfig['networks'] = []): ContainerSpec {
+  const network = chooseNetwork(c, networks);
+  if (typeof network === 'string') throw new ContainerSpecError(c.name, [{ field: 'network', message: network }]);
   return {
     name: c.name,
     image,
@@ -634,5 +641,6 @@ export function toSpec(c: Container, image: { id: string; manifest: ImageManifes
     restart: c.restart,
     isolation: c.isolation,
     ...(c.privateUsers !== undefined && { privateUsers: c.privateUsers }),
+    network,
   };
 }

@@ -27,6 +27,8 @@ export interface PortMapping {
 export type ContainerNetwork =
   | { mode: 'host' }
   | { mode: 'none' }
+  /** The built-in network, before the host side gives it its conflist (bridge, subnet). */
+  | { mode: 'default'; dns: string[] }
   | {
     mode: 'cni';
     conflist: CniConflist;

@@ -12,6 +12,7 @@ import { containerOfOrigin, containerUnitName, IMAGE_KEY, renderContainer, specH
 import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
+import { defaultNetworkConflist, type NetworkSettings } from '../network/default-network.js';
 import type { HostFacts } from './host-facts.js';
 import { prepareLayer, removeLayer } from './layer.js';
 import { containerPaths, type ContainerPaths } from './paths.js';
@@ -28,6 +29,8 @@ export interface ContainerUnitsOptions {
   output: 'journal' | 'file';
   /** `[Install] WantedBy=` of the units; absent: none. */
   wantedBy?: string;
+  /** Container networks; absent: containers on a network other than host or none are refused. */
+  network?: NetworkSettings;
 }
 
 export interface InstalledContainer {
@@ -103,7 +106,14 @@ export class ContainerUnits {
       ...(facts.legacyCgroups && { legacyCgroups: facts.legacyCgroups }),
       ...(output === 'file' && { outputFile: p.output }),
       ...(wantedBy !== undefined && { wantedBy }),
+      ...(this.options.network && { network: { helper: this.options.network.helper, runDir: this.options.network.runDir, netnsDir: this.options.network.netnsDir, cniPath: this.options.network.cniPath } }),
     };
+  }
+
+  /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */
+  private async withNetwork(spec: ContainerSpec): Promise<ContainerSpec> {
+    if (spec.network?.mode !== 'default' || this.options.network === undefined) return spec;
+    return { ...spec, network: { mode: 'cni', conflist: await defaultNetworkConflist(this.options.network), dns: spec.network.dns } };
   }
 
   /**
@@ -111,7 +121,8 @@ export class ContainerUnits {
    * user under nspawn needs getent in the image) and the
    * rendered units. Throws ContainerSpecError listing the problems of this container.
    */
-  async render(spec: ContainerSpec): Promise<RenderedContainer> {
+  async render(declared: ContainerSpec): Promise<RenderedContainer> {
+    const spec = await this.withNetwork(declared);
     if (!this.options.facts.overlay) {
       throw new AgentError({
         code: 'container.no-overlay',

@@ -16,6 +16,8 @@ import { removeFileDurably, writeFileAtomic } from '../fs/atomic.js';
 import { execProgram } from './exec.js';
 
 const PLUGIN_TIMEOUT_MS = 30_000;
+/** Plugins run iptables and friends from sbin, which a user manager's PATH may lack. */
+const PLUGIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface CniAttachmentKey {
   container: string;
@@ -80,7 +82,7 @@ export class CniRunner {
   private async invoke(command: 'ADD' | 'DEL', list: CniConflist, type: string, input: Record<string, unknown>, key: CniAttachmentKey): Promise<unknown> {
     const program = await this.find(type);
     const env = {
-      PATH: process.env.PATH ?? '/usr/sbin:/usr/bin:/sbin:/bin',
+      PATH: PLUGIN_PATH,
       CNI_COMMAND: command,
       CNI_CONTAINERID: key.container,
       CNI_NETNS: key.netns,
