@@ -75,7 +75,7 @@ export function testNetworks(t: HasAfter, runtimeDir: string): TestNetworks {
       const prefixes = subnets.map((s) => s.replace(/0\/24$/, ''));
       for (const table of ['nat', 'filter']) {
         for (const line of run('iptables-save', ['-t', table]).split('\n')) {
-          if (prefixes.some((p) => line.includes(p)) || containers.some((c) => line.includes(`id: "${c}"`))) out.push(`${table}: ${line}`);
+          if (prefixes.some((p) => line.includes(p)) || containers.some((c) => line.includes(`id: \\"${c}-`))) out.push(`${table}: ${line}`);
         }
       }
       const leases = await readdir(join(settings.runDir, 'ipam'), { recursive: true }).catch(() => [] as string[]);

@@ -6,8 +6,12 @@
  * written atomically before the first ADD (the list only, so a helper killed half-way
  * still knows what to delete) and again with the result; DEL uses the cached list, not
  * the one given, so a network edited while a container runs is torn down as it was set up.
+ * Each attachment has a CNI container ID of its own (`<name>-<random>`, kept in the cache),
+ * as rkt's pod UUIDs: what a lost attachment left (rules, chains named after the ID) never
+ * blocks a later one of the same container.
  */
 import { access, constants, readFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import { pluginInput } from '../../core/network/conflist.js';
@@ -20,6 +24,7 @@ const PLUGIN_TIMEOUT_MS = 30_000;
 const PLUGIN_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
 export interface CniAttachmentKey {
+  /** The container's name: the cache file's name. */
   container: string;
   ifname: string;
   /** Empty on a DEL whose namespace is already gone. */
@@ -51,11 +56,12 @@ export class CniRunner {
   /** ADD every plugin of `list` in order; returns the last result (also cached). */
   async add(list: CniConflist, key: CniAttachmentKey, portMappings: PortMapping[]): Promise<unknown> {
     const file = this.cacheFile(list.name, key);
-    const entry: CacheEntry = { kind: 'hostAgentCniCacheV1', containerId: key.container, ifName: key.ifname, netns: key.netns, config: list, portMappings };
+    const containerId = `${key.container}-${randomBytes(6).toString('hex')}`;
+    const entry: CacheEntry = { kind: 'hostAgentCniCacheV1', containerId, ifName: key.ifname, netns: key.netns, config: list, portMappings };
     await writeFileAtomic(file, JSON.stringify(entry), { mkdirs: true, mode: 0o600 });
     let result: unknown;
     for (const plugin of list.plugins) {
-      result = await this.invoke('ADD', list, plugin.type, pluginInput(list, plugin, { portMappings }, result), key);
+      result = await this.invoke('ADD', list, plugin.type, pluginInput(list, plugin, { portMappings }, result), key, containerId);
     }
     await writeFileAtomic(file, JSON.stringify({ ...entry, result }), { mode: 0o600 });
     return result;
@@ -73,18 +79,18 @@ export class CniRunner {
     let first: unknown;
     for (const plugin of [...config.plugins].reverse()) {
       const input = pluginInput(config, plugin, { portMappings: cached?.portMappings ?? [] }, cached?.result);
-      await this.invoke('DEL', config, plugin.type, input, key).catch((e: unknown) => { first ??= e; });
+      await this.invoke('DEL', config, plugin.type, input, key, cached?.containerId ?? key.container).catch((e: unknown) => { first ??= e; });
     }
     if (first !== undefined) throw first;
     await removeFileDurably(this.cacheFile(network, key));
   }
 
-  private async invoke(command: 'ADD' | 'DEL', list: CniConflist, type: string, input: Record<string, unknown>, key: CniAttachmentKey): Promise<unknown> {
+  private async invoke(command: 'ADD' | 'DEL', list: CniConflist, type: string, input: Record<string, unknown>, key: CniAttachmentKey, containerId: string): Promise<unknown> {
     const program = await this.find(type);
     const env = {
       PATH: PLUGIN_PATH,
       CNI_COMMAND: command,
-      CNI_CONTAINERID: key.container,
+      CNI_CONTAINERID: containerId,
       CNI_NETNS: key.netns,
       CNI_IFNAME: key.ifname,
       CNI_PATH: this.opts.cniPath.join(':'),

@@ -10,9 +10,15 @@ import { createServer, type Server } from 'node:http';
 import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { makeWorld, waitForFile, type World } from './world.js';
-import { addressOf, gatewayOf } from '../../lib/cni-net.js';
+import { makeWorld, waitForFile, waitInactive, type World } from './world.js';
+import { addressOf, gatewayOf, HELPER } from '../../lib/cni-net.js';
+import { attachmentOf } from '../../../agent/core/containers/network.js';
+import { resolve } from '../../../agent/core/containers/spec.js';
+import { defaultNetworkConflist } from '../../../agent/host/network/default-network.js';
 import type { ContainerSpec } from '../../../agent/core/containers/spec.js';
+
+/** Start/stop cycles of the teardown test (the issue asks 100: HOST_AGENT_NET_CYCLES=100). */
+const CYCLES = Number(process.env.HOST_AGENT_NET_CYCLES ?? 20);
 
 let w: World;
 const cleanups: Array<() => unknown> = [];
@@ -21,8 +27,10 @@ before(async () => {
   w = await makeWorld({ after: (fn) => cleanups.push(fn) }, { network: true });
 });
 
-// In order: the sandbox manager first (its units' ExecStopPost tear the networks down), then the bridges.
+// Containers a failed test left running are stopped (their ExecStopPost tears their networks
+// down), then in order: the sandbox manager, the bridges.
 after(async () => {
+  for (const u of await w.systemd.listUnits(['container-*.service']).catch(() => [])) await w.systemd.stop(u.name).catch(() => undefined);
   for (const fn of cleanups) await fn();
 });
 
@@ -94,4 +102,99 @@ test('a container has a network namespace of its own: it reaches the bridge gate
   assert.deepEqual((await waitForFile(join(data, 'resolv'))).split('\n').filter((l) => l.startsWith('nameserver')), hostServers.map((l) => l.replace(/\s+/, ' ')));
   await w.systemd.stop(unit);
   assert.deepEqual(await w.net!.leftovers(['netns']), [], await readFile(w.units.paths('netns').output, 'utf8'));
+});
+
+async function freePort(): Promise<number> {
+  const s = await serve('127.0.0.1', '');
+  s.close();
+  return s.port;
+}
+
+async function hostGet(host: string, port: number): Promise<string> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    try {
+      const res = await fetch(`http://${host}:${port}/index.html`, { signal: AbortSignal.timeout(3000) });
+      return await res.text();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+test('ports: a host client reaches the container\'s server through the host port, on 127.0.0.1 and on the bridge address', async () => {
+  const port = await freePort();
+  const { unit } = await start('web', 'exec httpd -f -p 80 -h /www', { ports: [{ host: port, container: 80, protocol: 'tcp' }] });
+  assert.equal(await hostGet('127.0.0.1', port), 'hello from the image\n');
+  assert.equal(await hostGet(gatewayOf(w.net!.subnets[0]!), port), 'hello from the image\n');
+  // The masquerade of the network is in place (listed, not tried: no packet leaves the machine).
+  const address = await addressOf(w.net!.settings, 'default', 'web');
+  assert.match(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), new RegExp(`-A POSTROUTING -s ${address.replace(/\./g, '\\.')}/32 .*id: \\\\"web-`));
+  await w.systemd.stop(unit);
+  assert.deepEqual(await w.net!.leftovers(['web']), []);
+});
+
+test('two containers on one network reach each other; a container on another network does not', async () => {
+  const second = { mode: 'cni' as const, conflist: { ...JSON.parse(w.net!.secondConflist), name: 'second' }, dns: [] };
+  const server = await start('peer-server', 'exec httpd -f -p 80 -h /www');
+  const serverAddress = await addressOf(w.net!.settings, 'default', 'peer-server');
+  const same = await start('peer-same', `${WAIT_GO}; ${get(serverAddress, '80', '/data/out')}; exec sleep 1000`);
+  const other = await start('peer-other', `${WAIT_GO}; ${get(serverAddress, '80', '/data/out')}; exec sleep 1000`, { network: second });
+  assert.match(await addressOf(w.net!.settings, 'second', 'peer-other'), new RegExp(`^${w.net!.subnets[1]!.replace(/\.0\/24$/, '').replace(/\./g, '\\.')}\\.`));
+  for (const c of [same, other]) await writeFile(join(c.data, 'go'), '');
+  assert.equal((await waitForFile(join(same.data, 'out.rc'))).trim(), '0');
+  assert.equal(await readFile(join(same.data, 'out'), 'utf8'), 'hello from the image\n');
+  assert.notEqual((await waitForFile(join(other.data, 'out.rc'))).trim(), '0', 'the other network is isolated');
+  assert.equal(await readFile(join(other.data, 'out'), 'utf8'), '');
+  for (const c of [server, same, other]) await w.systemd.stop(c.unit);
+  assert.deepEqual(await w.net!.leftovers(['peer-server', 'peer-same', 'peer-other']), []);
+});
+
+test('start/stop cycles, a crash of the payload and kill -9 of nspawn leave no lease, veth, rule or namespace', async () => {
+  const before = await w.net!.leftovers(['cycle']);
+  assert.deepEqual(before, []);
+  const port = await freePort();
+  const ports = [{ host: port, container: 80, protocol: 'tcp' as const }];
+  for (let i = 0; i < CYCLES; i++) {
+    const { unit } = await start('cycle', 'exec httpd -f -p 80 -h /www', { ports });
+    await w.systemd.stop(unit);
+    await w.systemd.resetFailed(unit);
+  }
+  assert.deepEqual(await w.net!.leftovers(['cycle']), [], `after ${CYCLES} cycles`);
+
+  // The payload crashes: the unit fails, ExecStopPost tears the network down.
+  const crash = await start('cycle', 'sleep 0.5; exit 3');
+  await waitInactive(w.systemd, crash.unit);
+  assert.deepEqual(await w.net!.leftovers(['cycle']), [], 'after a crash of the payload');
+  await w.systemd.resetFailed(crash.unit);
+
+  // kill -9 of nspawn (the unit's main process).
+  const { unit } = await start('cycle', 'exec httpd -f -p 80 -h /www', { ports });
+  process.kill(await mainPid(unit), 'SIGKILL');
+  await waitInactive(w.systemd, unit);
+  assert.deepEqual(await w.net!.leftovers(['cycle']), [], 'after kill -9 of nspawn');
+  await w.systemd.resetFailed(unit);
+});
+
+test('a lease and rules left by a crash of the helper are reclaimed by the next start', async () => {
+  // The network is set up, and nothing tears it down: the helper's up, run in the sandbox
+  // manager's mount namespace as the unit runs it, without the unit (as after a crash
+  // that skipped ExecStopPost).
+  const declared = w.spec('reclaim', { exec: ['/bin/sh', '-c', 'exec sleep 1000'], network: { mode: 'default', dns: [] } });
+  const spec = { ...declared, network: { mode: 'cni' as const, conflist: await defaultNetworkConflist(w.net!.settings), dns: [] } };
+  const attachment = attachmentOf(resolve(spec), w.units.hostFor(spec))!;
+  await w.systemd.startTransient('reclaim-leftover.service', [
+    ['Type', 's', 'oneshot'],
+    ['ExecStart', 'a(sasb)', [[HELPER[0]!, [...HELPER, 'up', JSON.stringify(attachment)], false]]],
+  ]);
+  const stale = await addressOf(w.net!.settings, 'default', 'reclaim');
+  assert.notDeepEqual(await w.net!.leftovers(['reclaim']), []);
+  const { unit } = await start('reclaim', 'exec sleep 1000');
+  // host-local hands addresses out round-robin: the stale lease is released, one lease is held.
+  const now = await addressOf(w.net!.settings, 'default', 'reclaim');
+  const leases = (await w.net!.leftovers(['reclaim'])).filter((l) => l.startsWith('lease '));
+  assert.deepEqual(leases, [`lease default/${now}`], `the stale lease ${stale} is released`);
+  await w.systemd.stop(unit);
+  assert.deepEqual(await w.net!.leftovers(['reclaim']), []);
 });
