@@ -36,6 +36,16 @@ export interface ContainerStatus {
   outputFile?: string;
   /** Why the declaration cannot run (code, message, hint). */
   error?: { code: string; message: string; hint?: string };
+  /** Its network (declared containers): `default`, `host`, `none` or a declared network. */
+  network?: ContainerNetworkStatus;
+}
+
+export interface ContainerNetworkStatus {
+  name: string;
+  /** The container's address on it, while it runs on a network of its own. */
+  address?: string;
+  /** Forwarded ports, `HOST:CONTAINER/PROTOCOL`. */
+  ports: string[];
 }
 
 /** `agentctl run IMAGE [--name N] [-- ARGS]`. */

@@ -13,13 +13,14 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
+import type { ContainerNetworkStatus } from '../api/containers.js';
 import type { Container, HostConfig } from '../core/config/types.js';
 import { validateImageManifest, type ImageManifest } from '../core/appc/manifest.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
 import type { ContainerSpec } from '../core/containers/spec.js';
 import { ContainerSpecError } from '../core/containers/validate.js';
-import { chooseNetwork } from '../core/network/choice.js';
+import { chooseNetwork, networkNameOf } from '../core/network/choice.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
   describeContainerStep, isRunningState, planContainers, rejectionError, type ContainerStep, type InstalledContainerUnit, type PlanError,
@@ -134,6 +135,9 @@ export class ContainerService {
   private desired: Container[] | undefined;
   /** `host-agent.networks` of the configuration in force. */
   private networks: HostConfig['networks'] = [];
+  /** The address of each running container on a network of its own. */
+  private addresses = new Map<string, string>();
+  private readingAddresses = false;
   private declared = new Map<string, Declared>();
   /** Declarations the configuration rejected, by name, with why: their units are left as they are. */
   private rejected = new Map<string, PlanError>();
@@ -572,6 +576,7 @@ export class ContainerService {
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
+        network: this.networkStatus(c),
       });
     }
     // A rejected declaration: the unit of its last good state, if any, runs on as it is.
@@ -604,6 +609,38 @@ export class ContainerService {
 
   private publish(): void {
     this.opts.onStatus(this.statuses());
+    void this.refreshAddresses();
+  }
+
+  private networkStatus(c: Container): ContainerNetworkStatus {
+    const name = networkNameOf(c);
+    const address = this.addresses.get(c.name);
+    return { name, ...(address !== undefined && { address }), ports: c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`) };
+  }
+
+  /**
+   * Reads the address of each running container on a network of its own (the helper's
+   * cached result, written before the container started) and publishes again when one
+   * changed. One read at a time; a change during a read is picked up by the next publish.
+   */
+  private async refreshAddresses(): Promise<void> {
+    if (this.readingAddresses) return;
+    this.readingAddresses = true;
+    try {
+      const next = new Map<string, string>();
+      for (const c of this.desired ?? []) {
+        const network = networkNameOf(c);
+        if (network === 'host' || network === 'none') continue;
+        if (!isRunningState(this.states.partOf(containerUnitName(c.name)).activeState)) continue;
+        const address = await this.opts.units.networkAddress(c.name, network);
+        if (address !== undefined) next.set(c.name, address);
+      }
+      const changed = next.size !== this.addresses.size || [...next].some(([k, v]) => this.addresses.get(k) !== v);
+      this.addresses = next;
+      if (changed) this.opts.onStatus(this.statuses());
+    } finally {
+      this.readingAddresses = false;
+    }
   }
 }
 

@@ -47,10 +47,14 @@ export interface TestNetworks {
   leftovers(containers: string[]): Promise<string[]>;
 }
 
-export function testNetworks(t: HasAfter, runtimeDir: string): TestNetworks {
+/** Two bridge names and two free subnets of the test's own. */
+export function testNetworkNames(): { bridges: string[]; subnets: string[] } {
   const tag = randomBytes(3).toString('hex');
-  const bridges = [`hat${tag}a`, `hat${tag}b`];
-  const subnets = testSubnets(2);
+  return { bridges: [`hat${tag}a`, `hat${tag}b`], subnets: testSubnets(2) };
+}
+
+export function testNetworks(t: HasAfter, runtimeDir: string, names = testNetworkNames()): TestNetworks {
+  const { bridges, subnets } = names;
   const settings: NetworkSettings = {
     helper: HELPER, runDir: join(runtimeDir, 'network'), netnsDir: join(runtimeDir, 'netns'),
     cniPath: ['/usr/lib/cni'], bridge: bridges[0]!, subnet: subnets[0]!,

@@ -12,9 +12,14 @@ export interface NetworkChoice {
   isolation: 'nspawn' | 'fly';
 }
 
+/** The name of the network a declaration chooses: `default`, `host`, `none` or a declared one. */
+export function networkNameOf(c: { network?: string; isolation: 'nspawn' | 'fly' }): string {
+  return c.network ?? (c.isolation === 'fly' ? 'host' : DEFAULT_NETWORK);
+}
+
 /** The container's network, or a message when it names a network that is not declared. */
 export function chooseNetwork(c: NetworkChoice, declared: ReadonlyArray<{ name: string; conflist: Record<string, unknown> }>): ContainerNetwork | string {
-  const name = c.network ?? (c.isolation === 'fly' ? 'host' : DEFAULT_NETWORK);
+  const name = networkNameOf(c);
   if (name === 'host') return { mode: 'host' };
   if (name === 'none') return { mode: 'none' };
   if (name === DEFAULT_NETWORK) return { mode: 'default', dns: c.dns };

@@ -13,6 +13,8 @@ import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
 import { defaultNetworkConflist, type NetworkSettings } from '../network/default-network.js';
+import { CniRunner } from '../network/cni.js';
+import { CONTAINER_IFNAME, resultAddresses } from '../../core/network/conflist.js';
 import type { HostFacts } from './host-facts.js';
 import { prepareLayer, removeLayer } from './layer.js';
 import { containerPaths, type ContainerPaths } from './paths.js';
@@ -108,6 +110,14 @@ export class ContainerUnits {
       ...(wantedBy !== undefined && { wantedBy }),
       ...(this.options.network && { network: { helper: this.options.network.helper, runDir: this.options.network.runDir, netnsDir: this.options.network.netnsDir, cniPath: this.options.network.cniPath } }),
     };
+  }
+
+  /** The address of a running container on a network of its own (from the result cached for DEL). */
+  async networkAddress(name: string, network: string): Promise<string | undefined> {
+    const settings = this.options.network;
+    if (settings === undefined) return undefined;
+    const cached = await new CniRunner({ cniPath: settings.cniPath, runDir: settings.runDir }).cached(network, { container: name, ifname: CONTAINER_IFNAME }).catch(() => undefined);
+    return resultAddresses(cached?.result)[0];
   }
 
   /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */

@@ -44,7 +44,7 @@ export interface AgentWorld {
 }
 
 /** Builds, signs, trusts and stores the busybox image; starts agentd on `config`. */
-export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string }) => string): Promise<AgentWorld> {
+export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string }) => string, agentEnv: Record<string, string> = {}): Promise<AgentWorld> {
   const sbx = await startSandbox(t);
   const stateDir = join(sbx.dir, 'state');
   const scratch = join(sbx.dir, 'scratch');
@@ -76,10 +76,11 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
   await writeConfig(config({ scratch }));
   const systemd = await SystemdManager.connect('session', sbx.env);
   t.after(() => systemd.close());
+  const environment = Object.entries(agentEnv).map(([k, v]) => `Environment=${k}=${v}\n`).join('');
   await writeFile(join(sbx.unitDir, AGENT_UNIT), agentdUnit([
     `--config ${configFile}`, `--config-dir ${sbx.dir}/config.d`, `--system-config-dir ${sbx.dir}/lib-config.d`,
     `--state-dir ${stateDir}`, `--host-root ${sbx.dir}/root`, `--trust-dir ${keystore.adminDir}`, `--system-trust-dir ${keystore.systemDir}`,
-  ]));
+  ]).replace('[Service]\n', `[Service]\n${environment}`));
   await systemd.daemonReload();
   await systemd.start(AGENT_UNIT);
 

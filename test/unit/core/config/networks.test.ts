@@ -19,10 +19,10 @@ test('networks are CNI conflists as JSON text; containers choose one, with names
       image: example.com/web:1.4.0
 `));
   assert.deepEqual(lines(result), []);
-  assert.deepEqual(result.config.networks.map((n) => ({ name: n.name, conflist: n.conflist })), [
+  assert.deepEqual(result.config!.networks.map((n) => ({ name: n.name, conflist: n.conflist })), [
     { name: 'backend', conflist: { cniVersion: '1.0.0', plugins: [{ type: 'bridge', bridge: 'backend0' }] } },
   ]);
-  const [web, plain] = result.config.containers;
+  const [web, plain] = result.config!.containers;
   assert.equal(web!.network, 'backend');
   assert.deepEqual(web!.dns, ['192.0.2.53', '2001:db8::53']);
   assert.equal(plain!.network, undefined);
