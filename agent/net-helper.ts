@@ -18,12 +18,9 @@ async function main(argv: string[]): Promise<number> {
   }
   const attachment = JSON.parse(json) as NetworkAttachment;
   try {
-    if (command === 'up') {
-      const addresses = await networkUp(attachment);
-      process.stderr.write(`agentd-net: ${attachment.container} on network ${attachment.conflist.name}: ${addresses.join(', ') || 'no address'}\n`);
-    } else {
-      await networkDown(attachment);
-    }
+    // Silent on success: its output is the container's (its last lines show in ps).
+    if (command === 'up') await networkUp(attachment);
+    else await networkDown(attachment);
     return 0;
   } catch (e) {
     process.stderr.write(`agentd-net: ${command} ${attachment.container}: ${describeError(e)}\n`);

@@ -53,10 +53,10 @@ export function testNetworkNames(): { bridges: string[]; subnets: string[] } {
   return { bridges: [`hat${tag}a`, `hat${tag}b`], subnets: testSubnets(2) };
 }
 
-export function testNetworks(t: HasAfter, runtimeDir: string, names = testNetworkNames()): TestNetworks {
+export function testNetworks(t: HasAfter, runtimeDir: string, names = testNetworkNames(), helper = HELPER): TestNetworks {
   const { bridges, subnets } = names;
   const settings: NetworkSettings = {
-    helper: HELPER, runDir: join(runtimeDir, 'network'), netnsDir: join(runtimeDir, 'netns'),
+    helper, runDir: join(runtimeDir, 'network'), netnsDir: join(runtimeDir, 'netns'),
     cniPath: ['/usr/lib/cni'], bridge: bridges[0]!, subnet: subnets[0]!,
   };
   const secondConflist = JSON.stringify({

@@ -1,6 +1,6 @@
 /**
  * Container networks under agentd: a declared container on the default network (a bridge
- * and subnet of the test's own, through HOST_AGENT_BRIDGE/HOST_AGENT_SUBNET) serves through
+ * and subnet of the world's own, through HOST_AGENT_BRIDGE/HOST_AGENT_SUBNET) serves through
  * its port on 127.0.0.1; ps shows its network, address and ports; kill -9 of agentd leaves
  * its network untouched (same namespace, address, veth, rules) and the restarted agent
  * adopts it; removing it from the configuration leaves nothing behind.
@@ -12,7 +12,7 @@ import { mkdir, readlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { agentctl } from '../../lib/agent.js';
-import { testNetworkNames, testNetworks, type TestNetworks } from '../../lib/cni-net.js';
+import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
 import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
 
 let w: AgentWorld;
@@ -48,9 +48,8 @@ async function freePort(): Promise<number> {
 before(async () => {
   const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
   port = await freePort();
-  const names = testNetworkNames();
-  w = await makeAgentWorld(suite, ({ scratch }) => cloudConfig(scratch), { HOST_AGENT_BRIDGE: names.bridges[0]!, HOST_AGENT_SUBNET: names.subnets[0]! });
-  net = testNetworks(suite, join(w.sbx.env.XDG_RUNTIME_DIR!, 'host-agent'), names);
+  w = await makeAgentWorld(suite, ({ scratch }) => cloudConfig(scratch));
+  net = testNetworks(suite, join(w.sbx.env.XDG_RUNTIME_DIR!, 'host-agent'), w.network);
   await mkdir(join(w.scratch, 'web'), { recursive: true });
   await writeFile(join(w.scratch, 'web/index.html'), 'served by web\n');
 });

@@ -3,7 +3,7 @@
  * real iptables and network namespaces the tests create, on bridges and subnets of the
  * tests' own. Traffic only between the containers, the bridges and loopback.
  */
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
@@ -25,6 +25,14 @@ const cleanups: Array<() => unknown> = [];
 
 before(async () => {
   w = await makeWorld({ after: (fn) => cleanups.push(fn) }, { network: true });
+});
+
+// What a failed test left running is stopped before the next test lists what is left.
+afterEach(async () => {
+  for (const u of await w.systemd.listUnits(['container-*.service'])) {
+    if (u.activeState !== 'inactive') await w.systemd.stop(u.name).catch(() => undefined);
+    await w.systemd.resetFailed(u.name).catch(() => undefined);
+  }
 });
 
 // Containers a failed test left running are stopped (their ExecStopPost tears their networks
@@ -69,9 +77,13 @@ function containerInit(nspawnPid: number): number {
   return Number(execFileSync('cat', [`/proc/${nspawnPid}/task/${nspawnPid}/children`], { encoding: 'utf8' }).trim().split(/\s+/)[0]);
 }
 
-/** Shell: an HTTP GET with busybox nc (static wget crashes in getservbyname without NSS), body to FILE, status to FILE.rc. */
+/**
+ * Shell: an HTTP GET with busybox nc (static wget crashes in getservbyname without NSS),
+ * tried 3 times (a server just started may not listen yet); body to FILE, status to FILE.rc.
+ */
 function get(host: string, port: string, file: string): string {
-  return `printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ${host} ${port} > ${file}.raw 2>${file}.err; echo $? > ${file}.rc; sed '1,/^\\r$/d' ${file}.raw > ${file}`;
+  return `for i in 1 2 3; do printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 2 ${host} ${port} > ${file}.raw 2>${file}.err; rc=$?; `
+    + `[ $rc = 0 ] && [ -s ${file}.raw ] && break; rc=1; sleep 0.3; done; sed '1,/^\\r$/d' ${file}.raw > ${file}; echo $rc > ${file}.rc`;
 }
 
 const WAIT_GO = 'while [ ! -e /data/go ]; do sleep 0.05; done';

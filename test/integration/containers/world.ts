@@ -57,7 +57,7 @@ const MANIFEST = {
   app: { exec: ['/bin/sh', '-c', 'echo image default'], user: '0', group: '0', environment: [{ name: 'FROM_IMAGE', value: 'image' }, { name: 'GREETING', value: 'from image' }] },
 };
 
-export async function makeWorld(t: HasAfter, opts: { network?: boolean } = {}): Promise<World> {
+export async function makeWorld(t: HasAfter, opts: { network?: boolean; helper?: string[] } = {}): Promise<World> {
   const sbx = await startSandbox(t);
   const base = await tmpdir(t, 'host-agent-containers-');
   const stateDir = join(base, 'state');
@@ -80,7 +80,7 @@ export async function makeWorld(t: HasAfter, opts: { network?: boolean } = {}): 
       await rmdir(dir).catch(() => undefined);
     }
   });
-  const net = opts.network ? testNetworks(t, join(base, 'run')) : undefined;
+  const net = opts.network ? testNetworks(t, join(base, 'run'), undefined, opts.helper) : undefined;
   const units = new ContainerUnits({
     ...(net && { network: net.settings }),
     stateDir,
