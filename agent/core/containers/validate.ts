@@ -151,7 +151,7 @@ export function hostProblems(input: RenderInput): SpecProblem[] {
     problems.push({ field: 'host.network', message: 'a container network needs the host\'s network settings (helper, run and netns directories)' });
   }
   const networkPaths = [
-    ['host.network.helper', host.network?.helper[0] ?? (host.network && '')],
+    ['host.network.helper', host.network?.helper[0]],
     ['host.network.runDir', host.network?.runDir],
     ['host.network.netnsDir', host.network?.netnsDir],
   ] as const;

@@ -33,7 +33,7 @@ function keyOf(a: NetworkAttachment, netns: string): { container: string; ifname
   return { container: a.container, ifname: a.ifname, netns };
 }
 
-export async function networkUp(a: NetworkAttachment, opts: AttachOptions = { resolvConf: '/etc/resolv.conf' }): Promise<string[]> {
+export async function networkUp(a: NetworkAttachment, opts: AttachOptions = { resolvConf: '/etc/resolv.conf' }): Promise<void> {
   const runner = runnerFor(a);
   const leftover = await runner.cached(a.conflist.name, a) !== undefined || await access(a.netns).then(() => true, () => false);
   if (leftover) await networkDown(a);
@@ -45,7 +45,6 @@ export async function networkUp(a: NetworkAttachment, opts: AttachOptions = { re
     const host = parseResolvConf(await readFile(opts.resolvConf, 'utf8').catch(() => ''));
     await writeFileAtomic(join(dir, 'resolv.conf'), containerResolvConf(host, a.dns), { mkdirs: true });
     await writeFileAtomic(join(dir, 'hosts'), containerHosts(a.container, addresses));
-    return addresses;
   } catch (e) {
     await networkDown(a).catch(() => undefined);
     throw e;
