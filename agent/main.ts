@@ -29,6 +29,7 @@ import { chooseHostnameStore } from './host/hostname.js';
 import { autoUpdateHolders, ImageService } from './daemon/image-service.js';
 import { readHostFacts } from './host/containers/host-facts.js';
 import { ContainerUnits } from './host/containers/units.js';
+import { helperCommand, networkSettings } from './host/network/default-network.js';
 import { ContainerService, serviceImages } from './daemon/container-service.js';
 import { readOsVersion, UpdateService } from './daemon/update-service.js';
 import { RebootCoordinator, rebootSettingsFrom } from './daemon/reboot-coordinator.js';
@@ -130,6 +131,10 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
       images: { rootfs: (id) => join(options.stateDir, 'images', id, 'rootfs') },
       // Enabled container units start at boot before, and without, the agent.
       wantedBy: options.bus === 'system' ? 'machines.target' : 'default.target',
+      network: networkSettings(options.runtimeDir, helperCommand(), {
+        ...(process.env.HOST_AGENT_BRIDGE && { bridge: process.env.HOST_AGENT_BRIDGE }),
+        ...(process.env.HOST_AGENT_SUBNET && { subnet: process.env.HOST_AGENT_SUBNET }),
+      }),
     }),
     images: serviceImages(images),
     onStatus: (list) => board.setContainers(list),

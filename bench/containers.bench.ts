@@ -39,7 +39,9 @@ const AGENTD = join(REPO, 'dist/agent/main.js');
 const AGENTCTL = join(REPO, 'dist/agent/cli/main.js');
 
 function declaration(name: string): string {
-  return `    - name: ${name}\n      image: ${IMAGE}:1.0.0\n      exec: [/bin/sleep, "600"]\n`;
+  // On the host's network: this bench measures the unit against bare nspawn; the cost of
+  // a container network is bench/network.bench.ts's.
+  return `    - name: ${name}\n      image: ${IMAGE}:1.0.0\n      exec: [/bin/sleep, "600"]\n      network: host\n`;
 }
 
 function cloudConfig(names: string[]): string {

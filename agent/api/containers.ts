@@ -38,6 +38,16 @@ export interface ContainerStatus {
   error?: { code: string; message: string; hint?: string };
   /** Fields withheld from a caller who is not privileged (e.g. `lastOutput`): see ./redact.ts. */
   hidden?: string[];
+  /** Its network (declared containers): `default`, `host`, `none` or a declared network. */
+  network?: ContainerNetworkStatus;
+}
+
+export interface ContainerNetworkStatus {
+  name: string;
+  /** The container's address on it, while it runs on a network of its own. */
+  address?: string;
+  /** Forwarded ports, `HOST:CONTAINER/PROTOCOL`. */
+  ports: string[];
 }
 
 /** `agentctl run IMAGE [--name N] [-- ARGS]`. */

@@ -13,11 +13,14 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
+import type { ContainerNetworkStatus } from '../api/containers.js';
 import type { Container, HostConfig } from '../core/config/types.js';
 import { validateImageManifest, type ImageManifest } from '../core/appc/manifest.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
 import type { ContainerSpec } from '../core/containers/spec.js';
+import { ContainerSpecError } from '../core/containers/validate.js';
+import { chooseNetwork, networkNameOf } from '../core/network/choice.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
   describeContainerStep, isRunningState, planContainers, rejectionError, type ContainerStep, type InstalledContainerUnit, type PlanError,
@@ -130,6 +133,11 @@ export class ContainerService {
   private manager: SystemdManager | undefined;
   private detach: Array<() => void> = [];
   private desired: Container[] | undefined;
+  /** `host-agent.networks` of the configuration in force. */
+  private networks: HostConfig['networks'] = [];
+  /** The address of each running container on a network of its own. */
+  private addresses = new Map<string, string>();
+  private readingAddresses = false;
   private declared = new Map<string, Declared>();
   /** Declarations the configuration rejected, by name, with why: their units are left as they are. */
   private rejected = new Map<string, PlanError>();
@@ -197,6 +205,7 @@ export class ContainerService {
   reconcile(config?: HostConfig): Promise<ContainerReport> {
     if (config) {
       this.desired = config.containers;
+      this.networks = config.networks;
       this.rejected = new Map(config.rejectedContainers.map((r) => [r.name, rejectionError(r)]));
     }
     return this.opts.runner.run('reconcile containers', () => this.reconcileNow());
@@ -437,7 +446,7 @@ export class ContainerService {
         d.imageId = image.id;
         const version = image.manifest.labels?.find((l) => l.name === 'version')?.value;
         if (version !== undefined) d.version = version;
-        d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image));
+        d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image, this.networks));
         prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: image.id });
       } catch (e) {
         d.error = planError(e);
@@ -466,7 +475,7 @@ export class ContainerService {
     const image = await find(installed.imageId);
     if (!image || !answersTo(image.manifest, spec.image)) return undefined;
     // Refused with this image: the declared reference is resolved anew (and its error reported).
-    const rendered = await this.opts.units.render(toSpec(spec, image)).catch(() => undefined);
+    const rendered = await this.opts.units.render(toSpec(spec, image, this.networks)).catch(() => undefined);
     return rendered?.hash === installed.hash ? { image, rendered } : undefined;
   }
 
@@ -567,6 +576,7 @@ export class ContainerService {
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
+        network: this.networkStatus(c),
       });
     }
     // A rejected declaration: the unit of its last good state, if any, runs on as it is.
@@ -599,6 +609,38 @@ export class ContainerService {
 
   private publish(): void {
     this.opts.onStatus(this.statuses());
+    void this.refreshAddresses();
+  }
+
+  private networkStatus(c: Container): ContainerNetworkStatus {
+    const name = networkNameOf(c);
+    const address = this.addresses.get(c.name);
+    return { name, ...(address !== undefined && { address }), ports: c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`) };
+  }
+
+  /**
+   * Reads the address of each running container on a network of its own (the helper's
+   * cached result, written before the container started) and publishes again when one
+   * changed. One read at a time; a change during a read is picked up by the next publish.
+   */
+  private async refreshAddresses(): Promise<void> {
+    if (this.readingAddresses) return;
+    this.readingAddresses = true;
+    try {
+      const next = new Map<string, string>();
+      for (const c of this.desired ?? []) {
+        const network = networkNameOf(c);
+        if (network === 'host' || network === 'none') continue;
+        if (!isRunningState(this.states.partOf(containerUnitName(c.name)).activeState)) continue;
+        const address = await this.opts.units.networkAddress(c.name, network);
+        if (address !== undefined) next.set(c.name, address);
+      }
+      const changed = next.size !== this.addresses.size || [...next].some(([k, v]) => this.addresses.get(k) !== v);
+      this.addresses = next;
+      if (changed) this.opts.onStatus(this.statuses());
+    } finally {
+      this.readingAddresses = false;
+    }
   }
 }
 
@@ -618,7 +660,9 @@ function parseRunRequest(json: unknown): RunRequest {
 }
 
 /** The renderer's input from a declaration and its stored image. */
-export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }): ContainerSpec {
+export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }, networks: HostConfig['networks'] = []): ContainerSpec {
+  const network = chooseNetwork(c, networks);
+  if (typeof network === 'string') throw new ContainerSpecError(c.name, [{ field: 'network', message: network }]);
   return {
     name: c.name,
     image,
@@ -634,5 +678,6 @@ export function toSpec(c: Container, image: { id: string; manifest: ImageManifes
     restart: c.restart,
     isolation: c.isolation,
     ...(c.privateUsers !== undefined && { privateUsers: c.privateUsers }),
+    network,
   };
 }

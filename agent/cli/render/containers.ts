@@ -29,6 +29,8 @@ export function renderContainers(list: ContainerStatus[], color: boolean, now = 
     { header: 'PID', value: (c) => (c.mainPid ? String(c.mainPid) : '-') },
     { header: 'UPTIME', value: (c) => (c.state === 'running' && c.activeSince ? humanDuration((now.getTime() - Date.parse(c.activeSince)) / 1000) : '-') },
     { header: 'RESTARTS', value: (c) => String(c.nRestarts) },
+    { header: 'NETWORK', value: (c) => (c.network ? [c.network.name, c.network.address].filter(Boolean).join(' ') : '-') },
+    { header: 'PORTS', value: (c) => (c.network?.ports.length ? c.network.ports.join(',') : '-') },
   ]);
   const details: string[] = [];
   for (const c of list) {

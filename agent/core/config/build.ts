@@ -17,7 +17,7 @@ import type { Report } from './report.js';
 import { child, present, type Named } from './schema.js';
 import type { MapNode, TreeNode } from './tree.js';
 import type {
-  ConfiguredWindow, Container, DropIn, HostConfig, Isolation, LocksmithConfig, Origin, Port, Protocol,
+  ConfiguredWindow, Container, DeclaredNetwork, DropIn, HostConfig, Isolation, LocksmithConfig, Origin, Port, Protocol,
   RestartPolicy, TrustEntry, Unit, UnitCommand, User, Volume, WriteFile,
 } from './types.js';
 
@@ -227,8 +227,21 @@ function readContainer(reader: Reader, item: MapNode): Container | undefined {
     ...optional('workingDirectory', r.text(item, 'working_directory')),
     ports,
     ...optional('privateUsers', privateUsers === 'true' ? 'yes' : privateUsers === 'false' ? 'no' : privateUsers),
+    ...optional('network', r.text(item, 'network')),
+    dns: r.strings(item, 'dns') ?? [],
     origin: r.origin(item),
   };
+}
+
+function readNetwork(r: Reader, item: MapNode): DeclaredNetwork | undefined {
+  const name = r.required(item, 'name', 'a network', 'backend');
+  const text = r.required(item, 'conflist', 'a network', '\'{"cniVersion": "1.0.0", "plugins": [{"type": "bridge", …}]}\'');
+  if (name === undefined || text === undefined) return undefined;
+  try {
+    return { name, conflist: JSON.parse(text) as Record<string, unknown>, origin: r.origin(item) };
+  } catch {
+    return undefined; // reported by the schema's check
+  }
 }
 
 function readTrust(r: Reader, item: MapNode): TrustEntry | undefined {
@@ -304,5 +317,6 @@ export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): 
       ...optional('window', r.window(r.map(images, 'window'), 'start', 'length')),
     },
     trust: defined(r.items(agent, 'trust').map((i) => readTrust(r, i))),
+    networks: defined(r.items(agent, 'networks').map((i) => readNetwork(r, i))),
   };
 }

@@ -10,7 +10,30 @@ import {
   checkIsolation, checkMemory, checkPort, checkPrivateUsers, checkProtocol, checkRestart, checkTrustPrefix,
   checkUserOrGroup, checkWindowLength, checkWindowStart,
 } from './checks.js';
-import { bool, int, isolatedList, list, str, struct, type Schema } from './schema.js';
+import { conflistProblems, DEFAULT_NETWORK } from '../network/conflist.js';
+import { bool, int, isolatedList, list, str, struct, type Schema, type ValueCheck } from './schema.js';
+
+const NETWORK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+const BUILT_IN_NETWORKS = [DEFAULT_NETWORK, 'host', 'none'];
+
+const checkNetworkChoice: ValueCheck<string> = (v) => (NETWORK_NAME.test(v) ? undefined
+  : `invalid network "${v}": use default, host, none or the name of a network of host-agent.networks`);
+const checkNetworkName: ValueCheck<string> = (v) => (!NETWORK_NAME.test(v)
+  ? `invalid network name "${v}": lower-case letters, digits, ".", "_" or "-", at most 63`
+  : BUILT_IN_NETWORKS.includes(v) ? `"${v}" is a built-in network; give the declared network another name` : undefined);
+const checkNameserver: ValueCheck<string> = (v) => (/^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)$/.test(v) ? undefined
+  : `invalid nameserver "${v}": an IPv4 or IPv6 address such as 192.0.2.53`);
+/** A CNI conflist, as JSON text (the file format of /etc/cni/net.d/*.conflist). */
+const checkConflist: ValueCheck<string> = (v) => {
+  let value: unknown;
+  try {
+    value = JSON.parse(v);
+  } catch (e) {
+    return `the conflist is not JSON (${(e as Error).message}); write the CNI conflist as a JSON text, e.g. {"cniVersion": "1.0.0", "plugins": [{"type": "bridge", …}]}`;
+  }
+  const problems = conflistProblems(value);
+  return problems.length > 0 ? `invalid conflist: ${problems.join('; ')}` : undefined;
+};
 
 const container = struct({
   name: str({ check: checkContainerName }),
@@ -32,7 +55,11 @@ const container = struct({
   working_directory: str({ check: absolutePath('working directory') }),
   ports: list(struct({ host: int(checkPort), container: int(checkPort), protocol: str({ check: checkProtocol }) })),
   private_users: str({ check: checkPrivateUsers }),
+  network: str({ check: checkNetworkChoice }),
+  dns: list(str({ check: checkNameserver })),
 });
+
+const network = struct({ name: str({ check: checkNetworkName }), conflist: str({ check: checkConflist }) });
 
 const images = struct({
   check: str({ check: checkCron }),
@@ -45,4 +72,5 @@ export const HOST_AGENT: Schema = struct({
   containers: isolatedList(container, 'name', 'container'),
   images,
   trust: list(trust, 'prefix'),
+  networks: list(network, 'name'),
 });

@@ -145,6 +145,18 @@ export interface Container {
   ports: Port[];
   /** systemd-nspawn --private-users= value (`yes`, `no`, `pick`, `identity`, `UID[:COUNT]`). */
   privateUsers?: string;
+  /** `default`, `host`, `none` or a declared network's name; absent: `default` (fly: `host`). */
+  network?: string;
+  /** Nameservers for the container's resolv.conf; empty: the host's. */
+  dns: string[];
+  origin: Origin;
+}
+
+/** A network of `host-agent.networks`: a CNI conflist containers choose with `network:`. */
+export interface DeclaredNetwork {
+  name: string;
+  /** The conflist as parsed (checked by the schema). */
+  conflist: Record<string, unknown>;
   origin: Origin;
 }
 
@@ -192,4 +204,5 @@ export interface HostConfig {
   rejectedContainers: RejectedContainer[];
   images: ImagePolicy;
   trust: TrustEntry[];
+  networks: DeclaredNetwork[];
 }

@@ -11,6 +11,7 @@
  * report READY to systemd (Type=notify). Pure: no I/O.
  */
 import type { Limits } from './limits.js';
+import { networkEnter, nspawnNetworkArgs } from './network.js';
 import type { ContainerHost, ResolvedContainer } from './spec.js';
 
 /** Joins the cgroup v1 directories given as `DIR FILE VALUE` triplets up to `--`, mounts
@@ -65,8 +66,7 @@ function nspawnArgs(c: ResolvedContainer, host: ContainerHost, limits: Limits): 
   for (const [name, value] of c.environment) args.push(`--setenv=${name}=${value}`);
   const idmap = c.privateUsers !== undefined ? ':idmap' : '';
   for (const v of c.volumes) args.push(`${v.readOnly ? '--bind-ro' : '--bind'}=${v.host}:${v.path}${idmap}`);
-  if (c.ports.length > 0) args.push('--network-veth');
-  for (const p of c.ports) args.push(`--port=${p.protocol}:${p.host}:${p.container}`);
+  args.push(...nspawnNetworkArgs(c, host, idmap));
   args.push(...limits.nspawnArgs, '--as-pid2', '--', ...c.exec);
   return args;
 }
@@ -78,6 +78,7 @@ export function nspawnCommand(c: ResolvedContainer, host: ContainerHost, limits:
     'unshare', '--mount', '--propagation', 'private', '--',
     '/bin/sh', '-c', LAUNCH_SCRIPT, `container-${c.name}`, ...cgroups, '--',
     overlayOptions(host), host.layer.merged,
+    ...networkEnter(c, host),
     ...nspawnArgs(c, host, limits),
   ];
 }

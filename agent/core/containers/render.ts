@@ -9,6 +9,7 @@
  */
 import { specHash, type Sha256Hex } from './canonical.js';
 import { limitsOf, type Limits } from './limits.js';
+import { networkCommands } from './network.js';
 import { legacyCgroupWrites, nspawnCommand, overlayOptions } from './nspawn.js';
 import { commandLine, escapeSpecifiers, quoteWord } from './quote.js';
 import { resolve, type ContainerHost, type RenderInput, type ResolvedContainer } from './spec.js';
@@ -82,7 +83,11 @@ function comment(name: string): string {
 }
 
 function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, hash: string): string {
-  const cleanup: Lines = legacyCgroupWrites(c, host, limits).map(([dir]) => ['ExecStopPost', `-${commandLine(['rmdir', dir])}`]);
+  const net = networkCommands(c, host);
+  const cleanup: Lines = [
+    ...(net ? [['ExecStopPost', `-${commandLine(net[1])}`] as [string, string]] : []),
+    ...legacyCgroupWrites(c, host, limits).map(([dir]): [string, string] => ['ExecStopPost', `-${commandLine(['rmdir', dir])}`]),
+  ];
   const service: Lines = [
     ['Type', 'notify'],
     ['Slice', 'machine.slice'],
@@ -91,6 +96,7 @@ function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, h
     ['Restart', c.restart],
     ...limits.properties,
     ...output(host),
+    ...(net ? [['ExecStartPre', commandLine(net[0])] as [string, string]] : []),
     ['ExecStart', commandLine(nspawnCommand(c, host, limits))],
     ...cleanup,
   ];

@@ -7,6 +7,8 @@
  */
 import type { ImageManifest } from '../appc/manifest.js';
 import type { Isolator } from '../appc/isolators.js';
+import type { ContainerNetwork } from '../network/types.js';
+import type { NetworkHost } from './network.js';
 
 export type Isolation = 'nspawn' | 'fly';
 export type RestartPolicy = 'no' | 'on-success' | 'on-failure' | 'on-abnormal' | 'on-watchdog' | 'on-abort' | 'always';
@@ -52,6 +54,8 @@ export interface ContainerSpec {
    * user namespace with a range of its own). `false`, `no`: none. Also `identity`, `UID[:COUNT]`.
    */
   privateUsers?: string;
+  /** Absent: the host's network. The host side resolves `default` and declared networks to their conflist. */
+  network?: ContainerNetwork;
 }
 
 /** Host paths and facts for one container, computed by agent/host/containers. */
@@ -72,6 +76,8 @@ export interface ContainerHost {
   outputFile?: string;
   /** `[Install] WantedBy=` target; absent: no [Install] section. */
   wantedBy?: string;
+  /** Where container networks live and how to run the network helper; needed for a CNI network. */
+  network?: NetworkHost;
 }
 
 export interface RenderInput {
@@ -99,6 +105,7 @@ export interface ResolvedContainer {
   isolation: Isolation;
   /** nspawn --private-users= value, or undefined for none. */
   privateUsers?: string;
+  network: ContainerNetwork;
 }
 
 /** Normalises the privateUsers setting: undefined means no user namespace. */
@@ -132,6 +139,7 @@ export function resolve(spec: ContainerSpec): ResolvedContainer {
     restart: spec.restart,
     isolation: spec.isolation,
     ...withPrivateUsers(resolvePrivateUsers(spec.privateUsers, spec.isolation)),
+    network: spec.network ?? { mode: 'host' },
   };
 }
 

@@ -7,6 +7,7 @@
 import { AgentError } from '../errors.js';
 import { acIdentifierProblem, acNameProblem } from '../appc/names.js';
 import { isFullImageId } from '../appc/hash.js';
+import { conflistProblems } from '../network/conflist.js';
 import { resolvePrivateUsers, type ContainerSpec, type RenderInput } from './spec.js';
 
 export interface SpecProblem {
@@ -36,6 +37,7 @@ const PRIVATE_USERS = /^(yes|no|true|false|pick|identity|[0-9]+(:[0-9]+)?)$/;
 const CONTROL = /[\x00-\x08\x0a-\x1f\x7f]/;
 /** Characters that would split a `--bind=SRC:DST`, `BindPaths=` or overlay option. */
 const PATH_SEPARATORS = /[:,\s]/;
+const IP_ADDRESS = /^(\d{1,3}(\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]+)$/;
 
 function pathProblem(path: string, what: string): string | undefined {
   if (!path.startsWith('/')) return `${what} must be an absolute path, got "${path}"`;
@@ -87,6 +89,7 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
     seenPaths.add(v.path);
   });
 
+  const network = spec.network?.mode ?? 'host';
   const seenPorts = new Set<string>();
   spec.ports.forEach((p, i) => {
     for (const field of ['host', 'container'] as const) {
@@ -98,8 +101,17 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
     seenPorts.add(key);
     if (spec.isolation === 'fly' && p.host !== p.container) {
       add(`ports[${i}]`, 'isolation fly shares the host network, so a port cannot be mapped to another number');
+    } else if (network === 'host' && p.host !== p.container) {
+      add(`ports[${i}]`, 'on network host the container binds host ports itself, so a port cannot be mapped to another number; use a container network (default)');
+    } else if (network === 'none') {
+      add(`ports[${i}]`, 'network none has no interface to forward a port to; use a container network (default)');
     }
   });
+  if (spec.isolation === 'fly' && network !== 'host') add('network', 'isolation fly shares the host network; use network host or isolation nspawn');
+  if (spec.network?.mode === 'cni') {
+    for (const problem of conflistProblems(spec.network.conflist)) add('network', problem);
+    spec.network.dns.forEach((d, i) => add(`dns[${i}]`, IP_ADDRESS.test(d) ? undefined : `a nameserver is an IPv4 or IPv6 address, got "${d}"`));
+  }
 
   if (spec.memoryBytes !== undefined && !(Number.isSafeInteger(spec.memoryBytes) && spec.memoryBytes > 0)) {
     add('memory', `memory must be a positive number of bytes, got ${spec.memoryBytes}`);
@@ -132,6 +144,18 @@ export function hostProblems(input: RenderInput): SpecProblem[] {
   ];
   const problems: SpecProblem[] = [];
   for (const [field, path] of paths) {
+    const message = path === undefined ? undefined : pathProblem(path, field);
+    if (message !== undefined) problems.push({ field, message });
+  }
+  if ((input.spec.network?.mode === 'cni' || input.spec.network?.mode === 'default') && host.network === undefined) {
+    problems.push({ field: 'host.network', message: 'a container network needs the host\'s network settings (helper, run and netns directories)' });
+  }
+  const networkPaths = [
+    ['host.network.helper', host.network?.helper[0]],
+    ['host.network.runDir', host.network?.runDir],
+    ['host.network.netnsDir', host.network?.netnsDir],
+  ] as const;
+  for (const [field, path] of networkPaths) {
     const message = path === undefined ? undefined : pathProblem(path, field);
     if (message !== undefined) problems.push({ field, message });
   }

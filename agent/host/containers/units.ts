@@ -12,6 +12,9 @@ import { containerOfOrigin, containerUnitName, IMAGE_KEY, renderContainer, specH
 import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
+import { defaultNetworkConflist, type NetworkSettings } from '../network/default-network.js';
+import { CniRunner } from '../network/cni.js';
+import { CONTAINER_IFNAME, resultAddresses } from '../../core/network/conflist.js';
 import type { HostFacts } from './host-facts.js';
 import { prepareLayer, removeLayer } from './layer.js';
 import { containerPaths, type ContainerPaths } from './paths.js';
@@ -28,6 +31,8 @@ export interface ContainerUnitsOptions {
   output: 'journal' | 'file';
   /** `[Install] WantedBy=` of the units; absent: none. */
   wantedBy?: string;
+  /** Container networks; absent: containers on a network other than host or none are refused. */
+  network?: NetworkSettings;
 }
 
 export interface InstalledContainer {
@@ -103,7 +108,22 @@ export class ContainerUnits {
       ...(facts.legacyCgroups && { legacyCgroups: facts.legacyCgroups }),
       ...(output === 'file' && { outputFile: p.output }),
       ...(wantedBy !== undefined && { wantedBy }),
+      ...(this.options.network && { network: { helper: this.options.network.helper, runDir: this.options.network.runDir, netnsDir: this.options.network.netnsDir, cniPath: this.options.network.cniPath } }),
     };
+  }
+
+  /** The address of a running container on a network of its own (from the result cached for DEL). */
+  async networkAddress(name: string, network: string): Promise<string | undefined> {
+    const settings = this.options.network;
+    if (settings === undefined) return undefined;
+    const cached = await new CniRunner({ cniPath: settings.cniPath, runDir: settings.runDir }).cached(network, { container: name, ifname: CONTAINER_IFNAME }).catch(() => undefined);
+    return resultAddresses(cached?.result)[0];
+  }
+
+  /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */
+  private async withNetwork(spec: ContainerSpec): Promise<ContainerSpec> {
+    if (spec.network?.mode !== 'default' || this.options.network === undefined) return spec;
+    return { ...spec, network: { mode: 'cni', conflist: await defaultNetworkConflist(this.options.network), dns: spec.network.dns } };
   }
 
   /**
@@ -111,7 +131,8 @@ export class ContainerUnits {
    * user under nspawn needs getent in the image) and the
    * rendered units. Throws ContainerSpecError listing the problems of this container.
    */
-  async render(spec: ContainerSpec): Promise<RenderedContainer> {
+  async render(declared: ContainerSpec): Promise<RenderedContainer> {
+    const spec = await this.withNetwork(declared);
     if (!this.options.facts.overlay) {
       throw new AgentError({
         code: 'container.no-overlay',

@@ -94,7 +94,7 @@ test('a declared container runs from the signed image and answers', async () => 
   assert.equal(out, 'answer-web\n');
   const ps = await agentctl(['ps'], { env: w.sbx.env });
   assert.equal(ps.code, 0, ps.stderr);
-  assert.match(ps.stdout, /^NAME +IMAGE +VERSION +STATE +PID +UPTIME +RESTARTS$/m);
+  assert.match(ps.stdout, /^NAME +IMAGE +VERSION +STATE +PID +UPTIME +RESTARTS +NETWORK +PORTS$/m);
   assert.match(ps.stdout, new RegExp(`^web +${IMAGE}:1\\.0\\.0 +1\\.0\\.0 +running +${web!.mainPid} `, 'm'));
 });
 

@@ -15,6 +15,7 @@ import { agentctl, agentdUnit } from '../../lib/agent.js';
 import { makeGpg } from '../../lib/gpg.js';
 import { startSandbox, type Sandbox, type SandboxOptions } from '../../lib/sandbox.js';
 import { eventually } from '../../lib/eventually.js';
+import { removeBridges, testNetworkNames } from '../../lib/cni-net.js';
 
 interface HasAfter {
   after(fn: () => unknown): void;
@@ -26,6 +27,8 @@ const APPLETS = ['sleep', 'false', 'true', 'dd', 'head', 'id', 'mkdir', 'rm', 't
 
 export interface AgentWorld {
   sbx: Sandbox;
+  /** The bridges and subnets of the test's own; the agent's default network is the first. */
+  network: { bridges: string[]; subnets: string[] };
   systemd: SystemdManager;
   stateDir: string;
   /** A directory for volumes. */
@@ -45,6 +48,11 @@ export interface AgentWorld {
 
 /** Builds, signs, trusts and stores the busybox image; starts agentd on `config`. */
 export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string }) => string, opts: SandboxOptions = {}): Promise<AgentWorld> {
+  // The default network on a bridge and subnet of this world's own, removed by name after
+  // the sandbox (registered first: the worlds' users run cleanups last-in first-out).
+  const network = testNetworkNames();
+  t.after(() => removeBridges(network.bridges));
+  const agentEnv = { HOST_AGENT_BRIDGE: network.bridges[0]!, HOST_AGENT_SUBNET: network.subnets[0]! };
   const sbx = await startSandbox(t, opts);
   const stateDir = join(sbx.dir, 'state');
   const scratch = join(sbx.dir, 'scratch');
@@ -76,10 +84,11 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
   await writeConfig(config({ scratch }));
   const systemd = await SystemdManager.connect('session', sbx.env);
   t.after(() => systemd.close());
+  const environment = Object.entries(agentEnv).map(([k, v]) => `Environment=${k}=${v}\n`).join('');
   await writeFile(join(sbx.unitDir, AGENT_UNIT), agentdUnit([
     `--config ${configFile}`, `--config-dir ${sbx.dir}/config.d`, `--system-config-dir ${sbx.dir}/lib-config.d`,
     `--state-dir ${stateDir}`, `--host-root ${sbx.dir}/root`, `--trust-dir ${keystore.adminDir}`, `--system-trust-dir ${keystore.systemDir}`,
-  ]));
+  ]).replace('[Service]\n', `[Service]\n${environment}`));
   await systemd.daemonReload();
   await systemd.start(AGENT_UNIT);
 
@@ -89,7 +98,7 @@ export async function makeAgentWorld(t: HasAfter, config: (w: { scratch: string 
     return JSON.parse(r.stdout) as ContainerStatus[];
   };
   return {
-    sbx, systemd, stateDir, scratch, configFile, writeConfig, containers, eventually, importImage,
+    sbx, network, systemd, stateDir, scratch, configFile, writeConfig, containers, eventually, importImage,
     container: async (name) => (await containers()).find((c) => c.name === name),
   };
 }

@@ -16,6 +16,7 @@ import { SystemdManager } from '../../../agent/host/systemd/manager.js';
 import { UnitFileStore } from '../../../agent/host/systemd/unit-files.js';
 import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
 import { tmpdir } from '../../lib/tmpdir.js';
+import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
 
 interface HasAfter {
   after(fn: () => unknown): void;
@@ -32,6 +33,8 @@ export interface World {
   /** Renders, installs, reloads and starts; returns the main unit. */
   run(spec: ContainerSpec): Promise<string>;
   spec(name: string, fields?: Partial<ContainerSpec>): ContainerSpec;
+  /** Container networks on the test's own bridges and subnets (makeWorld with `network: true`). */
+  net: TestNetworks | undefined;
 }
 
 /** A busybox-static tree: /bin/busybox and every applet as a symlink, /usr, /etc, /tmp. */
@@ -54,7 +57,7 @@ const MANIFEST = {
   app: { exec: ['/bin/sh', '-c', 'echo image default'], user: '0', group: '0', environment: [{ name: 'FROM_IMAGE', value: 'image' }, { name: 'GREETING', value: 'from image' }] },
 };
 
-export async function makeWorld(t: HasAfter): Promise<World> {
+export async function makeWorld(t: HasAfter, opts: { network?: boolean; helper?: string[] } = {}): Promise<World> {
   const sbx = await startSandbox(t);
   const base = await tmpdir(t, 'host-agent-containers-');
   const stateDir = join(base, 'state');
@@ -77,7 +80,9 @@ export async function makeWorld(t: HasAfter): Promise<World> {
       await rmdir(dir).catch(() => undefined);
     }
   });
+  const net = opts.network ? testNetworks(t, join(base, 'run'), undefined, opts.helper) : undefined;
   const units = new ContainerUnits({
+    ...(net && { network: net.settings }),
     stateDir,
     unitFiles: new UnitFileStore({ persistent: sbx.unitDir, runtime: join(sbx.env.XDG_RUNTIME_DIR!, 'systemd/user') }),
     images: { rootfs: (imageId) => join(stateDir, 'images', imageId, 'rootfs') },
@@ -85,7 +90,7 @@ export async function makeWorld(t: HasAfter): Promise<World> {
     output: 'file',
   });
   const world: World = {
-    sbx, systemd, units, stateDir, scratch,
+    sbx, systemd, units, stateDir, scratch, net,
     image: { id, manifest, rootfs: join(imageDir, 'rootfs') },
     spec: (name, fields = {}) => ({
       name, image: { id, manifest }, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields,

@@ -76,6 +76,7 @@ host-agent:
     - name: web
       image: ${NAME}:1.0.0
       auto-update: true
+      network: host
   images:
     check: "0 0 1 1 *"
     window: ${windowConfig(open)}

@@ -99,7 +99,7 @@ coreos:
 test('defaults of an empty configuration', () => {
   assert.deepEqual(validate(cc('')).config, {
     sshAuthorizedKeys: [], users: [], writeFiles: [], units: [], update: {}, locksmith: {}, flannel: {}, oem: {},
-    containers: [], rejectedContainers: [], images: {}, trust: [],
+    containers: [], rejectedContainers: [], images: {}, trust: [], networks: [],
   });
 });
 
@@ -142,12 +142,12 @@ test('our section, typed, with its defaults', () => {
     memoryBytes: 2 ** 30, cpuPercent: 150, restart: 'always', isolation: 'fly', autoUpdate: true,
     user: 'www-data', group: '33', workingDirectory: '/data',
     ports: [{ host: 8080, container: 80, protocol: 'udp' }, { host: 9090, container: 9090, protocol: 'tcp' }],
-    privateUsers: 'yes', origin: undefined,
+    privateUsers: 'yes', dns: [], origin: undefined,
   });
   assert.deepEqual({ ...db, origin: undefined }, {
     name: 'db', image: { name: 'example.com/db', labels: { version: '2.0', os: 'linux' } },
     imageText: 'example.com/db,version=2.0,os=linux', environment: {}, volumes: [], restart: 'no', isolation: 'nspawn',
-    autoUpdate: false, ports: [], origin: undefined,
+    autoUpdate: false, ports: [], dns: [], origin: undefined,
   });
   assert.deepEqual(result.config!.images, {
     check: '0 */6 * * *',

@@ -3,6 +3,7 @@
  * test/fixtures/containers/<case>.<unit>. Run with UPDATE_GOLDEN=1 to rewrite them after an
  * intended change, and review the diff.
  */
+import { defaultConflist } from '../../../../agent/core/network/conflist.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -31,6 +32,18 @@ const everything = {
   cpuPercent: 50,
   restart: 'always' as const,
   workingDirectory: '/data',
+  network: {
+    mode: 'cni' as const,
+    conflist: defaultConflist({ bridge: 'hostagent0', subnet: '172.16.28.0/24', ipamDataDir: '/run/host-agent/network/ipam' }),
+    dns: ['192.0.2.53'],
+  },
+};
+
+const networkHost = {
+  helper: ['/usr/bin/node', '/usr/lib/host-agent/dist/agent/net-helper.js'],
+  runDir: '/run/host-agent/network',
+  netnsDir: '/run/host-agent/netns',
+  cniPath: ['/usr/lib/cni'],
 };
 
 test('nspawn, image defaults only', async () => {
@@ -46,8 +59,25 @@ test('nspawn, every field, on a user manager over cgroup v1 with output to a fil
     legacyCgroups: { memory: '/sys/fs/cgroup/memory/host-agent', cpu: '/sys/fs/cgroup/cpu/host-agent' },
     outputFile: '/var/lib/host-agent/containers/web/output.log',
     wantedBy: 'machines.target',
+    network: networkHost,
   }));
   await golden('nspawn-everything', r);
+});
+
+test('networks: host adds nothing, none is --private-network, a CNI network runs the helper around nspawn in its namespace', () => {
+  const text = (fields: Parameters<typeof input>[0]): string => render(input(fields, { network: networkHost })).files[0]!.text;
+  const host = text({ network: { mode: 'host' } });
+  assert.doesNotMatch(host, /ExecStartPre|nsenter|--private-network|--resolv-conf/);
+  assert.match(text({ network: { mode: 'none' } }), / --private-network /);
+  const cni = text({ network: everything.network, ports: everything.ports });
+  const pre = /^ExecStartPre=(.*)$/m.exec(cni)![1]!;
+  const post = /^ExecStopPost=(.*)$/m.exec(cni)![1]!;
+  assert.ok(pre.startsWith('/usr/bin/node /usr/lib/host-agent/dist/agent/net-helper.js up "{'));
+  assert.equal(post, `-${pre.replace(' up ', ' down ')}`, 'down gets the same attachment');
+  assert.match(cni, / nsenter --net=\/run\/host-agent\/netns\/web -- systemd-nspawn /);
+  assert.match(cni, / --resolv-conf=off --bind-ro=\/run\/host-agent\/network\/containers\/web\/resolv.conf:\/etc\/resolv.conf:idmap --bind-ro=\/run\/host-agent\/network\/containers\/web\/hosts:\/etc\/hosts:idmap /);
+  assert.match(pre, /\\"ports\\":\[\{\\"hostPort\\":8080,\\"containerPort\\":80,\\"protocol\\":\\"tcp\\"\}\]/);
+  assert.throws(() => render(input({ network: everything.network })), /host\.network: a container network needs the host's network settings/);
 });
 
 test('nspawn without a user namespace, as a named user, without metacopy', async () => {
@@ -56,7 +86,7 @@ test('nspawn without a user namespace, as a named user, without metacopy', async
 
 test('fly: the sandboxed unit and its rootfs unit', async () => {
   const r = render(input({
-    ...everything, isolation: 'fly', privateUsers: 'no', ports: [{ host: 8080, container: 8080, protocol: 'tcp' }], user: '1000', group: '1000',
+    ...everything, isolation: 'fly', network: { mode: 'host' }, privateUsers: 'no', ports: [{ host: 8080, container: 8080, protocol: 'tcp' }], user: '1000', group: '1000',
   }, { legacyCgroups: { memory: '/sys/fs/cgroup/memory/host-agent' } }));
   assert.deepEqual(r.files.map((f) => f.name), ['container-web.service', 'container-web.rootfs.service']);
   assert.deepEqual(r.warnings, ['isolation fly relies on systemd for memory and cpu limits, which this systemd manager does not enforce here']);

@@ -46,7 +46,7 @@ test('environment, user, group, working directory, limits, ports, private users'
     environment: { 'BAD-NAME': 'x', '1X': 'y', OK: 'fine\nwith newline' },
     user: 'root; rm', workingDirectory: 'srv', memoryBytes: -1, cpuPercent: 0,
     ports: [{ host: 80, container: 0, protocol: 'tcp' }, { host: 80, container: 81, protocol: 'tcp' }],
-    privateUsers: 'maybe', restart: 'sometimes' as never, isolation: 'docker' as never,
+    privateUsers: 'maybe', restart: 'sometimes' as never, isolation: 'docker' as never, network: { mode: 'default', dns: [] },
   }));
   assert.deepEqual(Object.keys(f).sort(), [
     'cpu', 'environment.1X', 'environment.BAD-NAME', 'isolation', 'memory', 'ports[0].container', 'ports[1].host',

@@ -1,0 +1,34 @@
+/**
+ * Running one program of the network setup (a CNI plugin, unshare, umount): stdin in,
+ * stdout out, a deadline, and the exit status. Never through a shell.
+ */
+import { spawn } from 'node:child_process';
+
+export interface ExecResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+export interface ExecOptions {
+  env?: NodeJS.ProcessEnv;
+  stdin?: string;
+  timeoutMs: number;
+}
+
+export function execProgram(program: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(program, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d) => (stdout += d));
+    child.stderr.on('data', (d) => (stderr += d));
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      if (signal === 'SIGKILL' && code === null) stderr += `\n(killed after ${opts.timeoutMs} ms)`;
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(opts.stdin ?? '');
+  });
+}

@@ -1,0 +1,103 @@
+/**
+ * Container networks under agentd: a declared container on the default network (a bridge
+ * and subnet of the world's own, through HOST_AGENT_BRIDGE/HOST_AGENT_SUBNET) serves through
+ * its port on 127.0.0.1; ps shows its network, address and ports; kill -9 of agentd leaves
+ * its network untouched (same namespace, address, veth, rules) and the restarted agent
+ * adopts it; removing it from the configuration leaves nothing behind.
+ */
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdir, readlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { agentctl } from '../../lib/agent.js';
+import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
+import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
+
+let w: AgentWorld;
+let net: TestNetworks;
+let port: number;
+const cleanups: Array<() => unknown> = [];
+
+function cloudConfig(scratch: string, withWeb = true): string {
+  const web = withWeb ? `
+    - name: web
+      image: ${IMAGE}:1.0.0
+      exec: [/bin/busybox, httpd, -f, -p, "80", -h, /data]
+      volumes: [{host: ${scratch}/web, path: /data}]
+      ports: [{host: ${port}, container: 80}]` : '';
+  return `#cloud-config
+host-agent:
+  containers:${web}
+    - name: plain
+      image: ${IMAGE}:1.0.0
+      network: host
+      exec: [/bin/sh, -c, "exec sleep 600"]
+`;
+}
+
+async function freePort(): Promise<number> {
+  const s = createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const p = (s.address() as { port: number }).port;
+  await new Promise((r) => s.close(r));
+  return p;
+}
+
+before(async () => {
+  const suite = { after: (fn: () => unknown) => cleanups.push(fn) };
+  port = await freePort();
+  w = await makeAgentWorld(suite, ({ scratch }) => cloudConfig(scratch));
+  net = testNetworks(suite, join(w.sbx.env.XDG_RUNTIME_DIR!, 'host-agent'), w.network);
+  await mkdir(join(w.scratch, 'web'), { recursive: true });
+  await writeFile(join(w.scratch, 'web/index.html'), 'served by web\n');
+});
+
+// Containers are stopped first (their ExecStopPost tears their networks down), then in order.
+after(async () => {
+  for (const u of await w.systemd.listUnits(['container-*.service']).catch(() => [])) await w.systemd.stop(u.name).catch(() => undefined);
+  for (const fn of cleanups) await fn();
+});
+
+async function get(): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/index.html`, { signal: AbortSignal.timeout(3000) });
+  return res.text();
+}
+
+function containerInit(nspawnPid: number): number {
+  return Number(execFileSync('cat', [`/proc/${nspawnPid}/task/${nspawnPid}/children`], { encoding: 'utf8' }).trim().split(/\s+/)[0]);
+}
+
+test('a declared container on the default network: port on 127.0.0.1, network in ps; agentd kill -9 leaves the network untouched; removal leaves nothing', async () => {
+  const web = await w.eventually(() => w.container('web'), (c) => c?.state === 'running' && c.network?.address !== undefined, 'web to run with an address', 60_000);
+  const prefix = net.subnets[0]!.replace(/0\/24$/, '');
+  assert.equal(web!.network!.name, 'default');
+  assert.ok(web!.network!.address!.startsWith(prefix), web!.network!.address);
+  assert.deepEqual(web!.network!.ports, [`${port}:80/tcp`]);
+  assert.deepEqual((await w.container('plain'))!.network, { name: 'host', ports: [] });
+  const ps = await agentctl(['ps'], { env: w.sbx.env });
+  assert.match(ps.stdout, new RegExp(`^web .* default ${web!.network!.address!.replace(/\./g, '\\.')}\\s+${port}:80/tcp\\s*$`, 'm'));
+  assert.equal(await w.eventually(() => get().catch(() => ''), (t) => t !== '', 'the port forward'), 'served by web\n');
+
+  const before = {
+    pid: web!.mainPid,
+    netns: await readlink(`/proc/${containerInit(web!.mainPid)}/ns/net`),
+    listing: await net.leftovers(['web']),
+  };
+  assert.notDeepEqual(before.listing, []);
+  const agent = await w.systemd.unitStatus(AGENT_UNIT);
+  process.kill(agent.mainPid, 'SIGKILL');
+  await w.eventually(async () => (await w.systemd.unitStatus(AGENT_UNIT)).mainPid, (pid) => pid > 0 && pid !== agent.mainPid, 'agentd to be restarted');
+  const adopted = await w.eventually(() => w.container('web'), (c) => c?.state === 'running' && c.network?.address !== undefined, 'the restarted agent to settle', 60_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(adopted!.mainPid, before.pid, 'adopted, not restarted');
+  assert.equal(adopted!.network!.address, web!.network!.address);
+  assert.equal(await readlink(`/proc/${containerInit(adopted!.mainPid)}/ns/net`), before.netns);
+  assert.deepEqual(await net.leftovers(['web']), before.listing, 'the same veth, rules, lease');
+  assert.equal(await get(), 'served by web\n');
+
+  await w.writeConfig(cloudConfig(w.scratch, false));
+  await w.eventually(() => w.container('web'), (c) => c === undefined || c.state === 'removed', 'web to be removed', 60_000);
+  await w.eventually(() => net.leftovers(['web']), (l) => l.length === 0, 'nothing left of web\'s network', 30_000);
+});

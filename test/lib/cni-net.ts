@@ -1,0 +1,120 @@
+/**
+ * Container networks in tests: a bridge name and a subnet of the test's own (never the
+ * host's routes), the network helper run from the source tree, a declared conflist on
+ * another bridge, listings of what a network leaves on the host (veths on the test's
+ * bridges, iptables rules naming its subnets or containers, IPAM leases, netns files,
+ * cached results) and the removal of every bridge and iptables rule the test made, by name.
+ */
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseProcRoutes, pickSubnet } from '../../agent/core/network/subnet.js';
+import type { NetworkSettings } from '../../agent/host/network/default-network.js';
+import { REPO } from './repo.js';
+
+interface HasAfter {
+  after(fn: () => unknown): void;
+}
+
+/** argv of the helper from the source tree (tsx as an absolute URL: units run elsewhere). */
+export const HELPER = [process.execPath, '--import', import.meta.resolve('tsx'), join(REPO, 'agent/net-helper.ts')];
+
+/** A free /24 in 172.16.160-239.0: not one of the agent's defaults, not on any route. */
+export function testSubnets(count: number): string[] {
+  const routes = parseProcRoutes(execFileSync('cat', ['/proc/net/route'], { encoding: 'utf8' }));
+  const start = 160 + randomBytes(1)[0]! % 60;
+  const candidates = Array.from({ length: 80 }, (_, i) => `172.16.${160 + ((start - 160 + i) % 80)}.0/24`);
+  const picked: string[] = [];
+  for (const c of candidates) {
+    if (picked.length === count) break;
+    if (pickSubnet(routes, '', [c]) !== undefined) picked.push(c);
+  }
+  return picked;
+}
+
+export function gatewayOf(subnet: string): string {
+  return subnet.replace(/\.0\/24$/, '.1');
+}
+
+export interface TestNetworks {
+  settings: NetworkSettings;
+  bridges: string[];
+  subnets: string[];
+  /** A conflist (JSON text, as in cloud-config) for a second network on its own bridge. */
+  secondConflist: string;
+  /** What networks left on the host: compare before and after. */
+  leftovers(containers: string[]): Promise<string[]>;
+}
+
+/** Two bridge names and two free subnets of the test's own. */
+export function testNetworkNames(): { bridges: string[]; subnets: string[] } {
+  const tag = randomBytes(3).toString('hex');
+  return { bridges: [`hat${tag}a`, `hat${tag}b`], subnets: testSubnets(2) };
+}
+
+export function testNetworks(t: HasAfter, runtimeDir: string, names = testNetworkNames(), helper = HELPER): TestNetworks {
+  const { bridges, subnets } = names;
+  const settings: NetworkSettings = {
+    helper, runDir: join(runtimeDir, 'network'), netnsDir: join(runtimeDir, 'netns'),
+    cniPath: ['/usr/lib/cni'], bridge: bridges[0]!, subnet: subnets[0]!,
+  };
+  const secondConflist = JSON.stringify({
+    cniVersion: '1.0.0',
+    plugins: [
+      { type: 'bridge', bridge: bridges[1], isGateway: true, ipMasq: true, ipam: { type: 'host-local', ranges: [[{ subnet: subnets[1] }]], dataDir: join(settings.runDir, 'ipam') } },
+      { type: 'portmap', capabilities: { portMappings: true } },
+      { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' },
+    ],
+  });
+  t.after(() => removeBridges(bridges));
+  return {
+    settings, bridges, subnets, secondConflist,
+    async leftovers(containers) {
+      const out: string[] = [];
+      for (const b of bridges) {
+        const veths = run('ip', ['-o', 'link', 'show', 'master', b]).trim();
+        if (veths) out.push(...veths.split('\n').map((l) => `veth on ${b}: ${l.split(':')[1]!.trim()}`));
+      }
+      const prefixes = subnets.map((s) => s.replace(/0\/24$/, ''));
+      for (const table of ['nat', 'filter']) {
+        for (const line of run('iptables-save', ['-t', table]).split('\n')) {
+          if (prefixes.some((p) => line.includes(p)) || containers.some((c) => line.includes(`id: \\"${c}-`))) out.push(`${table}: ${line}`);
+        }
+      }
+      const leases = await readdir(join(settings.runDir, 'ipam'), { recursive: true }).catch(() => [] as string[]);
+      out.push(...leases.filter((f) => /\/\d+\.\d+\.\d+\.\d+$/.test(f)).map((f) => `lease ${f}`));
+      for (const dir of [join(settings.runDir, 'results'), join(settings.runDir, 'containers'), settings.netnsDir]) {
+        out.push(...(await readdir(dir).catch(() => [] as string[])).map((f) => `${dir}/${f}`));
+      }
+      return out;
+    },
+  };
+}
+
+function run(program: string, args: string[]): string {
+  try {
+    return execFileSync(program, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return '';
+  }
+}
+
+/** Deletes the test's bridges and the firewall plugin's isolation rules that name them (ours by name). */
+export function removeBridges(bridges: string[]): void {
+  for (const b of bridges) {
+    for (const rule of rulesNaming(b)) run('sh', ['-c', `iptables -t filter ${rule.replace(/^-A /, '-D ')}`]);
+    run('ip', ['link', 'del', b]);
+  }
+}
+
+/** The iptables rules (filter table) naming `bridge`, as `-A …` lines. */
+export function rulesNaming(bridge: string): string[] {
+  return execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('-A ') && l.includes(` ${bridge} `));
+}
+
+/** The container's address, from the result cached for DEL. */
+export async function addressOf(settings: NetworkSettings, network: string, container: string): Promise<string> {
+  const cached = JSON.parse(await readFile(join(settings.runDir, 'results', `${network}-${container}-eth0`), 'utf8')) as { result: { ips: Array<{ address: string }> } };
+  return cached.result.ips[0]!.address.split('/')[0]!;
+}
