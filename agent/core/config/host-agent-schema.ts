@@ -1,8 +1,9 @@
 /**
  * Our own section, `host-agent:`: the containers this host runs, when images are checked and
  * containers may restart for a newer image, and which keys are trusted for which image names
- * (DESIGN.md §4). Values are checked by ./checks.ts with messages that name the fix. Each
- * container stands alone: an error in one rejects that container, not the configuration.
+ * (DESIGN.md §4). Values are checked by ./checks.ts with messages that name the fix. The
+ * section is strict: an unknown, misplaced or wrongly typed key is an error. Each container
+ * stands alone: an error in one rejects that container, not the configuration.
  * Pure: no I/O.
  */
 import {
@@ -10,7 +11,7 @@ import {
   checkIsolation, checkMemory, checkPort, checkPrivateUsers, checkProtocol, checkRestart, checkTrustPrefix,
   checkUserOrGroup, checkWindowLength, checkWindowStart,
 } from './checks.js';
-import { bool, int, isolatedList, list, str, struct, type Schema } from './schema.js';
+import { bool, int, isolatedList, list, str, strictStruct, struct, type Schema } from './schema.js';
 
 const container = struct({
   name: str({ check: checkContainerName }),
@@ -41,7 +42,7 @@ const images = struct({
 
 const trust = struct({ prefix: str({ check: checkTrustPrefix }), key: str({ check: checkArmoredKey }) });
 
-export const HOST_AGENT: Schema = struct({
+export const HOST_AGENT: Schema = strictStruct({
   containers: isolatedList(container, 'name', 'container'),
   images,
   trust: list(trust, 'prefix'),
