@@ -4,11 +4,13 @@
  */
 import { stringify } from 'yaml';
 import type { ApplyReport, ConfigPlan } from '../../api/agent1.js';
+import { plainDocument } from '../../core/config/document.js';
 import { formatEntry } from '../../core/config/report.js';
+import { CLOUD_CONFIG } from '../../core/config/root-schema.js';
+import type { MapNode } from '../../core/config/tree.js';
 import { AgentError } from '../../core/errors.js';
 import { configPaths, loadConfig, loadConfigFiles } from '../../host/config/load.js';
 import { callAgent } from '../agent-client.js';
-import { plainConfig } from '../render/config.js';
 import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
 
 function paths(values: VerbArgs['values']) {
@@ -22,8 +24,20 @@ function paths(values: VerbArgs['values']) {
 async function validate(ctx: CliContext, { values, positionals }: VerbArgs): Promise<number> {
   const files = positionals.slice(1);
   const result = files.length ? await loadConfigFiles(files) : await loadConfig(paths(values));
-  for (const e of result.entries) ctx.stdout.write(`${formatEntry(e)}\n`);
+  if (values.json) {
+    const report = { valid: !result.entries.some((e) => e.level === 'error'), files: result.sources.map((s) => s.file), entries: result.entries };
+    ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    for (const e of result.entries) ctx.stdout.write(`${formatEntry(e)}\n`);
+  }
   return result.entries.length ? EXIT.failure : EXIT.ok;
+}
+
+const EMPTY_DOCUMENT: MapNode = { kind: 'map', line: 0, file: undefined, pairs: [], size: 1, height: 1 };
+
+/** `!!binary` bytes in JSON: base64, as YAML writes them. */
+function jsonBytes(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
 }
 
 async function show(ctx: CliContext, { values }: VerbArgs): Promise<number> {
@@ -32,8 +46,8 @@ async function show(ctx: CliContext, { values }: VerbArgs): Promise<number> {
     for (const e of loaded.entries) ctx.stderr.write(`${formatEntry(e)}\n`);
     throw new AgentError({ code: 'cli.config-invalid', message: 'the configuration has errors', hint: 'Fix the lines above (agentctl config validate)' });
   }
-  const data = plainConfig(loaded.config);
-  ctx.stdout.write(values.json ? `${JSON.stringify(data, null, 2)}\n` : stringify(data));
+  const data = plainDocument(loaded.document ?? EMPTY_DOCUMENT, CLOUD_CONFIG);
+  ctx.stdout.write(values.json ? `${JSON.stringify(data, jsonBytes, 2)}\n` : `#cloud-config\n${stringify(data, { version: '1.1' })}`);
   return EXIT.ok;
 }
 
