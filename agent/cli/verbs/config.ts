@@ -69,7 +69,6 @@ async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   const report = JSON.parse(json as string) as ApplyReport;
   if (values.json) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {
-    if (report.source === 'last-good') ctx.stdout.write('The files have errors (agentctl config validate): the last good configuration was applied.\n');
     if (report.error) ctx.stdout.write(`FAILED: nothing was applied: ${report.error.message}\n`);
     else ctx.stdout.write(report.steps.length ? report.steps.map((s) => `${s.error ? 'FAILED' : 'done  '} ${s.step}${s.error ? `: ${s.error}` : ''}\n`).join('') : 'Nothing to do.\n');
     for (const problem of report.problems) ctx.stdout.write(`problem: ${problem}\n`);
