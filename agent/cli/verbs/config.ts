@@ -80,11 +80,13 @@ const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<numb
 
 export const configVerb: Verb = {
   name: 'config',
-  synopsis: 'validate [FILE…] | show [--json] | plan [--json] | apply [--json]',
+  synopsis: 'validate [FILE…] [--json] | show [--json] | plan [--json] | apply [--json]',
   help: `  validate [FILE…]   check the files (default: the configured ones, merged); exit 1 on any entry
-  show               the merged effective configuration as YAML (--json for JSON)
-  plan               what applying would do now (asks agentd)
-  apply              apply now (root; asks agentd); exit 1 if a step failed
+                     or a missing file; --json: {valid, files, entries}
+  show               the merged effective configuration as cloud-config YAML (--json for JSON)
+  plan               what applying the files would do now: files, units, containers (asks agentd);
+                     exit 1 with the errors when a file is invalid
+  apply              apply now (root; asks agentd); exit 1 if a step failed or a file is invalid
   --config PATH      main file (default /etc/host-agent/cloud-config.yaml)
   --config-dir DIR   admin drop-ins (default /etc/host-agent/config.d)
   --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d)
