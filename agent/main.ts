@@ -156,12 +156,15 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const handlers: AgentHandlers = {
     GetStatus: async () => [JSON.stringify(board.snapshot())],
     Reload: async () => {
-      await config.reload();
-      if (link.manager) await units.rescan(link.manager);
+      try {
+        await config.reload();
+      } finally {
+        if (link.manager) await units.rescan(link.manager);
+      }
       log.info('reloaded on request');
       return [];
     },
-    PlanConfig: async () => [JSON.stringify(await config.plan())],
+    PlanConfig: async () => [JSON.stringify(await config.plan((desired) => containers.plan(desired)))],
     ApplyConfig: async () => [await applied()],
     ...images.handlers((event) => emit('FetchProgress', JSON.stringify(event))),
     ...updates.handlers(),

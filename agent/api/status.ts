@@ -33,6 +33,8 @@ export interface ConfigStatus {
   path: string;
   /** `ok`: valid and in force; `invalid`: last read had errors (last good config in force). */
   state: 'ok' | 'invalid' | 'missing' | 'unread';
+  /** The files with errors (a drop-in as well as the main file), while `invalid`; else absent. */
+  invalidFiles?: string[];
   entries: ConfigEntry[];
   loadedAt?: string;
   /** The last time the configuration was applied, and the steps that failed then. */

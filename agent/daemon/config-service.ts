@@ -13,7 +13,7 @@ import chokidar, { type FSWatcher } from 'chokidar';
 import type { ApplyReport, ConfigEntry, ConfigPlan, ConfigStatus } from '../api/agent1.js';
 import type { HostConfig } from '../core/config/types.js';
 import type { ReportEntry } from '../core/config/report.js';
-import { validateSources } from '../core/config/validate.js';
+import { invalidConfigError, validateSources } from '../core/config/validate.js';
 import { describeError, isAgentError } from '../core/errors.js';
 import { planHostConfig } from '../core/plan/config-plan.js';
 import { describeStep } from '../core/plan/steps.js';
@@ -104,9 +104,15 @@ export class ConfigService {
     return this.status;
   }
 
-  /** Re-read and apply now (Reload, ApplyConfig). */
-  reload(): Promise<ApplyReport | undefined> {
-    return this.opts.runner.run('apply configuration', () => this.readAndApply());
+  /**
+   * Re-read and apply now (Reload, ApplyConfig). When a file is invalid, the configuration
+   * in force is applied again (the last good one) and then the refusal is raised: every
+   * error with its file and line (config.invalid).
+   */
+  async reload(): Promise<ApplyReport | undefined> {
+    const report = await this.opts.runner.run('apply configuration', () => this.readAndApply());
+    if (this.status.state === 'invalid') throw invalidConfigError({ entries: this.status.entries });
+    return report;
   }
 
   /** Apply the configuration in force again (after systemd (re)connected). */
@@ -114,12 +120,23 @@ export class ConfigService {
     return this.opts.runner.run('apply configuration', () => this.applyInForce(undefined));
   }
 
-  async plan(): Promise<ConfigPlan> {
+  /**
+   * What applying the files as they are now would do (PlanConfig): they are read (nothing is
+   * put in force); an invalid file is refused with its errors (config.invalid).
+   * `containers` plans the container steps of a configuration.
+   */
+  async plan(containers?: (desired: HostConfig) => Promise<{ steps: string[]; problems: string[] }>): Promise<ConfigPlan> {
     const host = this.requireHost();
-    const desired = this.inForce?.config;
-    if (!desired) return { steps: [], problems: ['no valid configuration has been read yet'], notes: [] };
+    const loaded = await loadConfig(this.opts.paths);
+    if (!loaded.config) throw invalidConfigError({ entries: toEntries(loaded.entries, this.opts.paths.mainFile) });
+    const desired = loaded.config;
     const plan = planHostConfig(desired, this.applied, await observeHost(desired, this.applied, host));
-    return { steps: plan.steps.map(describeStep), problems: plan.problems, notes: plan.notes };
+    const forContainers = await containers?.(desired);
+    return {
+      steps: [...plan.steps.map(describeStep), ...forContainers?.steps ?? []],
+      problems: [...plan.problems, ...forContainers?.problems ?? []],
+      notes: plan.notes,
+    };
   }
 
   private requireHost(): HostContext {
@@ -151,11 +168,12 @@ export class ConfigService {
     if (!loaded.config) {
       for (const e of entries) log.warn(`${e.file}: line ${e.line}: ${e.level}: ${e.message}`);
       log.error('configuration has errors: not applied; the last good configuration stays in force');
-      this.publish({ state: 'invalid', entries, loadedAt });
+      const invalidFiles = [...new Set(entries.filter((e) => e.level === 'error').map((e) => e.file))];
+      this.publish({ state: 'invalid', invalidFiles, entries, loadedAt });
       if (!this.inForce && fallback) this.inForce = { config: fallback, source: 'last-good' };
       return undefined;
     }
-    this.publish({ state: loaded.files.length === 0 ? 'missing' : 'ok', entries, loadedAt });
+    this.publish({ state: loaded.files.length === 0 ? 'missing' : 'ok', invalidFiles: undefined, entries, loadedAt });
     this.inForce = { config: loaded.config, source: 'files' };
     return loaded;
   }

@@ -23,8 +23,8 @@ import { ContainerSpecError } from '../core/containers/validate.js';
 import { chooseNetwork, networkNameOf } from '../core/network/choice.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
-  describeContainerStep, isRunningState, planContainers, rejectionError, type ContainerStep, type InstalledContainerUnit, type PlanError,
-  type PreparedContainer,
+  describeContainerStep, explainContainerPlan, isRunningState, planContainers, rejectionError, type ContainerStep, type DeclaredContainer,
+  type InstalledContainerUnit, type PlanError, type PreparedContainer,
 } from '../core/plan/containers.js';
 import type { AgentHandlers } from '../host/bus/service.js';
 import type { ContainerUnits } from '../host/containers/units.js';
@@ -373,6 +373,17 @@ export class ContainerService {
     if (status) this.states.stopped(unit, status);
   }
 
+  /**
+   * What reconciling `config` would do now (`agentctl config plan`), explained: nothing is
+   * changed and nothing fetched. Its errors are the containers left as they are.
+   */
+  async plan(config: HostConfig): Promise<{ steps: string[]; problems: string[] }> {
+    const manager = this.requireManager();
+    const rejected = new Map(config.rejectedContainers.map((r) => [r.name, rejectionError(r)]));
+    const { declared: _, ...observation } = await this.observe(manager, config.containers);
+    return explainContainerPlan(planContainers(declarationsOf(config.containers, rejected), observation), observation.installed);
+  }
+
   private async reconcileNow(): Promise<ContainerReport> {
     const report: ContainerReport = { steps: [], errors: [] };
     const manager = this.manager;
@@ -382,12 +393,9 @@ export class ContainerService {
     this.fetchFailed = new Map();
     const passes = this.opts.maxPasses ?? 8;
     for (let pass = 0; pass < passes; pass++) {
-      const observation = await this.observe(manager, desired);
-      const declarations = [
-        ...desired.map((c) => ({ name: c.name, image: c.imageText })),
-        ...[...this.rejected].map(([name, rejected]) => ({ name, image: '', rejected })),
-      ];
-      const plan = planContainers(declarations, { ...observation, started });
+      const { declared, ...observation } = await this.observe(manager, desired);
+      this.declared = declared;
+      const plan = planContainers(declarationsOf(desired, this.rejected), { ...observation, started });
       report.errors = plan.errors;
       this.applyErrors(plan.errors);
       this.publish();
@@ -408,7 +416,9 @@ export class ContainerService {
   }
 
   /** Installed units with their states, and what each declaration renders to now. */
-  private async observe(manager: SystemdManager, desired: Container[]): Promise<{ installed: InstalledContainerUnit[]; prepared: Map<string, PreparedContainer> }> {
+  private async observe(
+    manager: SystemdManager, desired: Container[],
+  ): Promise<{ installed: InstalledContainerUnit[]; prepared: Map<string, PreparedContainer>; declared: Map<string, Declared> }> {
     const installed = await this.observeInstalled();
     const installedUnits = new Map(installed.map((u) => [u.name, { hash: u.hash, imageId: this.installedImages.get(u.name) }]));
     const loaded = new Map((await manager.listUnits(['container-*.service'])).map((u) => [u.name, u.activeState]));
@@ -453,10 +463,10 @@ export class ContainerService {
         prepared.set(spec.name, { kind: 'refused', error: d.error });
       }
     }));
-    this.declared = declared;
     return {
       installed: installed.map((u) => ({ ...u, activeState: loaded.get(u.unit) ?? 'inactive' })),
       prepared,
+      declared,
     };
   }
 
@@ -642,6 +652,14 @@ export class ContainerService {
       this.readingAddresses = false;
     }
   }
+}
+
+/** The planner's declarations: the valid ones and those the configuration rejected. */
+function declarationsOf(desired: readonly Container[], rejected: ReadonlyMap<string, PlanError>): DeclaredContainer[] {
+  return [
+    ...desired.map((c) => ({ name: c.name, image: c.imageText })),
+    ...[...rejected].map(([name, error]) => ({ name, image: '', rejected: error })),
+  ];
 }
 
 function parseRunRequest(json: unknown): RunRequest {

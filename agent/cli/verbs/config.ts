@@ -4,11 +4,13 @@
  */
 import { stringify } from 'yaml';
 import type { ApplyReport, ConfigPlan } from '../../api/agent1.js';
+import { plainDocument } from '../../core/config/document.js';
 import { formatEntry } from '../../core/config/report.js';
+import { CLOUD_CONFIG } from '../../core/config/root-schema.js';
+import type { MapNode } from '../../core/config/tree.js';
 import { AgentError } from '../../core/errors.js';
 import { configPaths, loadConfig, loadConfigFiles } from '../../host/config/load.js';
 import { callAgent } from '../agent-client.js';
-import { plainConfig } from '../render/config.js';
 import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
 
 function paths(values: VerbArgs['values']) {
@@ -22,8 +24,20 @@ function paths(values: VerbArgs['values']) {
 async function validate(ctx: CliContext, { values, positionals }: VerbArgs): Promise<number> {
   const files = positionals.slice(1);
   const result = files.length ? await loadConfigFiles(files) : await loadConfig(paths(values));
-  for (const e of result.entries) ctx.stdout.write(`${formatEntry(e)}\n`);
+  if (values.json) {
+    const report = { valid: !result.entries.some((e) => e.level === 'error'), files: result.sources.map((s) => s.file), entries: result.entries };
+    ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } else {
+    for (const e of result.entries) ctx.stdout.write(`${formatEntry(e)}\n`);
+  }
   return result.entries.length ? EXIT.failure : EXIT.ok;
+}
+
+const EMPTY_DOCUMENT: MapNode = { kind: 'map', line: 0, file: undefined, pairs: [], size: 1, height: 1 };
+
+/** `!!binary` bytes in JSON: base64, as YAML writes them. */
+function jsonBytes(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
 }
 
 async function show(ctx: CliContext, { values }: VerbArgs): Promise<number> {
@@ -32,8 +46,8 @@ async function show(ctx: CliContext, { values }: VerbArgs): Promise<number> {
     for (const e of loaded.entries) ctx.stderr.write(`${formatEntry(e)}\n`);
     throw new AgentError({ code: 'cli.config-invalid', message: 'the configuration has errors', hint: 'Fix the lines above (agentctl config validate)' });
   }
-  const data = plainConfig(loaded.config);
-  ctx.stdout.write(values.json ? `${JSON.stringify(data, null, 2)}\n` : stringify(data));
+  const data = plainDocument(loaded.document ?? EMPTY_DOCUMENT, CLOUD_CONFIG);
+  ctx.stdout.write(values.json ? `${JSON.stringify(data, jsonBytes, 2)}\n` : `#cloud-config\n${stringify(data, { version: '1.1' })}`);
   return EXIT.ok;
 }
 
@@ -55,7 +69,6 @@ async function apply(ctx: CliContext, { values }: VerbArgs): Promise<number> {
   const report = JSON.parse(json as string) as ApplyReport;
   if (values.json) ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   else {
-    if (report.source === 'last-good') ctx.stdout.write('The files have errors (agentctl config validate): the last good configuration was applied.\n');
     if (report.error) ctx.stdout.write(`FAILED: nothing was applied: ${report.error.message}\n`);
     else ctx.stdout.write(report.steps.length ? report.steps.map((s) => `${s.error ? 'FAILED' : 'done  '} ${s.step}${s.error ? `: ${s.error}` : ''}\n`).join('') : 'Nothing to do.\n');
     for (const problem of report.problems) ctx.stdout.write(`problem: ${problem}\n`);
@@ -67,11 +80,13 @@ const SUBVERBS: Record<string, (ctx: CliContext, args: VerbArgs) => Promise<numb
 
 export const configVerb: Verb = {
   name: 'config',
-  synopsis: 'validate [FILE…] | show [--json] | plan [--json] | apply [--json]',
+  synopsis: 'validate [FILE…] [--json] | show [--json] | plan [--json] | apply [--json]',
   help: `  validate [FILE…]   check the files (default: the configured ones, merged); exit 1 on any entry
-  show               the merged effective configuration as YAML (--json for JSON)
-  plan               what applying would do now (asks agentd)
-  apply              apply now (root; asks agentd); exit 1 if a step failed
+                     or a missing file; --json: {valid, files, entries}
+  show               the merged effective configuration as cloud-config YAML (--json for JSON)
+  plan               what applying the files would do now: files, units, containers (asks agentd);
+                     exit 1 with the errors when a file is invalid
+  apply              apply now (root; asks agentd); exit 1 if a step failed or a file is invalid
   --config PATH      main file (default /etc/host-agent/cloud-config.yaml)
   --config-dir DIR   admin drop-ins (default /etc/host-agent/config.d)
   --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d)

@@ -51,7 +51,8 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date(), i
   const systemd = s.systemd.connected
     ? `${s.systemd.version} on the ${s.systemd.bus} bus`
     : paint('red', `not connected (${s.systemd.error ?? 'unknown'})`) + (s.systemd.nextRetryAt ? `, next try at ${s.systemd.nextRetryAt}` : '');
-  const configState = s.config.state === 'ok' ? paint('green', 'ok') : s.config.state === 'invalid' ? paint('red', 'invalid') : s.config.state;
+  const invalid = s.config.invalidFiles?.length ? `invalid: ${s.config.invalidFiles.join(', ')}; the last good configuration is in force` : 'invalid';
+  const configState = s.config.state === 'ok' ? paint('green', 'ok') : s.config.state === 'invalid' ? paint('red', invalid) : s.config.state;
   const lines = [
     `${dot} host-agent ${s.version} — ${state === 'degraded' ? paint('red', state) : state}`,
     ...problems.map((p) => `    Failed: ${paint('red', p)}`),

@@ -1,8 +1,9 @@
 /**
  * Our own section, `host-agent:`: the containers this host runs, when images are checked and
  * containers may restart for a newer image, and which keys are trusted for which image names
- * (DESIGN.md §4). Values are checked by ./checks.ts with messages that name the fix. Each
- * container stands alone: an error in one rejects that container, not the configuration.
+ * (DESIGN.md §4). Values are checked by ./checks.ts with messages that name the fix. The
+ * section is strict: an unknown, misplaced or wrongly typed key is an error. Each container
+ * stands alone: an error in one rejects that container, not the configuration.
  * Pure: no I/O.
  */
 import {
@@ -11,7 +12,7 @@ import {
   checkUserOrGroup, checkWindowLength, checkWindowStart,
 } from './checks.js';
 import { conflistProblems, DEFAULT_NETWORK } from '../network/conflist.js';
-import { bool, int, isolatedList, list, str, struct, type Schema, type ValueCheck } from './schema.js';
+import { bool, int, isolatedList, list, str, strictStruct, struct, type Schema, type ValueCheck } from './schema.js';
 
 const NETWORK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 const BUILT_IN_NETWORKS = [DEFAULT_NETWORK, 'host', 'none'];
@@ -68,7 +69,7 @@ const images = struct({
 
 const trust = struct({ prefix: str({ check: checkTrustPrefix }), key: str({ check: checkArmoredKey }) });
 
-export const HOST_AGENT: Schema = struct({
+export const HOST_AGENT: Schema = strictStruct({
   containers: isolatedList(container, 'name', 'container'),
   images,
   trust: list(trust, 'prefix'),

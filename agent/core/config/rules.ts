@@ -2,7 +2,9 @@
  * The validation rules of one cloud-config document, in the reference's order and with its
  * wording: discovery URL, content encodings, structure (unknown keys, types, deprecations),
  * validity of values, files under /usr, and `write_files` misplaced under `coreos`.
- * Our own keys are checked in the validity rule with messages that name the fix.
+ * Our own keys are checked in the validity rule with messages that name the fix, and our
+ * own section strictly (schema `strict`): its unknown, misplaced and mistyped keys are errors,
+ * scoped to the container they lie in.
  * Pure: no I/O.
  */
 import { contentBytes, decodeContent, type Gunzip } from './encoding.js';
@@ -69,9 +71,22 @@ function checkEncoding(root: Named, report: Report, gunzip: Gunzip): void {
   }
 }
 
-function checkStructure(n: Named, schema: Schema, report: Report): void {
+/**
+ * Where the structure is checked strictly (our own section): its schema, to say where a
+ * misplaced key belongs, and the path of the node in the reports' words.
+ */
+interface Strict {
+  root: StructSchema;
+  rootPath: string;
+  path: string;
+}
+
+function checkStructure(n: Named, schema: Schema, report: Report, strict?: Strict): void {
+  if (strict === undefined && schema.kind === 'struct' && schema.strict) strict = { root: schema, rootPath: n.name.replaceAll('_', '-'), path: n.name.replaceAll('_', '-') };
   if (!isCompatible(n.node, schema)) {
-    report.warning(n.line, `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(schema)})`);
+    const message = `incorrect type for ${JSON.stringify(n.name)} (want ${humanType(schema)})`;
+    if (strict) report.error(n.line, `${message}${typeHint(schema)}`);
+    else report.warning(n.line, message);
     return;
   }
   switch (schema.kind) {
@@ -79,20 +94,75 @@ function checkStructure(n: Named, schema: Schema, report: Report): void {
       for (const c of childrenOf(n, true)) {
         const field = Object.hasOwn(schema.fields, c.name) ? schema.fields[c.name] : undefined;
         if (!field) {
-          report.warning(c.line, `unrecognized key ${JSON.stringify(c.name)}`);
+          if (strict) report.error(c.line, unknownKeyMessage(c.name, schema, strict));
+          else report.warning(c.line, `unrecognized key ${JSON.stringify(c.name)}`);
           continue;
         }
         if (field.deprecated) report.warning(c.line, `deprecated key ${JSON.stringify(c.name)} (${field.deprecated})`);
-        checkStructure(c, field.schema, report);
+        checkStructure(c, field.schema, report, strict && { ...strict, path: `${strict.path}.${c.name.replaceAll('_', '-')}` });
       }
       return;
     }
     case 'list':
+      for (const c of childrenOf(n, false)) {
+        const name = schema.isolate !== undefined && schema.key !== undefined ? itemId(c.node, schema.key) : undefined;
+        checkStructure(c, schema.of, name === undefined ? report : report.forItem(name), strict && { ...strict, path: `${strict.path}[]` });
+      }
+      return;
     case 'map':
-      for (const c of childrenOf(n, false)) checkStructure(c, schema.of, report);
+      for (const c of childrenOf(n, false)) checkStructure(c, schema.of, report, strict && { ...strict, path: `${strict.path}.*` });
       return;
     default:
       return;
+  }
+}
+
+/** How to write a value of the type, for the mistakes a strict section turns into errors. */
+function typeHint(schema: Schema): string {
+  if (schema.kind === 'list' && schema.of.kind === 'struct') {
+    return `: write each item as a map of ${Object.keys(schema.of.fields).map((k) => k.replaceAll('_', '-')).join(', ')}`;
+  }
+  if (schema.kind === 'list') return ': write a list, one "- item" a line, or [a, b]';
+  if (schema.kind === 'struct') return `: write a map of ${Object.keys(schema.fields).map((k) => k.replaceAll('_', '-')).join(', ')}`;
+  return '';
+}
+
+/**
+ * An unknown key of a strict section: the known key it is a typo of, else where it belongs
+ * if it is misplaced, else the keys known here.
+ */
+function unknownKeyMessage(key: string, schema: StructSchema, strict: Strict): string {
+  const spelt = (k: string) => k.replaceAll('_', '-');
+  const near = Object.keys(schema.fields).find((k) => editDistance(k, key) <= Math.min(2, k.length >> 2 || 1));
+  if (near !== undefined) return `unrecognized key ${JSON.stringify(spelt(key))} in ${strict.path}: did you mean "${spelt(near)}"?`;
+  const places = placesOf(key, strict.root, strict.rootPath).filter((p) => p !== strict.path);
+  if (places.length) return `misplaced key ${JSON.stringify(spelt(key))} in ${strict.path}: it belongs in ${places.join(' or ')} (check its indentation)`;
+  return `unrecognized key ${JSON.stringify(spelt(key))} in ${strict.path} (known here: ${Object.keys(schema.fields).map(spelt).join(', ')})`;
+}
+
+/** Levenshtein distance, for typos of keys. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/** The paths of the structs of `schema` that have the field `key`. */
+function placesOf(key: string, schema: Schema, path: string): string[] {
+  switch (schema.kind) {
+    case 'struct':
+      return [
+        ...(Object.hasOwn(schema.fields, key) ? [path] : []),
+        ...Object.entries(schema.fields).flatMap(([k, f]) => placesOf(key, f.schema, `${path}.${k.replaceAll('_', '-')}`)),
+      ];
+    case 'list':
+      return placesOf(key, schema.of, `${path}[]`);
+    default:
+      return [];
   }
 }
 

@@ -15,7 +15,12 @@ export type Schema =
   | { kind: 'int'; check?: ValueCheck<number> }
   | { kind: 'float' }
   | { kind: 'bool' }
-  | { kind: 'struct'; fields: Readonly<Record<string, Field>> }
+  /**
+   * `strict`: our own section (`host-agent:`). In it an unknown key, a misplaced key or a
+   * wrong type is an error, not the reference's warning: a typo there must never be read
+   * as "not declared" (and remove or change a running container).
+   */
+  | { kind: 'struct'; fields: Readonly<Record<string, Field>>; strict?: boolean }
   /**
    * `key`: the field that names an item, for merging drop-ins (units by `name`…).
    * `isolate`: what an item is called in messages (`container`) when each item stands
@@ -118,6 +123,8 @@ export const struct = (fields: Record<string, Field | Schema>): StructSchema => 
   kind: 'struct',
   fields: Object.fromEntries(Object.entries(fields).map(([k, f]) => [k, 'schema' in f ? f : { schema: f }])),
 });
+/** A struct whose subtree is checked strictly (see Schema `strict`): our own section. */
+export const strictStruct = (fields: Record<string, Field | Schema>): StructSchema => ({ ...struct(fields), strict: true });
 export const list = (of: Schema, key?: string): Schema => (key ? { kind: 'list', of, key } : { kind: 'list', of });
 /** Named items that stand alone (see Schema `isolate`), e.g. `isolatedList(container, 'name', 'container')`. */
 export const isolatedList = (of: Schema, key: string, noun: string): Schema => ({ kind: 'list', of, key, isolate: noun });

@@ -44,6 +44,8 @@ export interface SourceSummary {
 export interface ConfigResult {
   /** The merged configuration; present if and only if no error lies outside a container. */
   config?: HostConfig;
+  /** The merged document the config was read from (rejected containers left out), with `config`. */
+  document?: MapNode;
   /** Every entry, file by file in merge order, then those of the merged configuration. */
   entries: ReportEntry[];
   sources: SourceSummary[];
@@ -75,9 +77,10 @@ export function validateSources(sources: readonly ConfigSource[], options: Valid
   if (hasConfigErrors(entries)) return { entries: uniqueEntries(entries), sources: summaries };
   const rejected = rejectedItems(entries);
   const report = new Report();
-  const built = buildHostConfig(mergeTrees(trees.map((t) => withoutRejected(t, CLOUD_CONFIG, rejected)), CLOUD_CONFIG), report, options.gunzip);
+  const document = mergeTrees(trees.map((t) => withoutRejected(t, CLOUD_CONFIG, rejected)), CLOUD_CONFIG);
+  const built = buildHostConfig(document, report, options.gunzip);
   const all = uniqueEntries([...entries, ...report.entries]);
-  return hasConfigErrors(all) ? { entries: all, sources: summaries } : { config: setRejectedApart(built, all), entries: all, sources: summaries };
+  return hasConfigErrors(all) ? { entries: all, sources: summaries } : { config: setRejectedApart(built, all), document, entries: all, sources: summaries };
 }
 
 /** The containers that an error entry rejects, moved from `containers` to `rejectedContainers`. */
@@ -95,13 +98,16 @@ export function validateText(text: string, options: ValidateOptions & { file?: s
   return validateSources([options.file === undefined ? { text } : { file: options.file, text }], options);
 }
 
-/** The error to raise (or show) for a result that is not applicable. */
-export function invalidConfigError(result: ConfigResult): AgentError {
+/**
+ * The error to raise (or show) for a result that is not applicable: the count, then every
+ * error with its file and line, one a line; its subject is the file of the first.
+ */
+export function invalidConfigError(result: Pick<ConfigResult, 'entries'>): AgentError {
   const errors = result.entries.filter((e) => e.level === 'error');
   const first = errors[0];
   return new AgentError({
     code: 'config.invalid',
-    message: `the configuration has ${errors.length} error${errors.length === 1 ? '' : 's'}${first ? `, first: ${formatEntry(first)}` : ''}`,
+    message: `the configuration has ${errors.length} error${errors.length === 1 ? '' : 's'}:\n${errors.map((e) => `  ${formatEntry(e)}`).join('\n')}`,
     ...(first?.file !== undefined && { subject: first.file }),
     hint: 'Fix the lines named in the report and save; until then the last good configuration stays in force',
   });

@@ -157,3 +157,31 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
   const reload: ContainerStep[] = writes.length + removals.length > 0 ? [{ kind: 'daemon-reload' }] : [];
   return { steps: [...fetches, ...stops, ...removals, ...writes, ...reload, ...resets, ...starts], errors };
 }
+
+/**
+ * The plan in an operator's words (`agentctl config plan`): each container step with what
+ * it means for the container and why (created, its unit changed, no longer declared), and
+ * each declaration that cannot run, left as it is, as a problem.
+ */
+export function explainContainerPlan(plan: ContainerPlan, installed: readonly InstalledContainerUnit[]): { steps: string[]; problems: string[] } {
+  const before = new Map(installed.map((u) => [u.name, u]));
+  const steps = plan.steps.map((step): string => {
+    const unit = 'container' in step ? before.get(step.container) : undefined;
+    switch (step.kind) {
+      case 'write-unit':
+        return unit
+          ? `change container ${step.container}: its declaration or image changed (unit ${unit.hash?.slice(0, 19) ?? 'without a spec'} → ${step.hash.slice(0, 19)})`
+          : `create container ${step.container}: write its unit (${step.hash.slice(0, 19)})`;
+      case 'restart':
+        return `restart container ${step.container} (${step.unit}): it runs with a unit that changed`;
+      case 'remove-unit':
+        return `remove container ${step.container}: no valid configuration declares it any more (its unit files go, its writable layer is kept)`;
+      case 'stop':
+        return `stop container ${step.container} (${step.unit}): it is no longer declared`;
+      default:
+        return describeContainerStep(step);
+    }
+  });
+  const problems = plan.errors.map((e) => `container ${e.container} is left as it is: ${e.error.message}`);
+  return { steps, problems };
+}

@@ -66,6 +66,8 @@ function errorCode(e: unknown): string | undefined {
 export interface ConfigFiles {
   files: string[];
   entries: ReportEntry[];
+  /** Files named by the user (`agentctl config validate FILE…`): a missing one is an error. */
+  required?: boolean;
 }
 
 /** `*.yaml` files of a directory, sorted by name; hidden files (and temp files) are skipped. */
@@ -116,6 +118,7 @@ export async function readConfigSources(options: LoadOptions = {}, listed?: Conf
   const entries = [...listing.entries];
   for (const file of listing.files) {
     const read = await readSource(file, options.maxFileBytes ?? DEFAULT_MAX_FILE_BYTES);
+    if (read === 'missing' && listing.required) entries.push({ file, line: 0, level: 'error', message: 'no such file; check the path' });
     if (read === 'missing') continue;
     if ('entry' in read) entries.push(read.entry);
     else sources.push({ file, text: read.text });
@@ -153,5 +156,5 @@ export async function loadConfig(options: LoadOptions = {}, listed?: ConfigFiles
 
 /** Like loadConfig, for the given files in the given order (`agentctl config validate FILE…`). */
 export function loadConfigFiles(files: string[], options: LoadOptions = {}): Promise<LoadedConfig> {
-  return loadConfig(options, { files, entries: [] });
+  return loadConfig(options, { files, entries: [], required: true });
 }

@@ -6,7 +6,7 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readFile, stat, writeFile, rename } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat, writeFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { AgentStatus, ApplyReport } from '../../../agent/api/agent1.js';
 import { SystemdManager } from '../../../agent/host/systemd/manager.js';
@@ -183,4 +183,47 @@ test('hostile files are reported and the agent stays up on its last good config'
     await eventually(status, (x) => x.config.state === 'ok', `recovery after ${what}`);
   }
   assert.equal(await pidOf('alpha.service'), alpha);
+});
+
+test('an invalid drop-in: reload, config apply and config plan exit non-zero with its errors; status names the drop-in', async () => {
+  const alpha = await pidOf('alpha.service');
+  const dropIn = join(sbx.dir, 'config.d', '50-broken.yaml');
+  await mkdir(join(sbx.dir, 'config.d'), { recursive: true });
+  await writeFile(dropIn, '#cloud-config\nhostname: [unclosed\n');
+  try {
+    for (const argv of [['reload'], ['config', 'apply'], ['config', 'plan'], ['config', 'plan', '--json']]) {
+      const r = await agentctl(argv, { env: sbx.env });
+      assert.notEqual(r.code, 0, `${argv.join(' ')}: ${r.stdout}`);
+      assert.doesNotMatch(r.stdout, /Nothing to do/, argv.join(' '));
+      assert.match(r.stderr, new RegExp(`${dropIn}: line \\d+: error: `), argv.join(' '));
+    }
+    const s = await eventually(status, (x) => x.config.state === 'invalid', 'the config to show invalid');
+    assert.deepEqual(s.config.invalidFiles, [dropIn]);
+    const human = await agentctl(['status'], { env: sbx.env });
+    assert.match(human.stdout, new RegExp(`\\(invalid: ${dropIn}; the last good configuration is in force\\)`));
+    assert.equal(await pidOf('alpha.service'), alpha);
+  } finally {
+    await rm(dropIn, { force: true });
+  }
+  // The drop-in directory was made after agentd started, so its watcher may not see it: reload.
+  const reload = await agentctl(['reload'], { env: sbx.env });
+  assert.equal(reload.code, 0, reload.stderr);
+  assert.equal((await status()).config.state, 'ok');
+});
+
+test('config show prints cloud-config YAML that validates clean; validate of a missing file fails; validate --json', async () => {
+  const dirs = ['--config', configFile, '--config-dir', join(sbx.dir, 'config.d'), '--system-config-dir', join(sbx.dir, 'lib-config.d')];
+  const shown = await agentctl(['config', 'show', ...dirs], { env: sbx.env });
+  assert.equal(shown.code, 0, shown.stderr);
+  assert.match(shown.stdout, /^#cloud-config\n/);
+  assert.match(shown.stdout, /^ {4}permissions: "0640"$/m, 'a string field keeps its text');
+  const copy = join(sbx.dir, 'shown.yaml');
+  await writeFile(copy, shown.stdout);
+  const again = await agentctl(['config', 'validate', copy], { env: sbx.env });
+  assert.deepEqual([again.code, again.stdout], [0, '']);
+  const missing = await agentctl(['config', 'validate', join(sbx.dir, 'nonexistent.yaml')], { env: sbx.env });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stdout, /nonexistent\.yaml: line 0: error: no such file/);
+  const json = await agentctl(['config', 'validate', '--json', copy], { env: sbx.env });
+  assert.deepEqual(JSON.parse(json.stdout), { valid: true, files: [copy], entries: [] });
 });

@@ -72,7 +72,7 @@ test('ports, users, groups, private users, paths', () => {
 
 test('environment: variable names, values of any scalar', () => {
   assert.deepEqual(container('      environment:\n        GOOD_1: 1\n        1BAD: x\n        with-dash: y\n        nested: {a: b}\n'), [
-    'line 10: warning: incorrect type for "nested" (want string)',
+    'line 10: error: incorrect type for "nested" (want string)',
     'line 8: error: invalid environment variable name "1BAD": use letters, digits and "_", not starting with a digit, e.g. LOG_LEVEL',
     'line 9: error: invalid environment variable name "with-dash": use letters, digits and "_", not starting with a digit, e.g. LOG_LEVEL',
   ]);
@@ -97,7 +97,7 @@ test('trust: a prefix that is an AC Identifier, an armored public key', () => {
   ]);
 });
 
-test('our section follows the same structure rules: unknown keys, types, "-" as "_"', () => {
+test('our section is strict: unknown keys, misplaced keys and types are errors; "-" as "_"', () => {
   assert.deepEqual(ruleReport(`#cloud-config
 host-agent:
   containers:
@@ -108,10 +108,10 @@ host-agent:
       ports: 8080
   image: {}
 `), [
-    'line 6: warning: incorrect type for "auto_update" (want bool)',
-    'line 7: warning: unrecognized key "read_only"',
-    'line 8: warning: incorrect type for "ports" (want []struct)',
-    'line 9: warning: unrecognized key "image"',
+    'line 6: error: incorrect type for "auto_update" (want bool)',
+    'line 7: error: misplaced key "read-only" in host-agent.containers[]: it belongs in host-agent.containers[].volumes[] (check its indentation)',
+    'line 8: error: incorrect type for "ports" (want []struct): write each item as a map of host, container, protocol',
+    'line 9: error: unrecognized key "image" in host-agent: did you mean "images"?',
   ]);
   assert.deepEqual(ruleReport('#cloud-config\nhost_agent:\n  containers:\n    - {name: web, image: example.com/web, auto_update: true}\n'), []);
 });

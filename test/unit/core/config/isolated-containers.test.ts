@@ -1,7 +1,8 @@
 /**
  * Each container stands alone: an error inside one declaration rejects that container (in
  * every file, before the merge) and the rest of the configuration applies; an error
- * elsewhere, or in a container without a name, still refuses the whole configuration.
+ * elsewhere, or in a container without a name, still refuses the whole configuration. In
+ * our section an unknown, misplaced or mistyped key is such an error too.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -77,9 +78,39 @@ test('errors outside containers, or in a container without a name, refuse the wh
   assert.deepEqual(lines(validate(cc(`${good('web')}    - image: example.com/db\n`))), ['line 6: error: a container has no "name"; e.g. name: web']);
 });
 
-test('warnings inside a container do not reject it', () => {
-  const result = validate(cc(`${good('web')}      colour: blue\n`));
-  assert.deepEqual(lines(result), ['line 6: warning: unrecognized key "colour"']);
-  assert.deepEqual(names(result.config?.containers), ['web']);
-  assert.deepEqual(result.config?.rejectedContainers, []);
+test('an unknown key, a wrong type or a misplaced key inside a container rejects it alone (an error, not a warning)', () => {
+  const cases: Array<[string, RegExp]> = [
+    ['      colour: blue\n', /^line 6: error: unrecognized key "colour" in host-agent\.containers\[\] \(known here: name, image, /],
+    ['      exec: /bin/sh\n', /^line 6: error: incorrect type for "exec" \(want \[\]string\): write a list/],
+    ['      volumes:\n        - /srv/vol:/data\n', /^line 7: error: incorrect type for "volumes\[0\]" \(want struct\): write a map of host, path, read-only/],
+    ['      read-only: true\n', /^line 6: error: misplaced key "read-only" in host-agent\.containers\[\]: it belongs in host-agent\.containers\[\]\.volumes\[\]/],
+    ['      environment:\n        A: {b: c}\n', /^line 7: error: incorrect type for "A" \(want string\)/],
+  ];
+  for (const [bad, expected] of cases) {
+    const result = validate(cc(`${good('web')}${bad}${good('db')}`));
+    assert.equal(lines(result).length, 1, lines(result).join('\n'));
+    assert.match(lines(result)[0]!, expected);
+    assert.deepEqual(names(result.config?.containers), ['db'], bad);
+    assert.deepEqual(names(result.config?.rejectedContainers), ['web'], bad);
+  }
+});
+
+test('an unknown, misplaced or mistyped key of the section itself refuses the whole configuration', () => {
+  const cases: Array<[string, RegExp]> = [
+    [`#cloud-config\nhost-agent:\n  container:\n${good('web')}`, /^line 3: error: unrecognized key "container" in host-agent: did you mean "containers"\?/],
+    ['#cloud-config\nhost-agent:\n  containers: web\n', /^line 3: error: incorrect type for "containers" \(want \[\]struct\): write each item as a map of name, image, /],
+    [`${cc(good('web'))}  volumes: []\n`, /^line 6: error: misplaced key "volumes" in host-agent: it belongs in host-agent\.containers\[\]/],
+    ['#cloud-config\nhost-agent: [web]\n', /^line 2: error: incorrect type for "host_agent" \(want struct\)/],
+  ];
+  for (const [text, expected] of cases) {
+    const result = validate(text);
+    assert.equal(result.config, undefined, text);
+    assert.match(lines(result)[0]!, expected);
+  }
+});
+
+test('the keys of coreos-cloudinit keep its warnings', () => {
+  assert.deepEqual(lines(validate('#cloud-config\nhostnme: h1\ncoreos:\n  update: 1\n')), [
+    'line 2: warning: unrecognized key "hostnme"', 'line 4: warning: incorrect type for "update" (want struct)',
+  ]);
 });

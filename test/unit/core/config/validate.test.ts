@@ -261,11 +261,11 @@ test('entries name their file', () => {
   assert.deepEqual(lines(result), ['/etc/host-agent/cloud-config.yaml: line 4: error: invalid value lol']);
 });
 
-test('invalidConfigError names the count, the first error and its file', () => {
+test('invalidConfigError names the count and every error with its file and line', () => {
   const result = validate('#cloud-config\ncoreos:\n  units:\n    - command: lol\n    - command: nope\n', '/etc/a.yaml');
   const error = invalidConfigError(result);
   assert.equal(error.code, 'config.invalid');
   assert.equal(error.subject, '/etc/a.yaml');
-  assert.match(error.message, /^the configuration has 2 errors, first: \/etc\/a\.yaml: line 4: error: invalid value lol$/);
+  assert.equal(error.message, 'the configuration has 2 errors:\n  /etc/a.yaml: line 4: error: invalid value lol\n  /etc/a.yaml: line 5: error: invalid value nope');
   assert.ok(error.hint);
 });

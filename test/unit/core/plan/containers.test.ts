@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  describeContainerStep, planContainers, rejectionError, type ContainerObservation, type ContainerStep, type InstalledContainerUnit, type PreparedContainer,
+  describeContainerStep, explainContainerPlan, planContainers, rejectionError, type ContainerObservation, type ContainerStep, type InstalledContainerUnit, type PreparedContainer,
 } from '../../../../agent/core/plan/containers.js';
 
 const H1 = 'sha256-1111111111111111111111111111111111111111111111111111111111111111';
@@ -96,4 +96,21 @@ test('steps read as sentences', () => {
   assert.equal(describeContainerStep({ kind: 'restart', container: 'web', unit: 'container-web.service' }), 'restart container-web.service');
   assert.equal(describeContainerStep({ kind: 'fetch-image', container: 'web', image: 'example.com/web' }), 'fetch image example.com/web for container web');
   assert.equal(describeContainerStep({ kind: 'daemon-reload' }), 'reload systemd');
+});
+
+test('explained for config plan: create, change and restart (why), remove (why), and rejected ones as problems', () => {
+  const installed = [unit('web', 'active', H1), unit('old', 'active', H1)];
+  const plan = planContainers([decl('web'), decl('new'), { ...decl('bad'), rejected: { code: 'container.invalid-declaration', message: 'f.yaml: line 5: error: x' } }],
+    observed(installed, [['web', rendered('web', H2)], ['new', rendered('new', H1)]]));
+  const { steps, problems } = explainContainerPlan(plan, installed);
+  assert.deepEqual(steps, [
+    'stop container old (container-old.service): it is no longer declared',
+    'remove container old: no valid configuration declares it any more (its unit files go, its writable layer is kept)',
+    `change container web: its declaration or image changed (unit ${H1.slice(0, 19)} → ${H2.slice(0, 19)})`,
+    `create container new: write its unit (${H1.slice(0, 19)})`,
+    'reload systemd',
+    'restart container web (container-web.service): it runs with a unit that changed',
+    'start container-new.service',
+  ]);
+  assert.deepEqual(problems, ['container bad is left as it is: f.yaml: line 5: error: x']);
 });
