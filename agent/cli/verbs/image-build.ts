@@ -6,7 +6,7 @@
  * No agent needed; the rules are agent/core/appc/build.ts, the work agent/host/images/.
  */
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { buildManifest, defaultBaseUrl, parseExec, publishPlan } from '../../core/appc/build.js';
 import { AgentError } from '../../core/errors.js';
 import { EXIT, type CliContext, type VerbArgs } from '../verb.js';
@@ -67,6 +67,10 @@ export async function build(ctx: CliContext, { values, positionals }: VerbArgs):
   const out = text(values, 'output') ?? `${publishPlan(built.manifest, 'https://unused').versioned}.aci`;
   const { buildImage } = await import('../../host/images/build.js');
   await buildImage(positionals[0]!, built.text, out);
+  const { stat } = await import('node:fs/promises');
+  if (!(await stat(join(positionals[0]!, 'usr')).then((s) => s.isDirectory(), () => false))) {
+    ctx.stderr.write(`note: ${positionals[0]} has no usr/ directory: systemd-nspawn refuses to run such a tree (an empty one will do)\n`);
+  }
   ctx.stdout.write(`${resolve(out)}\n`);
   return EXIT.ok;
 }
