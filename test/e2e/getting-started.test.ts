@@ -1,7 +1,8 @@
 /**
  * docs/getting-started.md, run as written: the fenced blocks marked ```sh test``` are run
  * in order, in one bash (`set -euo pipefail`), in a fresh clone of this commit under /tmp
- * — from the demo host to the rollback of a broken v3 — so the guide cannot drift.
+ * — from the demo host to the rollback of a broken v3 — so the guide cannot drift; and
+ * README's sample of `agentctl status` is held to the real output, line by line.
  * The clone shares this checkout's node_modules (the tests do not reach npm); everything
  * else (the build, the sandbox, the demo CA, keys, images) is made from scratch. The
  * guide's last block stops the demo; the test stops it again (by PID, scripts/demo stop)
@@ -73,4 +74,16 @@ test('docs/getting-started.md, from a fresh clone under /tmp: v1 runs, v2 update
   assert.match(block(v3), /never retried: 3\.0\.0/);
   assert.match(block(v3).trimEnd(), /hello v2$/, 'v2 serves again after the rollback');
   assert.match(output, /demo stopped/);
+
+  // README's sample of `agentctl status` has the lines of the real one (values aside).
+  const readme = await readFile(join(REPO, 'README.md'), 'utf8');
+  const sample = /^```\n([\s\S]*?)^```$/m.exec(readme.slice(readme.indexOf('## The demo')))![1]!;
+  const statusBlock = blocks.findIndex((b) => b.trim() === 'agentctl status') + 1;
+  assert.ok(statusBlock > 0, 'the guide shows agentctl status alone in a block');
+  assert.deepEqual(lineKeys(sample), lineKeys(block(statusBlock)), `README's sample:\n${sample}\nthe real output:\n${block(statusBlock)}`);
 });
+
+/** What each line is, without its values: the label before a colon, or its first word. */
+function lineKeys(text: string): string[] {
+  return text.trim().split('\n').map((l) => /^\s*([A-Za-z]+):/.exec(l)?.[1] ?? l.trim().split(/\s+/)[0]!);
+}
