@@ -3,7 +3,7 @@
  * in order, in one bash (`set -euo pipefail`), in a fresh clone of this commit under /tmp
  * — from the demo host to the rollback of a broken v3 — so the guide cannot drift; and
  * README's sample of `agentctl status` is held to the real output, line by line.
- * The clone shares this checkout's node_modules (the tests do not reach npm); everything
+ * The clone shares this checkout's node_modules (lib/clone.ts); everything
  * else (the build, the sandbox, the demo CA, keys, images) is made from scratch. The
  * guide's last block stops the demo; the test stops it again (by PID, scripts/demo stop)
  * whatever happened. Not part of plain scripts/test (it takes minutes): run it with
@@ -11,14 +11,15 @@
  */
 import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile, spawn } from 'node:child_process';
-import { mkdtemp, readFile, realpath, rm, symlink } from 'node:fs/promises';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from '../lib/repo.js';
+import { bash, freshClone, stopDemo } from './lib/clone.js';
 
 const run = promisify(execFile);
-const TIMEOUT_MS = 15 * 60_000;
+const TIMEOUT_MS = 280_000; // under scripts/test's 300 s per file, so the clean-up runs
 
 /** The guide's blocks marked for the test, in order. */
 export function testBlocks(markdown: string): string[] {
@@ -29,7 +30,7 @@ let base: string | undefined;
 let clone: string | undefined;
 
 after(async () => {
-  if (clone) await run('scripts/demo', ['stop'], { cwd: clone }).catch(() => undefined);
+  if (clone) await stopDemo(clone);
   if (clone) await run('gpgconf', ['--kill', 'gpg-agent'], { env: { ...process.env, GNUPGHOME: join(clone, 'hello/gnupg') } }).catch(() => undefined);
   if (base) await rm(base, { recursive: true, force: true });
 });
@@ -39,23 +40,11 @@ test('docs/getting-started.md, from a fresh clone under /tmp: v1 runs, v2 update
   assert.ok(blocks.length >= 8, `the guide has ${blocks.length} blocks marked for the test`);
   base = await mkdtemp('/tmp/host-agent-guide-');
   clone = join(base, 'host-agent');
-  const { stdout: head } = await run('git', ['-C', REPO, 'rev-parse', 'HEAD']);
-  await run('git', ['clone', '--quiet', '--no-checkout', REPO, clone]);
-  await run('git', ['-C', clone, 'checkout', '--quiet', head.trim()]);
-  await symlink(await realpath(join(REPO, 'node_modules')), join(clone, 'node_modules'));
+  await freshClone(clone);
 
   const script = ['set -euo pipefail', ...blocks.map((b, i) => `echo "=== block ${i + 1}"\n${b}`)].join('\n');
-  const env = { ...process.env };
-  for (const k of Object.keys(env)) if (k.startsWith('HOST_AGENT_') || k === 'NODE_EXTRA_CA_CERTS' || k === 'GNUPGHOME') delete env[k];
   const started = Date.now();
-  const { code, output } = await new Promise<{ code: number | null; output: string }>((resolve, reject) => {
-    const child = spawn('bash', ['-c', script], { cwd: clone, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let output = '';
-    child.stdout.on('data', (d) => (output += d));
-    child.stderr.on('data', (d) => (output += d));
-    child.on('error', reject);
-    child.on('close', (c) => resolve({ code: c, output }));
-  });
+  const { code, output } = await bash(clone, script);
   const seconds = (Date.now() - started) / 1000;
   t.diagnostic(`the guide ran in ${seconds.toFixed(0)} s (wall time)`);
   assert.equal(code, 0, `the guide failed:\n${output.slice(-6000)}`);
