@@ -27,7 +27,7 @@ import { ConfigService } from './daemon/config-service.js';
 import type { HostContext } from './host/apply/observe.js';
 import { chooseHostnameStore } from './host/hostname.js';
 import { autoUpdateHolders, ImageService } from './daemon/image-service.js';
-import { readHostFacts } from './host/containers/host-facts.js';
+import { cgroupParentFor, readHostFacts } from './host/containers/host-facts.js';
 import { ContainerUnits } from './host/containers/units.js';
 import { helperCommand, networkSettings } from './host/network/default-network.js';
 import { ContainerService, serviceImages } from './daemon/container-service.js';
@@ -127,7 +127,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const containers = new ContainerService({
     runner, log, stateDir: options.stateDir, output, bus: options.bus,
     units: new ContainerUnits({
-      stateDir: options.stateDir, unitFiles, output, facts: await readHostFacts({ bus: options.bus }),
+      stateDir: options.stateDir, unitFiles, output, facts: await readHostFacts({ bus: options.bus, cgroupParent: cgroupParentFor(options.stateDir) }),
       images: { rootfs: (id) => join(options.stateDir, 'images', id, 'rootfs') },
       // Enabled container units start at boot before, and without, the agent.
       wantedBy: options.bus === 'system' ? 'machines.target' : 'default.target',

@@ -1,8 +1,9 @@
 /**
  * A real HTTPS server on 127.0.0.1 for tests, with a throw-away CA made by openssl in test
  * set-up (the certificate names localhost, 127.0.0.1 and any test host names, such as
- * example.com, that clients reach through a connect override). It serves a directory and
- * fixed pages, logs requests, and injects faults per path: stall (headers and a few bytes,
+ * example.com, that clients reach through a connect override). It serves a directory (a
+ * subdirectory's index.html as static servers do: /d redirects to /d/) and fixed pages,
+ * logs requests, and injects faults per path: stall (headers and a few bytes,
  * then silence), truncate (close early despite Content-Length), an HTTP status or a redirect.
  * Stopped, with all its connections, when the test ends.
  */
@@ -87,8 +88,17 @@ export async function startHttpsServer(t: HasAfter, root: string, ca: TestCa): P
       res.writeHead(200, { 'content-type': 'text/html' }).end(page);
       return;
     }
-    const file = join(root, normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, ''));
-    const info = await stat(file).catch(() => undefined);
+    let file = join(root, normalize(decodeURIComponent(url.pathname)).replace(/^(\.\.[/\\])+/, ''));
+    let info = await stat(file).catch(() => undefined);
+    // A directory, as static web servers serve it: /dir redirects to /dir/, which is /dir/index.html.
+    if (info?.isDirectory()) {
+      if (!url.pathname.endsWith('/')) {
+        res.writeHead(301, { location: `${url.pathname}/${url.search}` }).end();
+        return;
+      }
+      file = join(file, 'index.html');
+      info = await stat(file).catch(() => undefined);
+    }
     if (!info?.isFile()) {
       res.writeHead(404).end('not found\n');
       return;

@@ -13,17 +13,22 @@ import { configPaths, loadConfig, loadConfigFiles } from '../../host/config/load
 import { callAgent } from '../agent-client.js';
 import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
 
-function paths(values: VerbArgs['values']) {
+/** The files: options first, then HOST_AGENT_CONFIG, _CONFIG_DIR, _SYSTEM_CONFIG_DIR, then the defaults. */
+function paths(ctx: CliContext, values: VerbArgs['values']) {
+  const pick = (option: string, variable: string) => (typeof values[option] === 'string' ? values[option] : ctx.env[variable] || undefined);
+  const mainFile = pick('config', 'HOST_AGENT_CONFIG');
+  const adminDropinDir = pick('config-dir', 'HOST_AGENT_CONFIG_DIR');
+  const systemDropinDir = pick('system-config-dir', 'HOST_AGENT_SYSTEM_CONFIG_DIR');
   return configPaths({
-    ...(typeof values.config === 'string' && { mainFile: values.config }),
-    ...(typeof values['config-dir'] === 'string' && { adminDropinDir: values['config-dir'] }),
-    ...(typeof values['system-config-dir'] === 'string' && { systemDropinDir: values['system-config-dir'] }),
+    ...(mainFile !== undefined && { mainFile }),
+    ...(adminDropinDir !== undefined && { adminDropinDir }),
+    ...(systemDropinDir !== undefined && { systemDropinDir }),
   });
 }
 
 async function validate(ctx: CliContext, { values, positionals }: VerbArgs): Promise<number> {
   const files = positionals.slice(1);
-  const result = files.length ? await loadConfigFiles(files) : await loadConfig(paths(values));
+  const result = files.length ? await loadConfigFiles(files) : await loadConfig(paths(ctx, values));
   if (values.json) {
     const report = { valid: !result.entries.some((e) => e.level === 'error'), files: result.sources.map((s) => s.file), entries: result.entries };
     ctx.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
@@ -41,7 +46,7 @@ function jsonBytes(_key: string, value: unknown): unknown {
 }
 
 async function show(ctx: CliContext, { values }: VerbArgs): Promise<number> {
-  const loaded = await loadConfig(paths(values));
+  const loaded = await loadConfig(paths(ctx, values));
   if (!loaded.config) {
     for (const e of loaded.entries) ctx.stderr.write(`${formatEntry(e)}\n`);
     throw new AgentError({ code: 'cli.config-invalid', message: 'the configuration has errors', hint: 'Fix the lines above (agentctl config validate)' });
@@ -87,9 +92,9 @@ export const configVerb: Verb = {
   plan               what applying the files would do now: files, units, containers (asks agentd);
                      exit 1 with the errors when a file is invalid
   apply              apply now (root; asks agentd); exit 1 if a step failed or a file is invalid
-  --config PATH      main file (default /etc/host-agent/cloud-config.yaml)
-  --config-dir DIR   admin drop-ins (default /etc/host-agent/config.d)
-  --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d)
+  --config PATH      main file (default /etc/host-agent/cloud-config.yaml; env HOST_AGENT_CONFIG)
+  --config-dir DIR   admin drop-ins (default /etc/host-agent/config.d; env HOST_AGENT_CONFIG_DIR)
+  --system-config-dir DIR  shipped drop-ins (default /usr/lib/host-agent/config.d; env HOST_AGENT_SYSTEM_CONFIG_DIR)
   --json             JSON output
 `,
   options: {

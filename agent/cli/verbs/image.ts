@@ -12,6 +12,7 @@ import { renderTable } from '../render/table.js';
 import { argumentCount } from '../usage.js';
 import { EXIT, type CliContext, type Verb, type VerbArgs } from '../verb.js';
 import { STORE_HELP, STORE_OPTIONS, withImages } from './image-backend.js';
+import { BUILD_HELP, BUILD_OPTIONS, BUILD_SYNOPSIS, buildOptions, PUBLISH_SYNOPSIS, SIGN_SYNOPSIS } from './image-build.js';
 
 interface Subverb {
   synopsis: string;
@@ -140,9 +141,12 @@ const SUBVERBS: Record<string, Subverb> = {
       return EXIT.ok;
     },
   },
+  build: { synopsis: BUILD_SYNOPSIS, args: { min: 1, max: 1 }, options: ['name', 'version', 'exec', 'label', 'os', 'arch', 'output'], run: async (ctx, args) => (await import('./image-build.js')).build(ctx, args) },
+  sign: { synopsis: SIGN_SYNOPSIS, args: { min: 1, max: 1 }, options: ['key', 'passphrase-file'], run: async (ctx, args) => (await import('./image-build.js')).sign(ctx, args) },
+  publish: { synopsis: PUBLISH_SYNOPSIS, args: { min: 2, max: 2 }, options: ['base-url'], run: async (ctx, args) => (await import('./image-build.js')).publish(ctx, args) },
 };
 
-const ALL_OPTIONS = ['json', 'grace'];
+const ALL_OPTIONS = ['json', 'grace', ...BUILD_OPTIONS];
 
 export const imageVerb: Verb = {
   name: 'image',
@@ -156,9 +160,9 @@ export const imageVerb: Verb = {
   export ID|NAME FILE      write a stored image as an .aci file (root)
   updates [--json]         image auto-update per container: current, staged and previous
                            image, last result, images rolled back (needs agentd)
-  A NAME may carry labels: example.com/app:1.0.0,channel=stable (the latest import matches).
+${BUILD_HELP}  A NAME may carry labels: example.com/app:1.0.0,channel=stable (the latest import matches).
 ${STORE_HELP}`,
-  options: { json: { type: 'boolean' }, grace: { type: 'string' }, ...STORE_OPTIONS },
+  options: { json: { type: 'boolean' }, grace: { type: 'string' }, ...buildOptions, ...STORE_OPTIONS },
   positionals: { min: 1, max: Infinity },
   subverbs: Object.keys(SUBVERBS),
   async run(ctx, { values, positionals }) {

@@ -6,8 +6,11 @@
  * controllers, on hybrid hosts. A user manager gets no v1 controllers at all, so on a
  * hybrid host (`/sys/fs/cgroup/memory` is a v1 hierarchy) the unit joins a v1 memory and
  * cpu cgroup of its own (see agent/core/containers/nspawn.ts). On pure v2, a user manager
- * applies them when the memory/cpu controllers are delegated to it.
+ * applies them when the memory/cpu controllers are delegated to it. Those v1 cgroups are
+ * machine-wide: each agent (each state directory) has a parent of its own, so two agents
+ * on one machine (two demos, say) never share a container's cgroup.
  */
+import { createHash } from 'node:crypto';
 import { access, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { BusKind } from '../../api/agent1.js';
@@ -29,6 +32,12 @@ export interface HostFacts {
   overlay: boolean;
   metacopy: boolean;
   legacyCgroups?: NonNullable<ContainerHost['legacyCgroups']>;
+}
+
+/** The v1 parent cgroup of an agent: `host-agent` for the default state directory, else one per state directory. */
+export function cgroupParentFor(stateDir: string): string {
+  if (stateDir === '/var/lib/host-agent') return 'host-agent';
+  return `host-agent-${createHash('sha256').update(stateDir).digest('hex').slice(0, 12)}`;
 }
 
 async function exists(path: string): Promise<boolean> {

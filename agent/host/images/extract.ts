@@ -168,7 +168,7 @@ class Extraction {
         code: 'image.too-many-entries',
         message: `the archive has more than ${maxEntries} entries`,
         subject: this.options.image,
-        hint: 'Raise the entry limit in the image settings if this image is genuine',
+        hint: 'No genuine image has this many files (the limit is fixed): the image is malformed or malicious and was not stored; tell its publisher',
       });
     }
     this.bytes += size;

@@ -84,7 +84,7 @@ const NAMES: Record<HttpErrorDomain, Record<Failure, [string, string]>> = {
   image: {
     'bad-url': ['bad-url', 'Give an https:// address or a file path'],
     'insecure-http': ['insecure-http', 'Use an https:// address, or --insecure-options=http if you accept that anyone on the network can change what is fetched'],
-    'tls-untrusted': ['tls-untrusted', 'Check the address; a private CA must be added to the system\'s trusted certificates'],
+    'tls-untrusted': ['tls-untrusted', 'Check the address; for a private CA, set NODE_EXTRA_CA_CERTS=/path/ca.pem for agentd (Environment= in host-agent.service) and agentctl: Node does not read the system\'s trusted certificates'],
     unreachable: ['download-failed', 'Check the address and the network, then try again'],
     stalled: ['download-stalled', 'The server is stalled or the network is down: try again later'],
     truncated: ['download-truncated', 'The connection was cut: fetch again; nothing was stored'],
