@@ -15,6 +15,7 @@ import {
   child, childrenOf, humanType, isCompatible, isNull, present, type Named, type Schema, type StructSchema,
 } from './schema.js';
 import type { MapNode } from './tree.js';
+import { editDistance } from '../text/edit-distance.js';
 
 export interface RuleOptions {
   schema: StructSchema;
@@ -138,17 +139,6 @@ function unknownKeyMessage(key: string, schema: StructSchema, strict: Strict): s
   const places = placesOf(key, strict.root, strict.rootPath).filter((p) => p !== strict.path);
   if (places.length) return `misplaced key ${JSON.stringify(spelt(key))} in ${strict.path}: it belongs in ${places.join(' or ')} (check its indentation)`;
   return `unrecognized key ${JSON.stringify(spelt(key))} in ${strict.path} (known here: ${Object.keys(schema.fields).map(spelt).join(', ')})`;
-}
-
-/** Levenshtein distance, for typos of keys. */
-function editDistance(a: string, b: string): number {
-  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const next = [i];
-    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    row = next;
-  }
-  return row[b.length]!;
 }
 
 /** The paths of the structs of `schema` that have the field `key`. */

@@ -1,7 +1,8 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from '../../../agent/cli/run.js';
-import { closest, editDistance } from '../../../agent/cli/suggest.js';
+import { closest } from '../../../agent/cli/suggest.js';
+import { editDistance } from '../../../agent/core/text/edit-distance.js';
 import { argumentCount, helpEntries } from '../../../agent/cli/usage.js';
 
 function io() {
