@@ -14,7 +14,7 @@
  * declaration (`declared`, the image as written): a new declaration starts a new record,
  * keeping only the failed IDs. Pure: no I/O.
  */
-import { parseSemVer, type SemVer } from '../appc/semver.js';
+import { compareSemVer, parseSemVer } from '../appc/semver.js';
 import { DEFAULT_VERSION } from '../appc/app-string.js';
 import { AgentError } from '../errors.js';
 import { isInWindow } from '../schedule/periods.js';
@@ -48,25 +48,6 @@ export interface ImageUpdateRecord {
   trial?: boolean;
   failed: FailedImage[];
   last?: { result: UpdateResult; message: string; at: string };
-}
-
-/** SemVer precedence: < 0, 0 or > 0 (metadata is ignored; a pre-release is lower). */
-export function compareSemVer(a: SemVer, b: SemVer): number {
-  for (const key of ['major', 'minor', 'patch'] as const) if (a[key] !== b[key]) return a[key] - b[key];
-  if (a.preRelease === b.preRelease) return 0;
-  if (a.preRelease === '') return 1;
-  if (b.preRelease === '') return -1;
-  const x = a.preRelease.split('.');
-  const y = b.preRelease.split('.');
-  for (let i = 0; i < Math.min(x.length, y.length); i++) {
-    const [p, q] = [x[i]!, y[i]!];
-    if (p === q) continue;
-    const [pn, qn] = [/^\d+$/.test(p), /^\d+$/.test(q)];
-    if (pn && qn) return Number(p) - Number(q);
-    if (pn !== qn) return pn ? -1 : 1;
-    return p < q ? -1 : 1;
-  }
-  return x.length - y.length;
 }
 
 /**

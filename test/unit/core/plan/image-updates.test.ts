@@ -6,10 +6,10 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  activate, compareSemVer, confirm, decideUpdate, isNewerVersion, recordFor, rollBack, settleProblem, stage, windowOpen,
+  activate, confirm, decideUpdate, isNewerVersion, recordFor, rollBack, settleProblem, stage, windowOpen,
   type ImageUpdateRecord,
 } from '../../../../agent/core/plan/image-updates.js';
-import { parseSemVer, type SemVer } from '../../../../agent/core/appc/semver.js';
+import { compareSemVer, parseSemVer, type SemVer } from '../../../../agent/core/appc/semver.js';
 import { parseWindow } from '../../../../agent/core/schedule/window.js';
 import { UTC } from '../../../../agent/core/schedule/timezone.js';
 import { isAgentError } from '../../../../agent/core/errors.js';
