@@ -32,6 +32,7 @@ export function statusProblems(s: AgentStatus): string[] {
     ...(failedContainers.length ? [`failed containers: ${failedContainers.join(', ')}`] : []),
     ...(s.config.state === 'invalid' ? ['the configuration is invalid'] : []),
     ...(failedSteps ? [`${failedSteps === 1 ? 'a step' : `${failedSteps} steps`} of the last config apply failed`] : []),
+    ...(s.config.lastApply?.error ? [`the last config apply failed (${s.config.lastApply.error.code})`] : []),
     ...(!s.systemd.connected ? ['systemd is not connected'] : []),
   ];
 }

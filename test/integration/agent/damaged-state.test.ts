@@ -71,7 +71,7 @@ after(async () => {
 
 async function status(): Promise<AgentStatus> {
   const r = await agentctl(['status', '--json'], { env });
-  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.code === 0 || r.code === 1, r.stderr); // 1: degraded
   return JSON.parse(r.stdout) as AgentStatus;
 }
 

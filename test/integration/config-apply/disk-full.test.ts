@@ -50,7 +50,7 @@ async function writeConfig(text: string): Promise<void> {
 
 async function status(): Promise<AgentStatus> {
   const r = await agentctl(['status', '--json'], { env: sbx.env });
-  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.code === 0 || r.code === 1, r.stderr); // 1: degraded (a failed apply counts)
   return JSON.parse(r.stdout) as AgentStatus;
 }
 

@@ -29,7 +29,7 @@ host-agent:
 
 async function status(): Promise<AgentStatus> {
   const r = await agentctl(['status', '--json'], { env: w.sbx.env });
-  assert.equal(r.code, 0, r.stderr);
+  assert.ok(r.code === 0 || r.code === 1, r.stderr); // 1: degraded (an invalid file counts)
   return JSON.parse(r.stdout) as AgentStatus;
 }
 

@@ -73,6 +73,8 @@ test('degraded: what declared failed makes the header and the exit status; the l
   assert.match(renderStatus(healthy, false), /— running$/m);
   assert.deepEqual(statusProblems({ ...healthy, containers: [{ name: 'web', kind: 'declared', image: 'x', unit: 'u', state: 'failed', activeState: 'failed', subState: 'failed', mainPid: 0, nRestarts: 0 }] }), ['failed containers: web']);
   assert.deepEqual(statusProblems({ ...healthy, systemd: { bus: 'system', connected: false } }), ['systemd is not connected']);
+  const fullDisk = { ...healthy.config, lastApply: { at: '2026-01-01T00:00:00Z', source: 'files' as const, steps: [], problems: [], error: { code: 'disk.full', message: 'no space left' } } };
+  assert.deepEqual(statusProblems({ ...healthy, config: fullDisk }), ['the last config apply failed (disk.full)']);
   const withErrors: AgentStatus = { ...healthy, update: { ...healthy.update, lastError: { code: 'update.download', message: 'download failed', at: '2026-01-01T00:01:00Z' } } };
   const doc = {
     settleSeconds: 30,
