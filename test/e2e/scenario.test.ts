@@ -100,6 +100,9 @@ async function assertAgentStartedAtBoot(): Promise<void> {
 /**
  * The host's cloud-config: a plain unit, a file and the host name; then two containers
  * (steps 9 and 10); then the update channel (step 11), with reboots left to the scenario.
+ * The containers use the host's network: the host is itself an nspawn container sharing
+ * this machine's network namespace without CAP_NET_ADMIN, so it cannot make the bridges of
+ * the default network (those are tested on the sandbox: test/integration/containers/network.test.ts).
  */
 function cloudConfig(parts: { containers?: boolean; update?: boolean } = {}): string {
   if (parts.update && !channelUrl) throw new Error('the update channel is not served yet');
@@ -114,6 +117,7 @@ ${CONTAINERS.map((name) => `    - name: ${name}
       image: ${IMAGE}:1.0.0
       exec: [/bin/sh, -c, "echo ${name} up; exec sleep 1000000"]
       restart: always
+      network: host
 `).join('')}    - name: ${FLY}
       image: ${IMAGE}:1.0.0
       isolation: fly
