@@ -36,7 +36,9 @@ for (const kind of ['file', 'url'] as const) {
     const stateDir = await smallFs(t, '2m');
     const store = await ImageStore.open({ stateDir });
     t.after(() => store.close());
-    const options: FetchOptions = { store, keystore, http: { ca: server.ca, idleTimeoutMs: 2000 } };
+    // A size limit set above the disk's size (the default, the free space, would refuse the
+    // image as too large first): the writes themselves meet the full disk.
+    const options: FetchOptions = { store, keystore, http: { ca: server.ca, idleTimeoutMs: 2000 }, limits: { maxBytes: 1 << 30 } };
     const source = kind === 'file' ? { kind, path: file } as const : { kind, url: `${server.url}/app.aci` } as const;
     const before = await snapshot(store.dir);
     await assert.rejects(new Fetcher(options).fetch(source), (e) => {
