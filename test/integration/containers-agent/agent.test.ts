@@ -251,7 +251,7 @@ test('an edit that breaks a running container leaves it running as it was; an er
   assert.equal(rejected!.state, 'running', 'its last good unit runs on');
   assert.equal(await unitPid('other'), other);
 
-  await w.writeConfig(broken.replace('#cloud-config\n', '#cloud-config\nhostname: "bad_name!"\n'));
+  await w.writeConfig(broken.replace('#cloud-config\n', '#cloud-config\nhostname: "bad name"\n'));
   const s = await w.eventually(async () => JSON.parse((await agentctl(['status', '--json'], { env: w.sbx.env })).stdout) as AgentStatus,
     (x) => x.config.state === 'invalid', 'the config to be refused');
   assert.ok(s.config.entries.some((e) => e.level === 'error' && /invalid hostname "bad name"/.test(e.message)), 'the hostname error is listed');
