@@ -100,7 +100,9 @@ test('a newer import of the same name and version moves no container, even acros
   assert.match(await readFile(join(w.sbx.unitDir, 'container-web.service'), 'utf8'), new RegExp(`^X-HostAgent-Image=${first}$`, 'm'));
 
   await w.writeConfig(cloudConfig('\n      environment: {EDITED: "yes"}'));
-  const moved = await w.eventually(() => w.container('web'), (c) => c?.imageId === second && c.state === 'running', 'web to move to the newer import');
+  // The new unit names the image at once; the restart (its network torn down and set up
+  // again) follows: wait for the new process.
+  const moved = await w.eventually(() => w.container('web'), (c) => c?.imageId === second && c.state === 'running' && c.mainPid !== pid, 'web to restart on the newer import', 60_000);
   assert.notEqual(moved!.mainPid, pid);
   const r = await ctl(['image', 'rm', first]);
   assert.equal(r.code, 0, r.stderr);
