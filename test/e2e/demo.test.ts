@@ -46,7 +46,7 @@ agentctl image list
 scripts/demo logs | tail -n 3`);
     assert.equal(r.code, 0, r.output);
     assert.match(r.output, /hello from a host-agent container/);
-    assert.match(r.output, /^hello-web +demo\.example\/busybox:1\.0\.0 +1\.0\.0 +running .* 0$/m, 'no restarts: the other demo takes nothing from it');
+    assert.match(r.output, /^hello-web +demo\.example\/busybox:1\.0\.0 +1\.0\.0 +running +\d+ +\S+ +0 +default [\d.]+ +\d+:80\/tcp$/m, 'no restarts: the other demo takes nothing from it');
     assert.match(r.output, /demo\.example\/busybox +admin/);
     assert.match(r.output, /INFO /);
     // The key of this demo is in this demo's trust directory, not the machine's.
