@@ -4,17 +4,8 @@ import { runCli } from '../../../agent/cli/run.js';
 import { closest } from '../../../agent/cli/suggest.js';
 import { editDistance } from '../../../agent/core/text/edit-distance.js';
 import { argumentCount, helpEntries } from '../../../agent/cli/usage.js';
+import { captureIo as io } from '../../lib/cli-io.js';
 
-function io() {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: { write: (s: string) => ((stdout += s), true) } as unknown as NodeJS.WritableStream,
-    stderr: { write: (s: string) => ((stderr += s), true) } as unknown as NodeJS.WritableStream,
-    env: {}, isTTY: false,
-    out: () => stdout, err: () => stderr,
-  };
-}
 
 test('did you mean: edit distance with swaps, unique prefixes, nothing when far', () => {
   assert.equal(editDistance('stauts', 'status'), 1);

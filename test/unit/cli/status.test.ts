@@ -5,6 +5,7 @@ import { lastRollback, renderStatus, statusProblems } from '../../../agent/cli/v
 import { passFailures } from '../../../agent/cli/verbs/image-updates.js';
 import { humanDuration } from '../../../agent/cli/render/duration.js';
 import { runCli } from '../../../agent/cli/run.js';
+import { captureIo as io } from '../../lib/cli-io.js';
 
 const STATUS: AgentStatus = {
   version: '1.2.3', pid: 42, startedAt: '2026-01-01T00:00:00.000Z', uptimeSeconds: 3723, state: 'running',
@@ -42,16 +43,6 @@ test('human durations', () => {
   assert.equal(humanDuration(90061), '1d 1h');
 });
 
-function io() {
-  let stdout = '';
-  let stderr = '';
-  return {
-    stdout: { write: (s: string) => ((stdout += s), true) } as unknown as NodeJS.WritableStream,
-    stderr: { write: (s: string) => ((stderr += s), true) } as unknown as NodeJS.WritableStream,
-    env: {}, isTTY: false,
-    out: () => stdout, err: () => stderr,
-  };
-}
 
 test('usage errors exit 2 with one line; help exits 0', async () => {
   for (const argv of [['nope'], ['status', '--frob'], ['status', 'x'], ['--frob']]) {
