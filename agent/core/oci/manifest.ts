@@ -23,6 +23,7 @@ export const MEDIA_TYPES = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
   dockerManifestList: 'application/vnd.docker.distribution.manifest.list.v2+json',
   dockerConfig: 'application/vnd.docker.container.image.v1+json',
+  dockerLayer: 'application/vnd.docker.image.rootfs.diff.tar',
   dockerLayerGzip: 'application/vnd.docker.image.rootfs.diff.tar.gzip',
   dockerForeignLayerGzip: 'application/vnd.docker.image.rootfs.foreign.diff.tar.gzip',
 } as const;
@@ -41,6 +42,7 @@ export type LayerCompression = 'gzip' | 'none';
 const LAYER_COMPRESSION: Record<string, LayerCompression | 'zstd'> = {
   [MEDIA_TYPES.ociLayer]: 'none',
   [MEDIA_TYPES.ociLayerNondistributable]: 'none',
+  [MEDIA_TYPES.dockerLayer]: 'none',
   [MEDIA_TYPES.ociLayerGzip]: 'gzip',
   [MEDIA_TYPES.ociLayerNondistributableGzip]: 'gzip',
   [MEDIA_TYPES.dockerLayerGzip]: 'gzip',
