@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createPrivateKey, randomBytes, sign, X509Certificate, type KeyObject } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
-import { createServer, request } from 'node:http';
+import { createServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -78,6 +78,17 @@ async function tokenServer(t: HasAfter, signer: SigningKey): Promise<TokenServer
   return state;
 }
 
+/** A loopback HTTP server for this test; returns its `127.0.0.1:PORT`. */
+async function listen(t: HasAfter, handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise<void>((resolve) => {
+    server.closeAllConnections();
+    server.close(() => resolve());
+  }));
+  return `127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
 test('token auth: GET /v2/ → Bearer challenge → token from the realm with the auth file\'s credentials → the registry accepts it; wrong credentials, no credentials and a token the registry does not trust are refused', async (t) => {
   const dir = await tmpdir(t, 'token-');
   const good = await signingKey(dir, 'token-signer');
@@ -128,34 +139,41 @@ test('token auth: GET /v2/ → Bearer challenge → token from the realm with th
   assert.equal(tokens.requests.length, 2, 'a new token was asked for once after the 401');
 });
 
-test('Basic auth: credentials from the auth file; a legacy URL key counts for its host', async (t) => {
+test('Basic auth: credentials from the auth file (a legacy URL key counts for its host), never sent on to a redirect to another origin', async (t) => {
   // distribution's htpasswd auth needs TLS; a small Basic-auth front on loopback stands in.
   const registry = await startRegistry(t);
   const dir = await tmpdir(t, 'basic-');
   const layout = await writeOciLayout(join(dir, 'layout'), 'x', { layers: [{ entries: [{ name: 'hello', content: 'hi\n' }] }] });
   await pushImage(layout, `${registry.host}/b/app:1`);
   const expected = `Basic ${Buffer.from(`${USER}:${PASSWORD}`).toString('base64')}`;
-  const front = createServer((req, res) => {
-    if (req.headers.authorization !== expected) {
-      res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end();
-      return;
-    }
+  const forward = (req: IncomingMessage, res: ServerResponse) => {
     const up = request({ host: '127.0.0.1', port: Number(registry.host.split(':')[1]), method: req.method, path: req.url, headers: req.headers }, (answer) => {
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       answer.pipe(res);
     });
     req.pipe(up);
+  };
+  // Blobs are served from another origin (as registries redirect to a CDN), which must not see the credentials.
+  const cdnSaw: Array<string | undefined> = [];
+  const cdn = await listen(t, (req, res) => {
+    cdnSaw.push(req.headers.authorization);
+    forward(req, res);
   });
-  await new Promise<void>((resolve) => front.listen(0, '127.0.0.1', resolve));
-  t.after(() => new Promise<void>((resolve) => {
-    front.closeAllConnections();
-    front.close(() => resolve());
-  }));
-  const host = `127.0.0.1:${(front.address() as AddressInfo).port}`;
+  const front = await listen(t, (req, res) => {
+    if (req.headers.authorization !== expected) {
+      res.writeHead(401, { 'www-authenticate': 'Basic realm="registry"' }).end();
+    } else if (req.url?.includes('/blobs/')) {
+      res.writeHead(307, { location: `http://${cdn}${req.url}` }).end();
+    } else {
+      forward(req, res);
+    }
+  });
+  const host = front;
   const authFile = join(dir, 'auth.json');
   await writeFile(authFile, JSON.stringify({ auths: { [`http://${host}/v1/`]: { auth: Buffer.from(`${USER}:${PASSWORD}`).toString('base64') } } }));
   const image = await new RegistryClient({ authFile }).resolve(parseReference(`${host}/b/app:1`));
   assert.equal(image.manifest.digest, layout.top.digest);
+  assert.deepEqual(cdnSaw, [undefined], 'the config blob came from the other origin, without credentials');
   await assert.rejects(new RegistryClient().resolve(parseReference(`${host}/b/app:1`)), (e: { code: string; message: string }) => {
     assert.equal(e.code, 'image.registry-auth');
     assert.match(e.message, /needs a user name and password/);

@@ -170,3 +170,32 @@ test('a blob changed in the registry storage: the stream fails with a digest err
     await writeFile(data, original);
   }
 });
+
+test('a manifest changed in the registry storage: a fetch by digest fails with a digest error', async () => {
+  const hex = app.top.digest.slice(7);
+  const data = join(registry.storageDir, 'docker/registry/v2/blobs/sha256', hex.slice(0, 2), hex, 'data');
+  const original = await readFile(data, 'utf8');
+  await writeFile(data, original.replace('"schemaVersion":2', '"schemaVersion": 2'));
+  try {
+    await assert.rejects(new RegistryClient({ platform: amd64 }).resolve(parseReference(`${registry.host}/team/app@${app.top.digest}`)), (e: { code: string; message: string }) => {
+      assert.equal(e.code, 'image.digest-mismatch');
+      assert.match(e.message, new RegExp(`the manifest from ${registry.host} \\(repository team/app\\) has digest sha256:[0-9a-f]{64}, not ${app.top.digest}`));
+      return true;
+    });
+  } finally {
+    await writeFile(data, original);
+  }
+});
+
+test('a blob download can be cancelled mid-way: image.cancelled, the partial file kept for a resume', async () => {
+  const client = new RegistryClient({ platform: amd64 });
+  const ref = parseReference(`${registry.host}/team/app:1.0`);
+  const layer = app.images[0]?.layers[1];
+  assert.ok(layer);
+  const file = join(await tmpdir(suite, 'blobs-'), 'blob');
+  const controller = new AbortController();
+  await assert.rejects(client.downloadBlob(ref, layer, file, { signal: controller.signal, onProgress: (done) => { if (done > 0) controller.abort(); } }),
+    { code: 'image.cancelled' });
+  await client.downloadBlob(ref, layer, file);
+  assert.equal(await sha256File(file), layer.digest);
+});
