@@ -19,14 +19,17 @@ interface Seen { path: string; range: string | undefined; status: number }
 
 /**
  * A loopback proxy in front of the registry that cuts the connection of the first
- * `cuts` blob responses longer than `afterBytes` after that many bytes of body.
+ * `cuts` blob responses longer than `afterBytes` after that many bytes of body; with
+ * `ignoreRange`, a server that answers range requests with the whole blob (200).
  */
-async function cuttingProxy(t: HasAfter, upstream: string, afterBytes: number, cuts: number): Promise<{ host: string; seen: Seen[] }> {
+async function cuttingProxy(t: HasAfter, upstream: string, afterBytes: number, cuts: number, options: { ignoreRange?: boolean } = {}): Promise<{ host: string; seen: Seen[] }> {
   const seen: Seen[] = [];
   let left = cuts;
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const [host, port] = upstream.split(':');
-    const up = request({ host, port: Number(port), method: req.method, path: req.url, headers: req.headers }, (answer) => {
+    const { range: _range, ...withoutRange } = req.headers;
+    const headers = options.ignoreRange ? withoutRange : req.headers;
+    const up = request({ host, port: Number(port), method: req.method, path: req.url, headers }, (answer) => {
       seen.push({ path: req.url ?? '', range: req.headers.range, status: answer.statusCode ?? 0 });
       res.writeHead(answer.statusCode ?? 502, answer.headers);
       const longer = Number(answer.headers['content-length'] ?? 0) > afterBytes;
@@ -108,4 +111,23 @@ test('the resume API: a caller holding a partial file passes its length and hash
   // The same with a hash over other bytes: the stream fails.
   const wrong = createHash('sha256').update(Buffer.alloc(offset));
   await assert.rejects(pipeline(await client.fetchBlob(ref, layer, { offset, hash: wrong }), createWriteStream(join(file + '.2'))), { code: 'image.digest-mismatch' });
+});
+
+test('a server that answers the range request with the whole blob (200): the bytes already on disk are skipped', async (t) => {
+  const registry = await startRegistry(t);
+  const layout = await writeOciLayout(join(await tmpdir(t, 'oci-'), 'layout'), 'big', {
+    layers: [{ entries: [{ name: 'noise', content: { random: 2 << 20 } }], compression: 'none' }],
+  });
+  await pushImage(layout, `${registry.host}/r/big:1`);
+  const proxy = await cuttingProxy(t, registry.host, 1 << 20, 1, { ignoreRange: true });
+  const client = new RegistryClient({ platform: { os: 'linux', architecture: 'amd64' } });
+  const ref = parseReference(`${proxy.host}/r/big:1`);
+  const layer = (await client.resolve(ref)).layers[0]?.descriptor;
+  assert.ok(layer);
+  const file = join(await tmpdir(t, 'blob-'), 'partial');
+  await client.downloadBlob(ref, layer, file);
+  assert.equal(await sha256File(file), layer.digest);
+  const gets = proxy.seen.filter((s) => s.path.includes(layer.digest));
+  assert.deepEqual(gets.map((g) => g.status), [200, 200]);
+  assert.match(gets[1]?.range ?? '', /^bytes=[1-9]/, 'the client asked for a range');
 });
