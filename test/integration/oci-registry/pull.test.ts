@@ -199,3 +199,22 @@ test('a blob download can be cancelled mid-way: image.cancelled, the partial fil
   await client.downloadBlob(ref, layer, file);
   assert.equal(await sha256File(file), layer.digest);
 });
+
+test('a blob longer or shorter than its descriptor says fails the stream (a longer one at the first byte too many)', async () => {
+  const client = new RegistryClient({ platform: amd64 });
+  const ref = parseReference(`${registry.host}/team/app:1.0`);
+  const layer = app.images[0]?.layers[1];
+  assert.ok(layer);
+  let received = 0;
+  await assert.rejects(drain(await client.fetchBlob(ref, { ...layer, size: 1000 }, { onProgress: (done) => { received = done; } })), (e: { code: string; message: string }) => {
+    assert.equal(e.code, 'image.digest-mismatch');
+    assert.match(e.message, /is longer than the 1000 bytes its manifest gives/);
+    return true;
+  });
+  assert.ok(received < layer.size, `stopped after ${received} of ${layer.size} bytes`);
+  await assert.rejects(drain(await client.fetchBlob(ref, { ...layer, size: layer.size + 1 })), (e: { code: string; message: string }) => {
+    assert.equal(e.code, 'image.digest-mismatch');
+    assert.match(e.message, new RegExp(`has ${layer.size} bytes, not the ${layer.size + 1} its manifest gives`));
+    return true;
+  });
+});
