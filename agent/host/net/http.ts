@@ -1,8 +1,9 @@
 /**
  * HTTP(S) GET for everything the agent downloads: images, signatures, keys, discovery
  * pages, update manifests and OS payloads. Redirects are followed (never from https down
- * to http; plain http only with `allowHttp`), a byte range can be asked for, a body
- * shorter than its Content-Length is an error, and small bodies are read with a size cap.
+ * to http; plain http only with `allowHttp`; credentials not passed on to another origin),
+ * a byte range and extra headers can be asked for (HEAD too), a body shorter than its
+ * Content-Length is an error, and small bodies are read with a size cap.
  *
  * Deadlines, so that no download waits forever: the TCP (and TLS) connection must be up
  * within `connectTimeoutMs`, the response headers must follow within `responseTimeoutMs`,
@@ -54,6 +55,13 @@ export interface HttpOptions {
 export interface GetOptions extends HttpOptions {
   /** Ask for the bytes from this offset on (`Range: bytes=N-`); the server may answer 200 anyway. */
   rangeStart?: number;
+  /** Default GET; a HEAD response's body is empty (its `length` is the resource's). */
+  method?: 'GET' | 'HEAD';
+  /**
+   * More request headers, lowercase names (`accept` replaces the default, any type). An
+   * `authorization` header is not sent on to a redirect's target on another origin.
+   */
+  headers?: Record<string, string>;
 }
 
 export interface HttpResponse {
@@ -209,10 +217,11 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
       host,
       port: Number(targetPort),
       path: `${url.pathname}${url.search}`,
-      method: 'GET',
+      method: options.method ?? 'GET',
       headers: {
         host: url.host, 'user-agent': 'host-agent', accept: '*/*',
         ...(options.rangeStart ? { range: `bytes=${options.rangeStart}-` } : {}),
+        ...options.headers,
       },
       agent: false,
       ...(secure && { ca: options.ca, servername: isIP(url.hostname) ? undefined : url.hostname }),
@@ -245,6 +254,7 @@ export async function httpGet(url: string, options: GetOptions = {}): Promise<Ht
   } catch (e) {
     throw netError(domain, 'bad-url', 'not a valid URL', url, undefined, e);
   }
+  let sent = options;
   for (let hops = 0; ; hops++) {
     if (current.protocol !== 'https:' && current.protocol !== 'http:') {
       throw netError(domain, 'bad-url', `unsupported URL scheme ${current.protocol}`, current.href);
@@ -252,7 +262,7 @@ export async function httpGet(url: string, options: GetOptions = {}): Promise<Ht
     if (current.protocol === 'http:' && !options.allowHttp) {
       throw netError(domain, 'insecure-http', 'refusing plain http', current.href);
     }
-    const res = await requestOnce(current, options, domain);
+    const res = await requestOnce(current, sent, domain);
     const location = res.headers.location;
     if (REDIRECTS.has(res.statusCode ?? 0) && location) {
       res.resume();
@@ -262,6 +272,10 @@ export async function httpGet(url: string, options: GetOptions = {}): Promise<Ht
       const next = new URL(location, current);
       if (current.protocol === 'https:' && next.protocol === 'http:') {
         throw netError(domain, 'insecure-http', `refusing a redirect from https down to plain http (${next.href})`, current.href);
+      }
+      if (next.origin !== current.origin && sent.headers?.authorization !== undefined) {
+        const { authorization: _dropped, ...headers } = sent.headers;
+        sent = { ...sent, headers };
       }
       current = next;
       continue;
