@@ -267,6 +267,7 @@ export class LayerStore {
       diff.on('close', () => tar.destroy()); // a failed extraction stops the download and decompression
       const abort = (): void => void diff.destroy(cancelled(subject));
       options.signal?.addEventListener('abort', abort, { once: true });
+      if (options.signal?.aborted) abort(); // while the blob was being opened
       try {
         await extractLayer(tar.pipe(diff), join(work, 'diff'), {
           image: subject,
