@@ -167,7 +167,7 @@ export async function run(): Promise<boolean> {
     const names = (prefix: string): string[] => Array.from({ length: SCALE }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
     for (const name of names('b')) {
       const s = { ...spec, name };
-      await units.install(name, await units.render(s));
+      await units.install(name, await units.render(s), s.image.id);
     }
     await systemd.daemonReload();
     let start = process.hrtime.bigint();

@@ -337,7 +337,7 @@ export class ContainerService {
       await this.opts.units.render(spec);
       const host = this.opts.units.hostFor(spec);
       await manager.resetFailed(unit);
-      await prepareLayer(this.opts.units.paths(name));
+      await prepareLayer(this.opts.units.paths(name), [host.imageRootfs]);
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
       this.runs.set(name, { name, image: request.image, imageId: image.id, unit });
       await manager.startTransient(unit, await transientProperties(spec, host));
@@ -538,9 +538,9 @@ export class ContainerService {
     switch (step.kind) {
       case 'fetch-image': return this.opts.images.fetch(step.image);
       case 'write-unit': {
-        const rendered = this.declared.get(step.container)?.rendered;
-        if (!rendered) throw new Error(`container ${step.container} has no rendered unit`);
-        await this.opts.units.install(step.container, rendered, this.installedFiles.get(step.container) ?? []);
+        const { rendered, imageId } = this.declared.get(step.container) ?? {};
+        if (!rendered || imageId === undefined) throw new Error(`container ${step.container} has no rendered unit`);
+        await this.opts.units.install(step.container, rendered, imageId, this.installedFiles.get(step.container) ?? []);
         // Enabled through systemd, so the container comes back at boot without the agent.
         await manager.enable([rendered.unit]);
         return;

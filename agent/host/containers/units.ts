@@ -147,12 +147,13 @@ export class ContainerUnits {
   }
 
   /**
-   * Creates the writable layer (kept if present), writes the unit files atomically and
-   * removes the container's files that are no longer rendered. `installedFiles`: its files
-   * as installed() last listed them (a reconciler has them; default: read them again).
+   * Creates the writable layer over image `imageId` (kept if present), writes the unit
+   * files atomically and removes the container's files that are no longer rendered.
+   * `installedFiles`: its files as installed() last listed them (a reconciler has them;
+   * default: read them again).
    */
-  async install(name: string, rendered: RenderedContainer, installedFiles?: readonly string[]): Promise<void> {
-    await prepareLayer(this.paths(name));
+  async install(name: string, rendered: RenderedContainer, imageId: string, installedFiles?: readonly string[]): Promise<void> {
+    await prepareLayer(this.paths(name), [this.options.images.rootfs(imageId)]);
     for (const file of rendered.files) await this.options.unitFiles.write(file.name, file.text);
     const previous = installedFiles ?? await this.filesOf(name);
     for (const file of previous.filter((f) => !rendered.files.some((r) => r.name === f))) await this.options.unitFiles.remove(file);

@@ -1,7 +1,11 @@
 /**
- * Safe extraction of an ACI's tar stream into a fresh directory that only this extraction
- * writes to. The appc layout (only `manifest` and `rootfs/`, nothing twice) is checked by
- * core/appc/layout. Invariants, checked per entry before anything is written:
+ * Safe extraction of an image archive's tar stream into a fresh directory that only this
+ * extraction writes to. Where entries may go is a layout policy: an ACI (only `manifest`
+ * and `rootfs/`, nothing twice, checked by core/appc/layout; links resolve inside
+ * `rootfs/`) or an OCI layer (entries at the root of the tar; whiteouts, core/oci/whiteout,
+ * become overlayfs whiteouts as they are extracted: `.wh.NAME` a 0/0 character device
+ * `NAME`, `.wh..wh..opq` the attribute `trusted.overlay.opaque=y` on its directory).
+ * Invariants, the same for both and checked per entry before anything is written:
  * - no entry escapes the tree: no absolute names, no `..`, no entry below a symlink
  *   (nothing is ever written through a symlinked parent directory), hardlinks point at an
  *   earlier entry inside the tree (not at a symlink, not through one);
@@ -20,15 +24,16 @@
  */
 import { execFile } from 'node:child_process';
 import { createWriteStream } from 'node:fs';
-import { chmod, lchown, link, lstat, lutimes, mkdir, symlink, utimes } from 'node:fs/promises';
+import { chmod, lchown, link, lstat, lutimes, mkdir, rm, symlink, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { extract as tarExtract, type Extract, type Header } from 'tar-stream';
 import { AgentError } from '../../core/errors.js';
-import { createLayoutChecker, type LayoutChecker } from '../../core/appc/layout.js';
+import { createLayoutChecker } from '../../core/appc/layout.js';
 import { MAX_SYMLINK_HOPS, resolveSymlink } from '../../core/appc/symlinks.js';
+import { layerEntryKind } from '../../core/oci/whiteout.js';
 import { entryXattrs, restoreXattrs, xattrBytes, type EntryXattrs } from './xattrs.js';
 
 const run = promisify(execFile);
@@ -92,6 +97,53 @@ export interface ExtractOptions {
   keepOwnership: boolean;
 }
 
+/** Where an entry goes: nowhere (the archive's own root), as itself, or as an overlayfs whiteout or opaque marker. */
+export type Placement =
+  | { kind: 'skip' }
+  | { kind: 'entry' }
+  | { kind: 'whiteout'; path: string[] }
+  | { kind: 'opaque'; dir: string[] };
+
+/** The rules of one archive format: where its entries may go and where its tree's root is. */
+export interface ArchiveLayout {
+  /** Checks the entry (`parts`: its clean components) and says where it goes; throws when it does not belong. */
+  place(header: Header, parts: string[]): Placement;
+  /** How many leading components of `parts` are above the tree's root (symlinks resolve inside it). */
+  rootDepth(parts: string[]): number;
+  /** Checks the archive was complete; called after the last entry. */
+  finish(): void;
+}
+
+/** An ACI: `manifest` (at most `maxManifestBytes`) and the tree under `rootfs/`. */
+export function aciLayout(limits: ExtractLimits, image: string): ArchiveLayout {
+  const checker = createLayoutChecker();
+  return {
+    place(header, parts) {
+      const placed = checker.add({ name: header.name, type: header.type ?? 'file' });
+      if (placed.kind === 'skip') return placed;
+      if (placed.kind === 'manifest' && (header.size ?? 0) > limits.maxManifestBytes) {
+        throw unsafe(image, header.name, `is larger than ${limits.maxManifestBytes} bytes`);
+      }
+      return parts.length > 0 ? { kind: 'entry' } : { kind: 'skip' };
+    },
+    rootDepth: (parts) => (parts[0] === 'rootfs' ? 1 : 0),
+    finish: () => checker.finish(),
+  };
+}
+
+/** An OCI layer: the tree at the root of the tar, with whiteouts. */
+export function ociLayerLayout(image: string): ArchiveLayout {
+  return {
+    place(_header, parts) {
+      if (parts.length === 0) return { kind: 'skip' };
+      const kind = layerEntryKind(parts, image);
+      return kind.kind === 'ignore' ? { kind: 'skip' } : kind;
+    },
+    rootDepth: () => 0,
+    finish: () => undefined,
+  };
+}
+
 export interface ExtractResult {
   entries: number;
   /** Bytes of file content written. */
@@ -130,15 +182,15 @@ interface DirMeta {
 class Extraction {
   /** Symlinks made so far, by path below dest, with their targets. */
   private readonly symlinks = new Map<string, string>();
+  /** Whiteouts made so far (character devices a hardlink must not share). */
+  private readonly whiteouts = new Set<string>();
   private readonly dirs = new Map<string, DirMeta>();
   private readonly xattrs: EntryXattrs[] = [];
   private entries = 0;
   private bytes = 0;
   private xattrBytes = 0;
 
-  private readonly layout: LayoutChecker = createLayoutChecker();
-
-  constructor(private readonly dest: string, private readonly options: ExtractOptions) {}
+  constructor(private readonly dest: string, private readonly layout: ArchiveLayout, private readonly options: ExtractOptions) {}
 
   private refuse(name: string, why: string): never {
     throw unsafe(this.options.image, name, why);
@@ -154,7 +206,7 @@ class Extraction {
   /** Resolves the symlink at `parts` (with the links known now) and refuses it when it escapes or loops. */
   private checkSymlinkTarget(name: string, parts: string[], target: string): void {
     if (target === '' || target.includes('\0')) this.refuse(name, 'is a symlink without a valid target');
-    const root = parts[0] === 'rootfs' ? ['rootfs'] : [];
+    const root = parts.slice(0, this.layout.rootDepth(parts));
     const readlink = (path: string): string | undefined => this.symlinks.get([...root, path].join('/'));
     const resolved = resolveSymlink(parts.slice(root.length, -1), target, readlink);
     if (resolved.kind === 'escape') this.refuse(name, `is a symlink to ${JSON.stringify(target)}, which leads outside the image`);
@@ -201,20 +253,21 @@ class Extraction {
     const type = header.type ?? 'file';
     const size = type === 'file' || type === 'contiguous-file' ? header.size ?? 0 : 0;
     this.count(name, size + checkEntryMetadata(header, this.options.image, this.options.limits.maxEntryMetadataBytes));
-    if (this.layout.add({ name, type }).kind === 'skip') {
+    const placement = this.layout.place(header, parts);
+    if (placement.kind === 'skip') {
       body.resume();
-      return; // the archive's own root, "./"
+      return; // the archive's own root, "./", or bookkeeping of another tool
     }
+    if (placement.kind === 'whiteout') return this.whiteout(name, placement.path, body);
+    if (placement.kind === 'opaque') return this.opaque(name, placement.dir, body);
     this.checkParents(name, parts);
     const rel = parts.join('/');
     const attrs = entryXattrs(header, this.options.image);
     if (attrs.length > 0) this.keepXattrs(name, { path: rel, attrs });
     const path = join(this.dest, ...parts);
     const mode = (header.mode ?? 0o644) & 0o7777;
-    await mkdir(join(this.dest, ...parts.slice(0, -1)), { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
-      if (e.code === 'ENOTDIR' || e.code === 'EEXIST') this.refuse(name, 'lies below an entry that is not a directory');
-      throw e;
-    });
+    await this.makeParents(name, parts);
+    if (this.whiteouts.delete(rel)) await this.replaceWhiteout(rel, path, type);
 
     switch (type) {
       case 'directory': {
@@ -230,9 +283,6 @@ class Extraction {
       }
       case 'file':
       case 'contiguous-file': {
-        if (parts.length === 1 && parts[0] === 'manifest' && size > this.options.limits.maxManifestBytes) {
-          this.refuse(name, `is larger than ${this.options.limits.maxManifestBytes} bytes`);
-        }
         await this.created(name, () => pipeline(body, createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 1 << 20 })));
         break;
       }
@@ -250,6 +300,7 @@ class Extraction {
         if (target.length === 0) this.refuse(name, 'is a hardlink without a target');
         this.checkParents(name, [...target, '']);
         if (this.symlinks.has(target.join('/'))) this.refuse(name, `is a hardlink to the symlink ${target.join('/')}`);
+        if (this.whiteouts.has(target.join('/'))) this.refuse(name, `is a hardlink to the whiteout ${target.join('/')}`);
         body.resume();
         try {
           await this.created(name, () => link(join(this.dest, ...target), path));
@@ -265,10 +316,7 @@ class Extraction {
         if (type !== 'fifo' && !this.options.allowDevices) this.refuse(name, 'is a device node, which images may not contain');
         body.resume();
         const spec = type === 'fifo' ? ['p'] : [type === 'block-device' ? 'b' : 'c', String(header.devmajor ?? 0), String(header.devminor ?? 0)];
-        await this.created(name, async () => {
-          if ((await lstat(path).catch(() => undefined)) !== undefined) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
-          await run('mknod', ['-m', '600', path, ...spec]);
-        });
+        await this.created(name, () => mknod(path, '600', spec));
         break;
       }
       default:
@@ -277,6 +325,51 @@ class Extraction {
     await this.setOwner(path, header);
     await chmod(path, mode);
     if (header.mtime) await utimes(path, header.mtime, header.mtime);
+  }
+
+  /** Creates the parent directories of `parts`; refuses when one of them is not a directory. */
+  private async makeParents(name: string, parts: string[]): Promise<void> {
+    await mkdir(join(this.dest, ...parts.slice(0, -1)), { recursive: true, mode: 0o755 }).catch((e: NodeJS.ErrnoException) => {
+      if (e.code === 'ENOTDIR' || e.code === 'EEXIST') this.refuse(name, 'lies below an entry that is not a directory');
+      throw e;
+    });
+  }
+
+  /**
+   * `.wh.NAME`: the overlayfs whiteout of NAME, a 0/0 character device (root only). When
+   * the layer has its own NAME too (it replaces the one below), that entry is kept: as it
+   * is for a file, opaque for a directory (its contents below are gone).
+   */
+  private async whiteout(name: string, parts: string[], body: TarEntry): Promise<void> {
+    body.resume();
+    this.checkParents(name, parts);
+    await this.makeParents(name, parts);
+    const rel = parts.join('/');
+    const path = join(this.dest, ...parts);
+    if (this.whiteouts.has(rel)) return;
+    const present = await lstat(path).catch(() => undefined);
+    if (present?.isDirectory()) this.markOpaque(name, parts);
+    if (present !== undefined) return;
+    await mknod(path, '000', ['c', '0', '0']);
+    this.whiteouts.add(rel);
+  }
+
+  /** An entry of the layer where its own whiteout was: the device goes; a directory becomes opaque. */
+  private async replaceWhiteout(rel: string, path: string, type: string): Promise<void> {
+    await rm(path);
+    if (type === 'directory') this.markOpaque(rel, rel.split('/'));
+  }
+
+  private markOpaque(name: string, dir: string[]): void {
+    this.keepXattrs(name, { path: dir.length > 0 ? dir.join('/') : '.', attrs: [['trusted.overlay.opaque', 'y']] });
+  }
+
+  /** `.wh..wh..opq`: its directory (made when the layer has no entry for it yet) hides the layers below. */
+  private async opaque(name: string, dir: string[], body: TarEntry): Promise<void> {
+    body.resume();
+    this.checkParents(name, [...dir, '']);
+    await this.makeParents(name, [...dir, '']);
+    this.markOpaque(name, dir);
   }
 
   private keepXattrs(name: string, entry: EntryXattrs): void {
@@ -312,9 +405,24 @@ class Extraction {
   }
 }
 
+/** Makes a device node or FIFO at `path` (refused as EEXIST when something is there). */
+async function mknod(path: string, mode: string, spec: string[]): Promise<void> {
+  if ((await lstat(path).catch(() => undefined)) !== undefined) throw Object.assign(new Error('exists'), { code: 'EEXIST' });
+  await run('mknod', ['-m', mode, path, ...spec]);
+}
+
 /** Extracts the ACI tar stream `tar` into `dest` (an empty directory owned by the caller). */
-export async function extractAci(tar: Readable, dest: string, options: ExtractOptions): Promise<ExtractResult> {
-  const extraction = new Extraction(dest, options);
+export function extractAci(tar: Readable, dest: string, options: ExtractOptions): Promise<ExtractResult> {
+  return extractArchive(tar, dest, aciLayout(options.limits, options.image), options);
+}
+
+/** Extracts the OCI layer tar stream `tar` into `dest` (an empty directory owned by the caller), whiteouts as overlayfs has them. */
+export function extractLayer(tar: Readable, dest: string, options: ExtractOptions): Promise<ExtractResult> {
+  return extractArchive(tar, dest, ociLayerLayout(options.image), options);
+}
+
+async function extractArchive(tar: Readable, dest: string, layout: ArchiveLayout, options: ExtractOptions): Promise<ExtractResult> {
+  const extraction = new Extraction(dest, layout, options);
   const parser = tarExtract();
   tar.on('error', (e) => parser.destroy(e));
   tar.pipe(parser);

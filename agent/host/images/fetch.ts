@@ -36,6 +36,7 @@ import { parseManifestText } from '../../core/appc/validate.js';
 import type { Keystore } from '../trust/keystore.js';
 import { untrustedSigner, verifyDetached } from '../trust/verify.js';
 import { decompress, type ArchiveFormat } from '../stream/decompress.js';
+import { DigestTap } from '../stream/digest-tap.js';
 import { DEFAULT_EXTRACT_LIMITS, extractAci, type ExtractLimits } from './extract.js';
 import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../net/http.js';
 import { peekManifest } from './peek.js';
@@ -340,15 +341,7 @@ export class Fetcher {
 
     const work = await this.options.store.newTempDir('extract');
     try {
-      const hash = createHash('sha512');
-      let size = 0;
-      const tap = new Transform({
-        transform(chunk: Buffer, _enc, cb) {
-          hash.update(chunk);
-          size += chunk.length;
-          cb(null, chunk);
-        },
-      });
+      const tap = new DigestTap({ algorithm: 'sha512' });
       const tar = decompress(readArchive(archive, meter('extract', before.size, this.options.onProgress)), format, source);
       tar.on('error', (e) => tap.destroy(e));
       tap.on('close', () => tar.destroy()); // an aborted extraction stops decompression (and its child)
@@ -360,10 +353,10 @@ export class Fetcher {
       });
       await this.checkUnchanged(located, before, manifestBytes, join(work, 'manifest'));
       return await this.options.store.commit(work, {
-        id: `sha512-${hash.digest('hex')}`,
+        id: `sha512-${tap.hex()}`,
         name: manifest.name,
         labels: manifest.labels,
-        size,
+        size: tap.bytes,
         imported: new Date().toISOString(),
         lastUsed: null,
         source,

@@ -125,7 +125,8 @@ function notFound(ref: string): AgentError {
   });
 }
 
-async function lockStore(dir: string, waitMs: number, warn: Warn): Promise<OwnerLock> {
+/** Takes the store lock `<dir>/.lock`, waiting up to `waitMs` for another process to let go. */
+export async function lockStore(dir: string, waitMs: number, warn: Warn): Promise<OwnerLock> {
   const deadline = Date.now() + waitMs;
   for (;;) {
     const result = await tryLock(join(dir, '.lock'), warn);

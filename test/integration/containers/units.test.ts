@@ -79,17 +79,17 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
 
   const nspawn = await units.render(spec({ volumes: [{ host: volume, path: '/data', readOnly: false }] }));
   assert.match(nspawn.files[0]!.text, new RegExp(`StandardOutput=append:${join(stateDir, 'containers/app/output.log')}`));
-  await units.install('app', nspawn);
+  await units.install('app', nspawn, ID);
   assert.equal((await stat(units.paths('app').dir)).mode & 0o777, 0o700);
   for (const d of ['upper', 'work', 'merged'] as const) assert.ok((await stat(units.paths('app')[d])).isDirectory());
   assert.deepEqual(await units.installed(), [{ name: 'app', unit: 'container-app.service', hash: nspawn.hash, imageId: ID, files: ['container-app.service'] }]);
 
   // Switching to fly adds its rootfs unit; switching back removes it.
   const fly = await units.render(spec({ isolation: 'fly' }));
-  await units.install('app', fly);
+  await units.install('app', fly, ID);
   assert.deepEqual((await units.installed())[0]!.files, ['container-app.rootfs.service', 'container-app.service']);
   assert.equal((await units.installed())[0]!.hash, fly.hash);
-  await units.install('app', nspawn);
+  await units.install('app', nspawn, ID);
   assert.deepEqual((await units.installed())[0]!.files, ['container-app.service']);
 
   await writeFile(join(units.paths('app').upper, 'kept'), 'x');

@@ -97,7 +97,7 @@ export async function makeWorld(t: HasAfter, opts: { network?: boolean; helper?:
     }),
     async run(spec) {
       const rendered = await units.render(spec);
-      await units.install(spec.name, rendered);
+      await units.install(spec.name, rendered, spec.image.id);
       await systemd.daemonReload();
       await systemd.start(rendered.unit);
       return rendered.unit;
