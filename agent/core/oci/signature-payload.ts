@@ -61,7 +61,7 @@ export function parseSignaturePayload(text: string, subject: string): SignatureP
 
 /** Refuses a payload that signs another manifest than the one fetched (`ALGORITHM:HEX` of its bytes). */
 export function checkSignedDigest(payload: SignaturePayload, fetchedDigest: string, subject: string): void {
-  if (payload.manifestDigest.toLowerCase() !== fetchedDigest.toLowerCase()) {
+  if (payload.manifestDigest !== fetchedDigest) {
     throw new AgentError({
       code: 'image.signature-mismatch',
       message: `the signature is for manifest ${payload.manifestDigest}, not for the manifest fetched (${fetchedDigest})`,
