@@ -248,3 +248,50 @@ test('signManifest: skopeo standalone-verify accepts the signature, and so does 
   });
   await skopeo('copy', '--quiet', '--policy', policyFile, '--registries.d', ownRegD, '--src-tls-verify=false', '--remove-signatures', `docker://${registry.host}/apps/unsigned:v1`, `oci:${join(work, 'out')}:x`);
 });
+
+test('agentctl trust set writes a policy that skopeo and host-agent apply alike; trust show lists it beside the appc keys', async (t) => {
+  const work = await tmpdir(t, 'oci-case-');
+  const policyFile = join(work, 'etc', 'policy.json');
+  const { runCli } = await import('../../../agent/cli/run.js');
+  const { captureIo } = await import('../../lib/cli-io.js');
+  const agentctl = async (...argv: string[]) => {
+    const io = captureIo();
+    const code = await runCli([...argv, '--policy', policyFile, '--trust-dir', join(work, 'tk'), '--system-trust-dir', join(work, 'stk')], io);
+    return { code, out: io.out(), err: io.err() };
+  };
+  let r = await agentctl('trust', 'set', '--type', 'signedBy', '--pubkeysfile', aliceKeyFile, `${registry.host}/apps`);
+  assert.equal(r.code, 0, r.err);
+  r = await agentctl('trust', 'set', '--type', 'accept', `${registry.host}/apps/unsigned:v1`);
+  assert.equal(r.code, 0, r.err);
+  r = await agentctl('trust', 'set', '--type', 'signedBy', 'quay.io/bad:scope:x');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /signedBy needs at least one key|not a registry scope/);
+  r = await agentctl('trust', 'set', '--type', 'reject', '--pubkeysfile', aliceKeyFile, 'default');
+  assert.equal(r.code, 2);
+
+  const written = JSON.parse(await readFile(policyFile, 'utf8')) as { default: unknown; transports: { docker: Record<string, { keyPath?: string }[]> } };
+  assert.deepEqual(written.default, [{ type: 'reject' }], 'a new policy refuses by default');
+  const keyPath = written.transports.docker[`${registry.host}/apps`]![0]!.keyPath!;
+  assert.equal(keyPath, join(work, 'etc', 'policy-keys', `${alice.fingerprint}.gpg`));
+  assert.equal(await readFile(keyPath, 'utf8'), alice.armored);
+
+  for (const [repoTag, expected] of [['apps/signed:v1', 'accept'], ['apps/wrongkey:v1', 'refuse'], ['apps/unsigned:v1', 'accept'], ['mirror/app:v1', 'refuse']] as const) {
+    const [repository, tag] = repoTag.split(':') as [string, string];
+    const ref: DockerReference = { registry: registry.host, repository, tag };
+    const oracle = await skopeo('copy', '--quiet', '--policy', policyFile, '--registries.d', regD, '--src-tls-verify=false', '--remove-signatures',
+      `docker://${registry.host}/${repoTag}`, `oci:${join(work, 'out')}:${tag}`).then(() => 'accept', () => 'refuse');
+    const { manifest, digest } = await fetchManifest(ref);
+    const ours = await checkImagePolicy({ ref, manifest, digest, policyFile, registriesDir: regD }).then(() => 'accept', () => 'refuse');
+    assert.deepEqual([repoTag, oracle, ours], [repoTag, expected, expected]);
+  }
+
+  r = await agentctl('trust', 'show');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, new RegExp(`docker\\s+${registry.host.replace(/\./g, '\\.')}/apps\\s+signedBy ${keyPath.replace(/[./]/g, '\\$&')}`));
+  assert.match(r.out, /\(all\)\s+default\s+reject/);
+  assert.match(r.out, /appc images \(trusted keys\):\nNo trusted keys/);
+  r = await agentctl('trust', 'show', '--json');
+  const shown = JSON.parse(r.out) as { policy: { rules: { scope: string }[] }; appc: unknown[] };
+  assert.deepEqual(shown.policy.rules.map((x) => x.scope), ['default', `${registry.host}/apps`, `${registry.host}/apps/unsigned:v1`]);
+  assert.deepEqual(shown.appc, []);
+});
