@@ -16,7 +16,7 @@ import { chooseRule, identityMatches, parsePolicy, type Requirement } from '../.
 import { lookasideBase } from '../../core/oci/registries-d.js';
 import type { HttpOptions } from '../net/http.js';
 import { fetchSignatures, type FetchedSignature } from './lookaside.js';
-import { readRegistriesD } from './registries-d-reader.js';
+import { DEFAULT_REGISTRIES_D, readRegistriesD } from './registries-d-reader.js';
 import { manifestDigest, readPublicKeys, verifySignature } from './simple-signing.js';
 
 export const DEFAULT_POLICY_FILE = '/etc/host-agent/policy.json';
@@ -82,7 +82,6 @@ export async function checkImagePolicy(input: PolicyCheckInput): Promise<PolicyD
   const text = await readPolicyText(policyFile, input.insecure === true, ref);
   if (text === undefined) return { scope: 'insecure', signers: [] };
   const rule = chooseRule(parsePolicy(text, policyFile), ref);
-  const where = `${policyFile} ${rule.scope}`;
   const actual = manifestDigest(manifest);
   if (actual !== input.digest) {
     throw new AgentError({ code: 'image.digest-mismatch', message: `the manifest's bytes hash to ${actual}, not ${input.digest}`, subject: dockerString(ref), hint: 'Fetch the image again' });
@@ -101,7 +100,7 @@ export async function checkImagePolicy(input: PolicyCheckInput): Promise<PolicyD
       });
     }
     if (signatures === undefined) {
-      const base = lookasideBase(await readRegistriesD(input.registriesDir ?? '/etc/host-agent/registries.d'), ref);
+      const base = lookasideBase(await readRegistriesD(input.registriesDir ?? DEFAULT_REGISTRIES_D), ref);
       signatures = base === undefined ? [] : await fetchSignatures(base, ref, input.digest, input.http);
     }
     const keys = await keysOf(requirement, policyFile);
@@ -126,7 +125,7 @@ export async function checkImagePolicy(input: PolicyCheckInput): Promise<PolicyD
           signatures.length === 0
             ? `${describeImage(ref)} has no signature, and the policy rule ${rule.scope} requires one`
             : `no signature of ${describeImage(ref)} satisfies the policy rule ${rule.scope}: ${reasons.join('; ')}`,
-        subject: where,
+        subject: policyFile,
         hint:
           signatures.length === 0
             ? `Check the lookaside URL for ${ref.registry} in the registries.d directory, or ask the publisher to sign ${dockerString(ref)} (skopeo copy --sign-by)`
