@@ -39,6 +39,7 @@ let dir: string;
 let look: string;
 let regD: string;
 let aliceKeyFile: string;
+let malloryKeyFile: string;
 let env: NodeJS.ProcessEnv;
 
 /** A static file server on loopback for the lookaside directory; stopped with the suite. */
@@ -84,13 +85,13 @@ function sigDir(repository: string, digest: string): string {
   return join(look, `${repository}@${digest.replace(':', '=')}`);
 }
 
-/** Writes a signature made by `skopeo standalone-sign` for `identity` as signature-1 of `repository:tag`. */
-async function standaloneSign(repository: string, tag: string, identity: string, signer: GpgKey): Promise<void> {
+/** Writes a signature made by `skopeo standalone-sign` for `identity` as signature-N of `repository:tag`. */
+async function standaloneSign(repository: string, tag: string, identity: string, signer: GpgKey, n = 1): Promise<void> {
   const { manifest, digest } = await fetchManifest({ registry: registry.host, repository, tag });
   const manifestFile = join(dir, `${repository.replace(/\//g, '_')}.manifest`);
   await writeFile(manifestFile, manifest);
   await mkdir(sigDir(repository, digest), { recursive: true });
-  await skopeo('standalone-sign', manifestFile, identity, signer.fingerprint, '-o', join(sigDir(repository, digest), 'signature-1'));
+  await skopeo('standalone-sign', manifestFile, identity, signer.fingerprint, '-o', join(sigDir(repository, digest), `signature-${n}`));
 }
 
 before(async () => {
@@ -100,6 +101,8 @@ before(async () => {
   [alice, mallory] = [await gpg.newKey('Alice <alice@example.com>'), await gpg.newKey('Mallory <mallory@example.com>')];
   aliceKeyFile = join(dir, 'alice.asc');
   await writeFile(aliceKeyFile, alice.armored);
+  malloryKeyFile = join(dir, 'mallory.asc');
+  await writeFile(malloryKeyFile, mallory.armored);
   registry = await startRegistry(suite);
   look = join(dir, 'look');
   await mkdir(look);
@@ -111,7 +114,7 @@ before(async () => {
 
   const layout = join(dir, 'layout');
   await run('umoci', ['init', '--layout', layout]);
-  for (const tag of ['one', 'two', 'three', 'four', 'five', 'six']) {
+  for (const tag of ['one', 'two', 'three', 'four', 'five', 'six', 'seven']) {
     await run('umoci', ['new', '--image', `${layout}:${tag}`]);
     await run('umoci', ['config', '--image', `${layout}:${tag}`, '--config.label', `case=${tag}`]);
   }
@@ -129,6 +132,9 @@ before(async () => {
   await standaloneSign('apps/mismatch', 'v1', `${registry.host}/apps/somethingelse:v1`, alice);
   await push('six', 'mirror/app:v1');
   await standaloneSign('mirror/app', 'v1', 'example.com/app:v1', alice);
+  await push('seven', 'apps/twosigs:v1');
+  await standaloneSign('apps/twosigs', 'v1', `${registry.host}/apps/twosigs:v1`, mallory, 1);
+  await standaloneSign('apps/twosigs', 'v1', `${registry.host}/apps/twosigs:v1`, alice, 2);
 });
 
 interface Case {
@@ -148,6 +154,8 @@ const scoped = (scope: string, reqs: unknown[]) => ({ default: [{ type: 'reject'
 const cases: Case[] = [
   { name: 'signed by the trusted key', repoTag: 'apps/signed:v1', policy: (h) => scoped(`${h}/apps`, [signedBy()]), expect: 'accept' },
   { name: 'keyData instead of keyPath', repoTag: 'apps/signed:v1', policy: (h) => scoped(h, [signedBy(undefined, { keyData: Buffer.from(alice.armored).toString('base64') })]), expect: 'accept' },
+  { name: 'keyPaths with the trusted key second', repoTag: 'apps/signed:v1', policy: (h) => scoped(h, [signedBy(undefined, { keyPaths: [malloryKeyFile, aliceKeyFile] })]), expect: 'accept' },
+  { name: 'two signatures, the second by the trusted key', repoTag: 'apps/twosigs:v1', policy: (h) => scoped(h, [signedBy()]), expect: 'accept' },
   { name: 'unsigned', repoTag: 'apps/unsigned:v1', policy: (h) => scoped(h, [signedBy()]), expect: 'refuse', code: 'image.untrusted' },
   { name: 'signed by another key', repoTag: 'apps/wrongkey:v1', policy: (h) => scoped(h, [signedBy()]), expect: 'refuse', code: 'image.untrusted' },
   { name: 'tampered signature', repoTag: 'apps/tampered:v1', policy: (h) => scoped(h, [signedBy()]), expect: 'refuse', code: 'image.untrusted' },
@@ -201,6 +209,22 @@ for (const c of cases) {
     }
   });
 }
+
+test('fetched by digest: matchRepoDigestOrExact accepts a signature naming a tag of the repository, matchExact does not', async (t) => {
+  const { digest } = await fetchManifest({ registry: registry.host, repository: 'apps/signed', tag: 'v1' });
+  for (const [identity, expected] of [[undefined, 'accept'], [{ type: 'matchExact' }, 'refuse']] as const) {
+    const work = await tmpdir(t, 'oci-case-');
+    const policyFile = join(work, 'policy.json');
+    await writeFile(policyFile, JSON.stringify(scoped(registry.host, [signedBy(identity)])));
+    const oracle = await skopeo('copy', '--quiet', '--policy', policyFile, '--registries.d', regD, '--src-tls-verify=false', '--remove-signatures',
+      `docker://${registry.host}/apps/signed@${digest}`, `oci:${join(work, 'out')}:x`).then(() => 'accept', () => 'refuse');
+    const ref: DockerReference = { registry: registry.host, repository: 'apps/signed', digest };
+    const res = await fetch(`${registry.url}/v2/apps/signed/manifests/${digest}`, { headers: { accept: MANIFEST_TYPES } });
+    const manifest = new Uint8Array(await res.arrayBuffer());
+    const ours = await checkImagePolicy({ ref, manifest, digest, policyFile, registriesDir: regD }).then(() => 'accept', () => 'refuse');
+    assert.deepEqual([oracle, ours], [expected, expected], JSON.stringify(identity));
+  }
+});
 
 test('no policy file: refused unless insecure', async (t) => {
   const work = await tmpdir(t, 'oci-case-');
