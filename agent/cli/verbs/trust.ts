@@ -221,9 +221,8 @@ export function makeTrustVerb(confirm: Confirm): Verb {
   --yes                    trust a discovered key without asking (required without a terminal)
   --insecure-options=http  allow plain http for the key and discovery
   --json                   (list, show) print as JSON
-  --type signedBy|reject|accept
-                           (set) the OCI policy rule for SCOPE: signatures by the --pubkeysfile keys,
-                           refuse, or accept without verification; SCOPE is default, a registry,
+  --type TYPE              (set) the OCI policy rule for SCOPE: signedBy (signatures by the --pubkeysfile
+                           keys), reject, or accept (without verification); SCOPE is default, a registry,
                            a namespace, a repository[:tag] or *.domain, as in podman image trust set
   --pubkeysfile KEYFILE    (set) a signer's public key, copied next to the policy; may be repeated
   --policy FILE            (set, show) the OCI policy (default /etc/host-agent/policy.json; env HOST_AGENT_POLICY)
