@@ -23,7 +23,10 @@ export function jsonPath(path: string, key: string | number): string {
   return path === '$' && member.startsWith('.') ? key : `${path === '$' ? '' : path}${member}`;
 }
 
-/** Parses `text`; refuses duplicate keys and trailing garbage. */
+/** Deeper nesting than this is refused (no document of ours comes close). */
+export const MAX_JSON_DEPTH = 64;
+
+/** Parses `text`; refuses duplicate keys, nesting deeper than MAX_JSON_DEPTH and trailing garbage. */
 export function parseStrictJson(text: string): Json {
   let i = 0;
   const ws = () => {
@@ -41,9 +44,10 @@ export function parseStrictJson(text: string): Json {
   };
   const STRING = /"(?:[^"\\\u0000-\u001f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*"/y;
   const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
-  const value = (path: string): Json => {
+  const value = (path: string, depth = 0): Json => {
     ws();
     const c = text[i];
+    if ((c === '{' || c === '[') && depth >= MAX_JSON_DEPTH) throw new JsonPathError(path, `nested deeper than ${MAX_JSON_DEPTH} levels`);
     if (c === '{') {
       i++;
       const out: JsonObject = Object.create(null) as JsonObject;
@@ -58,7 +62,7 @@ export function parseStrictJson(text: string): Json {
         if (Object.prototype.hasOwnProperty.call(out, key)) throw new JsonPathError(jsonPath(path, key), 'duplicate key');
         ws();
         if (text[i++] !== ':') fail(path, 'expected ":"');
-        out[key] = value(jsonPath(path, key));
+        out[key] = value(jsonPath(path, key), depth + 1);
         ws();
         const next = text[i++];
         if (next === '}') return out;
@@ -74,7 +78,7 @@ export function parseStrictJson(text: string): Json {
         return out;
       }
       for (;;) {
-        out.push(value(jsonPath(path, out.length)));
+        out.push(value(jsonPath(path, out.length), depth + 1));
         ws();
         const next = text[i++];
         if (next === ']') return out;

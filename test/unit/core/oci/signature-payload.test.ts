@@ -25,6 +25,7 @@ test('the payload is parsed strictly', () => {
   refused(JSON.stringify({ ...good, optional: { creator: 7 } }), /creator: must be a string/);
   refused(`{"critical":${JSON.stringify(good.critical)},"critical":${JSON.stringify(good.critical)},"optional":{}}`, /duplicate key/);
   refused(`${JSON.stringify(good)} x`, /unexpected data/);
+  refused(`{"critical":${'['.repeat(100000)}`, /nested deeper than 64 levels/);
 });
 
 test('the signed digest must be the manifest fetched', () => {
