@@ -7,6 +7,9 @@
  *   trust --root KEYFILE|URL         trust a key for every image
  *   trust list [--json]              trusted keys
  *   trust rm FINGERPRINT             stop trusting a key (masks a system key)
+ *   trust set --type T [--pubkeysfile KEY]… SCOPE
+ *                                    an OCI policy rule (policy.json), as podman image trust set
+ *   trust show [--json]              the OCI policy rules beside the appc keys
  */
 import { readFile } from 'node:fs/promises';
 import { createInterface } from 'node:readline/promises';
@@ -54,25 +57,82 @@ async function keystore(ctx: CliContext, values: VerbArgs['values']) {
   return new Keystore(keystorePaths(ctx, values));
 }
 
-async function list(ctx: CliContext, values: VerbArgs['values']): Promise<number> {
+async function appcKeys(ctx: CliContext, values: VerbArgs['values']): Promise<TrustedKeyJson[]> {
   const { parsePublicKey } = await import('../../host/trust/keys.js');
   const keys: TrustedKeyJson[] = [];
   for (const k of await (await keystore(ctx, values)).list()) {
     const userIds = (await parsePublicKey(k.armored, k.path).catch(() => undefined))?.userIds ?? [];
     keys.push({ fingerprint: k.fingerprint, prefix: k.prefix ?? null, source: k.source, path: k.path, userIds });
   }
-  if (values.json) {
-    ctx.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
-  } else if (keys.length === 0) {
+  return keys;
+}
+
+function renderKeys(ctx: CliContext, keys: TrustedKeyJson[]): void {
+  if (keys.length === 0) {
     ctx.stdout.write('No trusted keys. Trust one with: agentctl trust --prefix PREFIX KEYFILE\n');
+    return;
+  }
+  ctx.stdout.write(renderTable(keys, [
+    { header: 'FINGERPRINT', value: (k) => k.fingerprint },
+    { header: 'PREFIX', value: (k) => k.prefix ?? '(root: every image)' },
+    { header: 'SOURCE', value: (k) => k.source },
+    { header: 'USER IDS', value: (k) => k.userIds.join(', ') },
+  ]));
+}
+
+async function list(ctx: CliContext, values: VerbArgs['values']): Promise<number> {
+  const keys = await appcKeys(ctx, values);
+  if (values.json) ctx.stdout.write(`${JSON.stringify(keys, null, 2)}\n`);
+  else renderKeys(ctx, keys);
+  return EXIT.ok;
+}
+
+/** The OCI policy file: --policy, else HOST_AGENT_POLICY, else /etc/host-agent/policy.json. */
+function policyFile(ctx: CliContext, values: VerbArgs['values']): string {
+  return typeof values.policy === 'string' ? values.policy : ctx.env.HOST_AGENT_POLICY || '/etc/host-agent/policy.json';
+}
+
+const TRUST_TYPES = ['signedBy', 'reject', 'accept'] as const;
+
+async function setPolicy(ctx: CliContext, values: VerbArgs['values'], scope: string | undefined): Promise<number> {
+  const type = values.type;
+  if (typeof type !== 'string' || !(TRUST_TYPES as readonly string[]).includes(type)) {
+    throw usage('trust set needs --type signedBy, reject or accept', 'Usage: agentctl trust set --type signedBy|reject|accept [--pubkeysfile KEYFILE]… SCOPE');
+  }
+  if (scope === undefined) throw usage('trust set needs a scope', 'Give default, a registry (quay.io), a namespace (quay.io/org) or a repository (quay.io/org/app)');
+  const keyFiles = (values.pubkeysfile as string[] | undefined) ?? [];
+  const file = policyFile(ctx, values);
+  const { setPolicyTrust } = await import('../../host/oci/policy-file.js');
+  const { showFingerprint } = await import('../../host/trust/keys.js');
+  const result = await setPolicyTrust(file, scope, type as (typeof TRUST_TYPES)[number], keyFiles);
+  const keys = result.keys.flatMap((k) => k.fingerprints).map(showFingerprint);
+  ctx.stdout.write(`${scope}: ${type}${keys.length > 0 ? ` by ${keys.join(', ')}` : ''}\n${file}\n`);
+  return EXIT.ok;
+}
+
+async function show(ctx: CliContext, values: VerbArgs['values']): Promise<number> {
+  const file = policyFile(ctx, values);
+  const { readPolicyFile } = await import('../../host/oci/policy-file.js');
+  const { policyRules, describeRequirement } = await import('../../core/oci/policy-edit.js');
+  const policy = await readPolicyFile(file);
+  const rules = policy === undefined ? undefined : policyRules(policy);
+  const keys = await appcKeys(ctx, values);
+  if (values.json) {
+    ctx.stdout.write(`${JSON.stringify({ policy: { file, rules: rules ?? null }, appc: keys }, null, 2)}\n`);
+    return EXIT.ok;
+  }
+  ctx.stdout.write(`OCI images (${file}):\n`);
+  if (rules === undefined) {
+    ctx.stdout.write('No policy file: every image from a registry is refused. Add a rule with: agentctl trust set --type signedBy --pubkeysfile KEYFILE SCOPE\n');
   } else {
-    ctx.stdout.write(renderTable(keys, [
-      { header: 'FINGERPRINT', value: (k) => k.fingerprint },
-      { header: 'PREFIX', value: (k) => k.prefix ?? '(root: every image)' },
-      { header: 'SOURCE', value: (k) => k.source },
-      { header: 'USER IDS', value: (k) => k.userIds.join(', ') },
+    ctx.stdout.write(renderTable(rules, [
+      { header: 'TRANSPORT', value: (r) => r.transport || '(all)' },
+      { header: 'SCOPE', value: (r) => r.scope },
+      { header: 'REQUIREMENTS', value: (r) => r.requirements.map(describeRequirement).join(' + ') },
     ]));
   }
+  ctx.stdout.write('\nappc images (trusted keys):\n');
+  renderKeys(ctx, keys);
   return EXIT.ok;
 }
 
@@ -154,13 +214,18 @@ async function add(ctx: CliContext, values: VerbArgs['values'], keyArg: string |
 export function makeTrustVerb(confirm: Confirm): Verb {
   return {
     name: 'trust',
-    synopsis: '--prefix PREFIX [KEYFILE|URL] | --root KEYFILE|URL | list [--json] | rm FINGERPRINT',
+    synopsis: '--prefix PREFIX [KEYFILE|URL] | --root KEYFILE|URL | list [--json] | rm FINGERPRINT | set --type TYPE [--pubkeysfile KEYFILE]… SCOPE | show [--json]',
     help: `  --prefix PREFIX          trust the key for images whose name starts with PREFIX; with no key,
                            discover it (ac-discovery-pubkeys) and show its fingerprint first
   --root                   trust the key for every image
   --yes                    trust a discovered key without asking (required without a terminal)
   --insecure-options=http  allow plain http for the key and discovery
-  --json                   (list) print the keys as JSON
+  --json                   (list, show) print as JSON
+  --type TYPE              (set) the OCI policy rule for SCOPE: signedBy (signatures by the --pubkeysfile
+                           keys), reject, or accept (without verification); SCOPE is default, a registry,
+                           a namespace, a repository[:tag] or *.domain, as in podman image trust set
+  --pubkeysfile KEYFILE    (set) a signer's public key, copied next to the policy; may be repeated
+  --policy FILE            (set, show) the OCI policy (default /etc/host-agent/policy.json; env HOST_AGENT_POLICY)
   --trust-dir DIR          admin trusted keys (default /etc/host-agent/trustedkeys; env HOST_AGENT_TRUST_DIR)
   --system-trust-dir DIR   system trusted keys (default /usr/lib/host-agent/trustedkeys; env HOST_AGENT_SYSTEM_TRUST_DIR)
 `,
@@ -169,14 +234,23 @@ export function makeTrustVerb(confirm: Confirm): Verb {
       root: { type: 'boolean' },
       yes: { type: 'boolean' },
       json: { type: 'boolean' },
+      type: { type: 'string' },
+      pubkeysfile: { type: 'string', multiple: true },
+      policy: { type: 'string' },
       'insecure-options': { type: 'string' },
       'trust-dir': STORE_OPTIONS['trust-dir'],
       'system-trust-dir': STORE_OPTIONS['system-trust-dir'],
     },
     positionals: { min: 0, max: 2 },
-    subverbs: ['list', 'rm'],
+    subverbs: ['list', 'rm', 'set', 'show'],
     async run(ctx, { values, positionals }) {
       const [first, second] = positionals;
+      if (first === 'set') return setPolicy(ctx, values, second);
+      if (first === 'show') {
+        if (second !== undefined) throw usage('trust show takes no argument', 'Usage: agentctl trust show [--json]');
+        return show(ctx, values);
+      }
+      if (values.type !== undefined || values.pubkeysfile !== undefined) throw usage('--type and --pubkeysfile go with trust set', 'Usage: agentctl trust set --type signedBy|reject|accept [--pubkeysfile KEYFILE]… SCOPE');
       if (first === 'list' || first === 'rm') {
         if (values.prefix !== undefined || values.root !== undefined) throw usage(`trust ${first} takes no --prefix or --root`, `Usage: agentctl trust ${first === 'list' ? 'list [--json]' : 'rm FINGERPRINT'}`);
         if (first === 'list') {
