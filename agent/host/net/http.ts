@@ -1,5 +1,5 @@
 /**
- * HTTP(S) GET for everything the agent downloads: images, signatures, keys, discovery
+ * HTTP(S) GET (and the Omaha client's POST) for everything the agent downloads: images, signatures, keys, discovery
  * pages, update manifests and OS payloads. Redirects are followed (never from https down
  * to http; plain http only with `allowHttp`), a byte range can be asked for, a body
  * shorter than its Content-Length is an error, and small bodies are read with a size cap.
@@ -54,6 +54,8 @@ export interface HttpOptions {
 export interface GetOptions extends HttpOptions {
   /** Ask for the bytes from this offset on (`Range: bytes=N-`); the server may answer 200 anyway. */
   rangeStart?: number;
+  /** POST this body instead of a GET (an Omaha request); redirects are followed with the same POST. */
+  post?: { body: string; contentType: string };
 }
 
 export interface HttpResponse {
@@ -209,10 +211,11 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
       host,
       port: Number(targetPort),
       path: `${url.pathname}${url.search}`,
-      method: 'GET',
+      method: options.post ? 'POST' : 'GET',
       headers: {
         host: url.host, 'user-agent': 'host-agent', accept: '*/*',
         ...(options.rangeStart ? { range: `bytes=${options.rangeStart}-` } : {}),
+        ...(options.post && { 'content-type': options.post.contentType, 'content-length': Buffer.byteLength(options.post.body) }),
       },
       agent: false,
       ...(secure && { ca: options.ca, servername: isIP(url.hostname) ? undefined : url.hostname }),
@@ -230,7 +233,7 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
       resolve(res);
     });
     req.on('error', (e) => reject(e instanceof AgentError ? e : connectError(domain, url.href, e)));
-    req.end();
+    req.end(options.post?.body);
   });
 }
 
