@@ -10,7 +10,7 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { AgentError } from '../../core/errors.js';
+import { AgentError, isAgentError } from '../../core/errors.js';
 import type { UpdateState } from '../../core/update/machine.js';
 import {
   afterRebootEvents,
@@ -150,17 +150,13 @@ export class OmahaChannel implements UpdateChannel {
 
   async verifyWritten(signed: SignedRelease, read: Readable, http: HttpOptions | undefined): Promise<void> {
     const url = `${signed.payloadUrl}.asc`;
-    let signature: string;
     try {
-      signature = (await getSmall(url, 'payload signature', http)).toString('utf8');
-    } catch (e) {
-      read.destroy();
-      throw e;
-    }
-    try {
+      const signature = (await getSmall(url, 'payload signature', http)).toString('utf8');
       const { fingerprint } = await this.options.verifyPayload(read, signature);
       signed.signedBy = fingerprint;
     } catch (e) {
+      read.destroy();
+      if (isAgentError(e, 'update.cancelled')) throw e;
       throw new AgentError({
         code: 'update.bad-signature',
         message: `the payload of ${signed.release.version} has no valid signature by a key of the update keyring (an Omaha hash is no signature): ${e instanceof Error ? e.message : String(e)}`,
