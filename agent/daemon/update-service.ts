@@ -85,7 +85,7 @@ export interface UpdateServiceOptions {
   /** Default: verify against the update keyring. */
   verifySignature?: VerifySignature;
   /** Omaha mode: host paths (tests) and the board the request names (default amd64-usr). */
-  omaha?: Pick<OmahaChannelOptions, 'machineIdPath' | 'bootIdPath'> & { board?: string };
+  omaha?: Pick<OmahaChannelOptions, 'machineIdPath' | 'bootIdPath' | 'oemReleasePath'> & { board?: string };
   /** Take a release older than the running version (agentd --update-allow-downgrade); never the same or a failed one. */
   allowDowngrade?: boolean;
 }
@@ -212,8 +212,8 @@ export class UpdateService {
 
   /** (Re)build the engine when the channel changed, unless an update is staged. */
   private syncEngine(): void {
-    const { server, appId, oem } = this.channel;
-    const key = JSON.stringify([server, this.group, this.protocol, appId, oem]);
+    const { server, appId } = this.channel;
+    const key = JSON.stringify([server, this.group, this.protocol, appId]);
     if (key === this.engineChannel || this.engine?.state.kind === 'UPDATED_NEED_REBOOT') return;
     this.engineChannel = key;
     this.disabledReason = !this.paths
@@ -226,7 +226,6 @@ export class UpdateService {
         server,
         group: this.group,
         appId: appId ?? COREOS_APP_ID,
-        oem: oem ?? '',
         board: this.options.omaha?.board ?? DEFAULT_BOARD,
         currentVersion: this.options.currentVersion,
         stateDir: this.paths.stateDir,

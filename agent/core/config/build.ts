@@ -302,7 +302,6 @@ export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): 
       ...optional('server', r.text(update, 'server')),
       ...optional('protocol', r.text(agentUpdate, 'protocol') as UpdateProtocol | undefined),
       ...optional('appId', r.text(agentUpdate, 'app_id')),
-      ...optional('oem', r.text(oem, 'id')),
     },
     locksmith: readLocksmith(r, r.map(coreos, 'locksmith')),
     flannel: Object.fromEntries(Object.keys(FLANNEL.fields).flatMap((key) => {

@@ -80,8 +80,6 @@ export interface UpdatePolicy {
   protocol?: UpdateProtocol;
   /** host-agent.update.app-id: the Omaha application id; absent: CoreOS/Flatcar's. */
   appId?: string;
-  /** coreos.oem.id, which the Omaha request carries as `oem`. */
-  oem?: string;
 }
 
 /** A maintenance window as written and as parsed. */

@@ -38,8 +38,6 @@ export interface OmahaChannelOptions {
   /** The update group, sent as `track`. */
   group: string;
   appId: string;
-  /** coreos.oem id; empty when none. */
-  oem: string;
   board: string;
   currentVersion: string;
   /** Holds omaha.json. */
@@ -48,6 +46,8 @@ export interface OmahaChannelOptions {
   machineIdPath?: string;
   /** Default /proc/sys/kernel/random/boot_id. */
   bootIdPath?: string;
+  /** `ID` and `VERSION_ID` of it are the request's `oem` and `oemversion`, as update_engine reads them; default /usr/share/oem/oem-release. */
+  oemReleasePath?: string;
   /** Checks `<payload URL>.asc` over the written payload against the update keyring. */
   verifyPayload: VerifyStream;
   /** Deadlines (and agentd's stop signal) for the event posts. */
@@ -55,6 +55,13 @@ export interface OmahaChannelOptions {
   /** Told of every answer the server gave to a check. */
   onAnswer?: (answer: OmahaAnswer, at: number) => void;
   warn: Warn;
+}
+
+/** `ID` and `VERSION_ID` of an os-release style file; empty when it or they are absent. */
+async function readOem(path: string): Promise<{ oem: string; oemVersion: string }> {
+  const text = await readFile(path, 'utf8').catch(() => '');
+  const field = (name: string): string => new RegExp(`^${name}=("?)([^"\\n]*)\\1$`, 'm').exec(text)?.[2] ?? '';
+  return { oem: field('ID'), oemVersion: field('VERSION_ID') };
 }
 
 async function readId(path: string, what: string): Promise<string> {
@@ -80,13 +87,14 @@ export class OmahaChannel implements UpdateChannel {
 
   async #host(state: OmahaState): Promise<OmahaHost> {
     const o = this.options;
-    const [machineId, bootId] = await Promise.all([
+    const [machineId, bootId, oem] = await Promise.all([
       readId(o.machineIdPath ?? '/etc/machine-id', 'machine id'),
       readId(o.bootIdPath ?? '/proc/sys/kernel/random/boot_id', 'boot id'),
+      readOem(o.oemReleasePath ?? '/usr/share/oem/oem-release'),
     ]);
     return {
       appId: o.appId, version: o.currentVersion, track: o.group, machineId, bootId: `{${bootId}}`,
-      board: o.board, alephVersion: state.alephVersion, oem: o.oem, oemVersion: '',
+      board: o.board, alephVersion: state.alephVersion, ...oem,
     };
   }
 

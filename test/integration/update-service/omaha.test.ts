@@ -49,7 +49,8 @@ async function omahaHost(t: HasAfter, w: World, omaha: OmahaServer, version: str
   const bootIdPath = join(w.dir, 'boot_id');
   await writeFile(machineIdPath, `${createHash('md5').update(w.dir).digest('hex')}\n`, { flag: 'wx' }).catch(() => undefined);
   await writeFile(bootIdPath, `${randomUUID()}\n`, { flag: 'wx' }).catch(() => undefined);
-  return makeService(t, w, version, { channel: { server: omaha.url, group: GROUP }, omaha: { machineIdPath, bootIdPath }, ...more });
+  const oemReleasePath = join(w.dir, 'oem-release');
+  return makeService(t, w, version, { channel: { server: omaha.url, group: GROUP }, omaha: { machineIdPath, bootIdPath, oemReleasePath }, ...more });
 }
 
 /** The bootloader runs again: a new boot id, the command line of the slot it picked. */
@@ -67,6 +68,7 @@ test('the server\'s answers: noupdate and refusals in status, malformed answers 
   omaha.groups.set(GROUP, { policy: { ...OPEN } });
   const w = await makeWorld(t, fixtures.template, fixtures.keys);
   await trustReleaseKey(w);
+  await writeFile(join(w.dir, 'oem-release'), 'ID=qemu\nVERSION_ID="0.1"\nNAME="QEMU"\n');
   const { service, log } = await omahaHost(t, w, omaha, '1.0.0');
 
   let s = await service.check();
@@ -80,6 +82,7 @@ test('the server\'s answers: noupdate and refusals in status, malformed answers 
   assert.match(request, new RegExp(`appid="\\${COREOS_APP_ID.slice(0, -1)}\\}" version="1\\.0\\.0" track="${GROUP}"`));
   assert.match(request, new RegExp(`machineid="${await machineOf(w)}"`));
   assert.match(request, /alephversion="1\.0\.0"/, 'the first version seen is kept as the aleph version');
+  assert.match(request, /oem="qemu" oemversion="0\.1"/, 'as update_engine reads /usr/share/oem/oem-release');
   assert.match(request, /<ping active="1"><\/ping>\s*<updatecheck><\/updatecheck>/);
 
   const group = omaha.groups.get(GROUP)!;
