@@ -1,10 +1,12 @@
 /**
  * Stages a verified release into the inactive slot, in this order:
  *  1. mark the target unbootable (priority 0, tries 0, successful 0) and start a journal;
- *  2. stream download → decompress → sha512 → write at the slot's offset, in `chunkBytes`
- *     writes, with an fsync and an atomic journal checkpoint every `checkpointBytes`;
- *  3. check size and sha512 against the signed manifest, fsync, re-read the written range
- *     and check its sha512 again;
+ *  2. stream download → decompress → digest (the release's sha512, or sha256 for an Omaha
+ *     offer) → write at the slot's offset, in `chunkBytes` writes, with an fsync and an
+ *     atomic journal checkpoint every `checkpointBytes`;
+ *  3. check size and digest against the release, fsync, re-read the written range and
+ *     check its digest again; then the channel's own check of the written bytes, if any
+ *     (an Omaha payload's detached signature);
  *  4. `successful=0 tries=1` and a priority above the booted slot's, journal `staged`;
  *  5. write the reboot-required flag file.
  * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
