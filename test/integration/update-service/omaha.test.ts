@@ -288,3 +288,28 @@ test('a five-host fleet follows the server\'s rollout (safe mode, per-period lim
   assert.equal(history.filter((v) => v.holders.length === 1).length, 5, 'each host held the lock once');
   assert.deepEqual(history.at(-1)?.holders, []);
 });
+
+test('periodic checks honour the server\'s PollInterval: no periodic request before it has passed', async (t) => {
+  const omaha = await startOmahaServer(t, COREOS_APP_ID);
+  const w = await makeWorld(t, fixtures.template, fixtures.keys);
+  omaha.groups.set(GROUP, { policy: { ...OPEN } });
+  const count = (): number => omaha.requests.filter((r) => r.answer !== undefined).length;
+  const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+  const free = await omahaHost(t, w, omaha, '1.0.0', { checkSchedule: '* * * * * *', jitterMs: 1, random: () => 0 });
+  free.service.start();
+  await sleep(3500);
+  await free.service.stop();
+  const without = count();
+  assert.ok(without >= 2, `a check every second without a PollInterval (${without})`);
+
+  omaha.groups.get(GROUP)!.pollIntervalSec = 3600;
+  const polite = await omahaHost(t, w, omaha, '1.0.0', { checkSchedule: '* * * * * *', jitterMs: 1, random: () => 0 });
+  polite.service.start();
+  await sleep(3500);
+  assert.equal(count() - without, 1, 'one periodic check, then none before the hour the server asked for');
+  assert.equal(polite.service.status().omaha?.pollIntervalSec, 3600);
+  assert.ok(polite.log.some((l) => /skipped: the Omaha server asked for 3600 s between checks/.test(l)), polite.log.join('\n'));
+  await polite.service.check();
+  assert.equal(count() - without, 2, 'a check asked for goes at once');
+});
