@@ -23,12 +23,30 @@ export interface UpdateStatusDocument extends UpdateStatus {
   /** coreos.update.server and .group. */
   server?: string;
   group: string;
+  /** How the server is spoken to (host-agent.update.protocol, or the server URL's path). */
+  protocol?: 'omaha' | 'release';
+  /** Omaha mode: the server's last answer to a check, refusals (noupdate, error-…) included. */
+  omaha?: OmahaAnswerDocument;
   /** The last failed check or install, until the next success. */
   lastError?: { code: string; message: string; at: string };
   /** The after-boot health marking of the booted slot. */
   boot: { status: 'pending' | 'checking' | 'already-good' | 'marked-good' | 'health-failed' | 'error' | 'disabled'; detail?: string; fellBackFrom?: string };
   /** When the next periodic check runs (before its jitter). */
   nextCheckAt?: string;
+}
+
+/** An Omaha server's answer to an update check, as the status shows it. */
+export interface OmahaAnswerDocument {
+  /** `ok`, `noupdate` or the server's `error-…` (e.g. error-unknownApplication). */
+  status: string;
+  /** When it answered (ISO 8601). */
+  at: string;
+  /** The version offered (status ok). */
+  version?: string;
+  /** The server's PollInterval, in seconds: periodic checks are at least this far apart. */
+  pollIntervalSec?: number;
+  /** The server's `daystart elapsed_seconds`. */
+  elapsedSeconds?: number;
 }
 
 /** What UpdateRollback did. */

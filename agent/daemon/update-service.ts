@@ -1,6 +1,7 @@
 /**
  * agentd's OS update service: builds the UpdateEngine from the host paths and the channel
- * settings (coreos.update), checks release manifests against the update keyring
+ * settings (coreos.update; the release.json channel, or Omaha when the server is an Omaha
+ * endpoint), checks release manifests and Omaha payloads against the update keyring
  * (`<trustedkeys>/update.d/<fingerprint>`, admin keys masking system keys as for images),
  * runs periodic updates on a node-cron schedule with a random delay, marks the booted slot
  * good after boot once the required units are active, and implements the update methods
@@ -21,9 +22,11 @@ import { Readable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import cron, { type ScheduledTask } from 'node-cron';
 import type { UpdateRollbackResult, UpdateStatusDocument } from '../api/agent1.js';
+import type { OmahaAnswerDocument } from '../api/updates.js';
 import type { UpdatePolicy } from '../core/config/types.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import { initialState } from '../core/update/machine.js';
+import { COREOS_APP_ID, DEFAULT_BOARD, updateProtocolOf } from '../core/update/omaha.js';
 import { updateStatus } from '../core/update/status.js';
 import type { AgentHandlers } from '../host/bus/service.js';
 import { writeFileAtomic } from '../host/fs/atomic.js';
@@ -33,8 +36,9 @@ import { readBootedSlot } from '../host/slots/booted.js';
 import { MAX_PRIORITY, otherSlot, updateSlotAttributes, type SlotChanges } from '../host/slots/slots.js';
 import type { KeystorePaths, TrustedKey } from '../host/trust/keystore.js';
 import { verifyDetached } from '../host/trust/verify.js';
-import type { VerifySignature } from '../host/update/channel.js';
+import type { VerifySignature, VerifyStream } from '../host/update/channel.js';
 import { UpdateEngine, type UpdateEngineOptions } from '../host/update/engine.js';
+import { OmahaChannel, type OmahaChannelOptions } from '../host/update/omaha-channel.js';
 import { markBootedGood } from '../host/update/mark.js';
 import { resolveUpdatePaths, type UpdatePathOptions, type UpdatePaths } from '../host/update/paths.js';
 
@@ -80,6 +84,8 @@ export interface UpdateServiceOptions {
   engine?: Pick<UpdateEngineOptions, 'checkpointBytes' | 'chunkBytes' | 'retryDelayMs' | 'xzPath'>;
   /** Default: verify against the update keyring. */
   verifySignature?: VerifySignature;
+  /** Omaha mode: host paths (tests) and the board the request names (default amd64-usr). */
+  omaha?: Pick<OmahaChannelOptions, 'machineIdPath' | 'bootIdPath' | 'oemReleasePath'> & { board?: string };
   /** Take a release older than the running version (agentd --update-allow-downgrade); never the same or a failed one. */
   allowDowngrade?: boolean;
 }
@@ -112,8 +118,14 @@ export async function readUpdateKeys(paths: KeystorePaths): Promise<TrustedKey[]
   return keys;
 }
 
-/** The engine's signature check: a detached signature by a key of the update keyring. */
+/** The engine's signature check: a detached signature over release.json by a key of the update keyring. */
 export function updateKeyringVerifier(paths: KeystorePaths): VerifySignature {
+  const verify = keyringStreamVerifier(paths, 'release.json', 'release manifest');
+  return (data, signature) => verify(Readable.from([Buffer.from(data)]), signature);
+}
+
+/** A detached signature over a stream (`what` named `name` in messages) by a key of the update keyring. */
+export function keyringStreamVerifier(paths: KeystorePaths, name: string, what: string): VerifyStream {
   const adminDir = join(paths.adminDir, UPDATE_KEYRING_DIR);
   return async (data, signature) => {
     const trusted = await readUpdateKeys(paths);
@@ -126,10 +138,10 @@ export function updateKeyringVerifier(paths: KeystorePaths): VerifySignature {
       });
     }
     return verifyDetached({
-      name: 'release.json',
-      what: 'release manifest',
+      name,
+      what,
       signature,
-      data: Readable.from([Buffer.from(data)]),
+      data,
       trusted,
       trustHint: `If you trust this signer for OS releases, put its armored public key in ${adminDir}/<fingerprint>`,
     });
@@ -166,6 +178,9 @@ export class UpdateService {
   private published = { state: '', at: 0 };
   private pending: NodeJS.Timeout | undefined;
   private restoredEngine: UpdateEngine | undefined;
+  /** The Omaha channel of the engine, in Omaha mode. */
+  private omaha: OmahaChannel | undefined;
+  private omahaAnswer: OmahaAnswerDocument | undefined;
   /** Settles when the after-boot marking is done (or skipped); for tests and shutdown. */
   bootMarked: Promise<void> = Promise.resolve();
 
@@ -191,15 +206,45 @@ export class UpdateService {
     return this.exclusive(async () => this.changed());
   }
 
+  private get protocol(): 'omaha' | 'release' | undefined {
+    return this.channel.server === undefined ? undefined : updateProtocolOf(this.channel.server, this.channel.protocol);
+  }
+
   /** (Re)build the engine when the channel changed, unless an update is staged. */
   private syncEngine(): void {
-    const key = JSON.stringify([this.channel.server, this.group]);
+    const { server, appId } = this.channel;
+    const key = JSON.stringify([server, this.group, this.protocol, appId]);
     if (key === this.engineChannel || this.engine?.state.kind === 'UPDATED_NEED_REBOOT') return;
     this.engineChannel = key;
-    const server = this.channel.server;
     this.disabledReason = !this.paths
       ? 'this host has no A/B disk configured'
       : !server ? 'no update server is configured (coreos.update.server)' : undefined;
+    const http = { ...this.options.http, signal: this.abort.signal };
+    this.omahaAnswer = undefined;
+    this.omaha = this.paths && server && this.protocol === 'omaha'
+      ? new OmahaChannel({
+        server,
+        group: this.group,
+        appId: appId ?? COREOS_APP_ID,
+        board: this.options.omaha?.board ?? DEFAULT_BOARD,
+        currentVersion: this.options.currentVersion,
+        stateDir: this.paths.stateDir,
+        ...this.options.omaha,
+        verifyPayload: keyringStreamVerifier(this.options.keyring, 'OS payload', 'payload'),
+        http,
+        onAnswer: (answer, at) => {
+          this.omahaAnswer = {
+            status: answer.status,
+            at: new Date(at).toISOString(),
+            ...(answer.status === 'ok' && { version: answer.offer.version }),
+            ...(answer.pollIntervalSec !== undefined && { pollIntervalSec: answer.pollIntervalSec }),
+            ...(answer.elapsedSeconds !== undefined && { elapsedSeconds: answer.elapsedSeconds }),
+          };
+          if (answer.status !== 'ok') this.options.log.info(`Omaha server ${server}: ${answer.status}${answer.status === 'noupdate' ? '' : ' (a refusal)'}`);
+        },
+        warn: (m) => this.options.log.warn(m),
+      })
+      : undefined;
     this.engine = this.paths && server
       ? new UpdateEngine({
         ...this.paths,
@@ -207,7 +252,8 @@ export class UpdateService {
         group: this.group,
         currentVersion: this.options.currentVersion,
         verifySignature: this.options.verifySignature ?? updateKeyringVerifier(this.options.keyring),
-        http: { ...this.options.http, signal: this.abort.signal },
+        ...(this.omaha && { channel: this.omaha }),
+        http,
         ...this.options.engine,
         warn: (m) => this.options.log.warn(m),
         now: this.now,
@@ -254,6 +300,8 @@ export class UpdateService {
       ...(this.bootedSlot !== undefined && { bootedSlot: this.bootedSlot }),
       ...(this.channel.server !== undefined && { server: this.channel.server }),
       group: this.group,
+      ...(this.protocol !== undefined && { protocol: this.protocol }),
+      ...(this.omahaAnswer !== undefined && { omaha: { ...this.omahaAnswer } }),
       ...(this.lastError !== undefined && { lastError: { ...this.lastError } }),
       boot: { ...this.boot },
       ...(next && { nextCheckAt: next.toISOString() }),
@@ -265,7 +313,7 @@ export class UpdateService {
     if (this.applying) return Promise.resolve(this.status());
     return this.exclusive(async () => {
       const engine = this.require();
-      await this.tracked('check', () => engine.check({ allowDowngrade: this.options.allowDowngrade }));
+      await this.tracked('check', () => engine.check({ allowDowngrade: this.options.allowDowngrade })).finally(() => this.omaha?.drain());
       this.logRefused(engine);
       return this.status();
     });
@@ -287,7 +335,7 @@ export class UpdateService {
         }
         if (kind() !== 'UPDATE_AVAILABLE') return;
         await engine.apply({ signal });
-      });
+      }).finally(() => this.omaha?.drain());
       return this.status();
     });
     this.applying = { run, cancel };
@@ -447,7 +495,7 @@ export class UpdateService {
   private periodic(): void {
     const wait = Math.floor((this.options.random ?? Math.random)() * (this.options.jitterMs ?? 15 * 60_000));
     void (async () => {
-      if (!(await this.sleep(wait)) || this.stopped || !this.channel.server) return;
+      if (!(await this.sleep(wait)) || this.stopped || !this.channel.server || this.pollIntervalPending()) return;
       try {
         await this.apply();
       } catch (e) {
@@ -455,6 +503,16 @@ export class UpdateService {
         if (!this.stopped && !isAgentError(e)) this.options.log.warn(`periodic OS update failed: ${describeError(e)}`);
       }
     })();
+  }
+
+  /** Omaha mode: the server's PollInterval since its last answer has not passed yet. */
+  private pollIntervalPending(): boolean {
+    const a = this.omahaAnswer;
+    if (!this.omaha || a?.pollIntervalSec === undefined) return false;
+    const due = Date.parse(a.at) + a.pollIntervalSec * 1000;
+    if (this.now() >= due) return false;
+    this.options.log.debug(`periodic OS update skipped: the Omaha server asked for ${a.pollIntervalSec} s between checks (next at ${new Date(due).toISOString()})`);
+    return true;
   }
 
   /** Resolves false when the service stopped during the wait. */

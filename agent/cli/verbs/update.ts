@@ -53,10 +53,11 @@ export function renderUpdateStatus(s: UpdateStatusDocument, color: boolean, now 
     `     Version: ${s.currentVersion}${s.bootedSlot ? `, booted from USR-${s.bootedSlot}` : ''}`,
     `  Boot check: ${s.boot.status === 'health-failed' ? paint('red', boot) : boot}`,
     s.enabled
-      ? `     Channel: ${s.group} at ${s.server}`
+      ? `     Channel: ${s.group} at ${s.server}${s.protocol === 'omaha' ? ' (Omaha)' : ''}`
       : `     Channel: ${paint('yellow', `disabled: ${s.disabledReason ?? 'unknown'}`)}`,
     `Last checked: ${checked(s, now)}`,
   ];
+  if (s.omaha) lines.push(`Omaha answer: ${omahaText(s.omaha)} at ${s.omaha.at}`);
   if (s.nextCheckAt) lines.push(`  Next check: ${s.nextCheckAt} (plus a random delay)`);
   if (s.newVersion) lines.push(` New version: ${s.newVersion} (${humanSize(s.newSize)})`);
   if (s.state === 'DOWNLOADING') lines.push(`    Progress: ${(s.progress * 100).toFixed(1)}% of ${humanSize(s.newSize)}`);
@@ -64,6 +65,14 @@ export function renderUpdateStatus(s: UpdateStatusDocument, color: boolean, now 
   if (s.boot.fellBackFrom) lines.push(`   Fell back: ${s.boot.fellBackFrom} did not boot; it is not installed again`);
   if (s.lastError) lines.push(`  Last error: ${paint('red', `${s.lastError.message} [${s.lastError.code}]`)} at ${s.lastError.at}`);
   return lines.join('\n') + '\n';
+}
+
+/** The server's answer in words: an offer, nothing, or its refusal as it named it. */
+function omahaText(a: NonNullable<UpdateStatusDocument['omaha']>): string {
+  const poll = a.pollIntervalSec !== undefined ? `, next check in ${a.pollIntervalSec} s at the earliest` : '';
+  if (a.status === 'ok') return `ok, offers ${a.version ?? '?'}${poll}`;
+  if (a.status === 'noupdate') return `noupdate (the server grants no update now)${poll}`;
+  return `${a.status} (the server refused the check)${poll}`;
 }
 
 function usage(message: string): AgentError {

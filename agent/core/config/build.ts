@@ -16,6 +16,7 @@ import { resolveAbsolute } from './paths.js';
 import type { Report } from './report.js';
 import { child, present, type Named } from './schema.js';
 import type { MapNode, TreeNode } from './tree.js';
+import type { UpdateProtocol } from '../update/omaha.js';
 import type {
   ConfiguredWindow, Container, DeclaredNetwork, DropIn, HostConfig, Isolation, LocksmithConfig, Origin, Port, Protocol,
   RestartPolicy, TrustEntry, Unit, UnitCommand, User, Volume, WriteFile,
@@ -284,6 +285,7 @@ export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): 
     r.error(at.node, at.line, `unsupported manage_etc_hosts value "${manageEtcHosts}": only "localhost" is supported`);
   }
   const update = r.map(coreos, 'update');
+  const agentUpdate = r.map(agent, 'update');
   const images = r.map(agent, 'images');
   const flannel = r.map(coreos, 'flannel');
   const oem = r.map(coreos, 'oem');
@@ -298,6 +300,8 @@ export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): 
       ...optional('rebootStrategy', r.text(update, 'reboot_strategy') as RebootStrategy | undefined),
       ...optional('group', r.text(update, 'group')),
       ...optional('server', r.text(update, 'server')),
+      ...optional('protocol', r.text(agentUpdate, 'protocol') as UpdateProtocol | undefined),
+      ...optional('appId', r.text(agentUpdate, 'app_id')),
     },
     locksmith: readLocksmith(r, r.map(coreos, 'locksmith')),
     flannel: Object.fromEntries(Object.keys(FLANNEL.fields).flatMap((key) => {

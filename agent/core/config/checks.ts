@@ -8,6 +8,7 @@ import { parseAppString } from '../appc/app-string.js';
 import { acIdentifierProblem, acNameProblem } from '../appc/names.js';
 import { describeError, isAgentError } from '../errors.js';
 import { cronExpressionProblem } from '../schedule/cron.js';
+import { UPDATE_PROTOCOLS } from '../update/omaha.js';
 import { parseGoDuration, parseWindowStart, DURATION_FORMS } from '../schedule/window.js';
 import type { ValueCheck } from './schema.js';
 
@@ -64,6 +65,11 @@ export const checkRestart = oneOf('restart policy', RESTART_POLICIES, ' (as syst
 export const checkIsolation = oneOf('isolation', ISOLATIONS,
   ' (nspawn: a container with its own namespaces; fly: a chroot sandbox on the host, like rkt fly)');
 export const checkProtocol = oneOf('protocol', PROTOCOLS);
+export const checkUpdateProtocol = oneOf('update protocol', UPDATE_PROTOCOLS,
+  ' (omaha: an Omaha 3.0 server such as Nebraska; release: the signed release.json channel)');
+/** An Omaha application id: a GUID, with or without braces. */
+export const checkAppId: ValueCheck<string> = (v) => (/^\{?[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\}?$/.test(v) ? undefined
+  : `invalid Omaha app id "${v}": use a GUID such as {e96281a6-d1af-4bde-9a0a-97b76e56dc57}`);
 
 export const checkUserOrGroup = (what: 'user' | 'group'): ValueCheck<string> => (v) =>
   /^([a-z_][a-z0-9_-]*\$?|[0-9]+)$/i.test(v) ? undefined

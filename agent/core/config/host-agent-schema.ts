@@ -9,7 +9,7 @@
 import {
   absolutePath, checkArmoredKey, checkContainerName, checkCpu, checkCron, checkEnvironmentName, checkImage,
   checkIsolation, checkMemory, checkPort, checkPrivateUsers, checkProtocol, checkRestart, checkTrustPrefix,
-  checkUserOrGroup, checkWindowLength, checkWindowStart,
+  checkUserOrGroup, checkWindowLength, checkWindowStart, checkUpdateProtocol, checkAppId,
 } from './checks.js';
 import { conflistProblems, DEFAULT_NETWORK } from '../network/conflist.js';
 import { bool, int, isolatedList, list, str, strictStruct, struct, type Schema, type ValueCheck } from './schema.js';
@@ -67,11 +67,15 @@ const images = struct({
   window: struct({ start: str({ check: checkWindowStart }), length: str({ check: checkWindowLength }) }),
 });
 
+/** How the OS update server (coreos.update.server) is spoken to. */
+const update = struct({ protocol: str({ check: checkUpdateProtocol }), app_id: str({ check: checkAppId }) });
+
 const trust = struct({ prefix: str({ check: checkTrustPrefix }), key: str({ check: checkArmoredKey }) });
 
 export const HOST_AGENT: Schema = strictStruct({
   containers: isolatedList(container, 'name', 'container'),
   images,
+  update,
   trust: list(trust, 'prefix'),
   networks: list(network, 'name'),
 });

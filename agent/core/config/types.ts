@@ -9,6 +9,7 @@ import type { Window } from '../schedule/window.js';
 import type { ISOLATIONS, PROTOCOLS, RESTART_POLICIES } from './checks.js';
 import type { UNIT_COMMANDS } from './coreos-schema.js';
 import type { ReportEntry } from './report.js';
+import type { UpdateProtocol } from '../update/omaha.js';
 
 /** Where a named item was (last) defined, for messages about it. */
 export interface Origin {
@@ -75,6 +76,10 @@ export interface UpdatePolicy {
   rebootStrategy?: RebootStrategy;
   group?: string;
   server?: string;
+  /** host-agent.update.protocol; absent: chosen from the server URL (agent/core/update/omaha.ts). */
+  protocol?: UpdateProtocol;
+  /** host-agent.update.app-id: the Omaha application id; absent: CoreOS/Flatcar's. */
+  appId?: string;
 }
 
 /** A maintenance window as written and as parsed. */

@@ -20,8 +20,10 @@ export interface Release {
     url: string;
     /** Bytes of the image written to the slot (uncompressed). */
     size: number;
-    /** Lower-case hex sha512 of those bytes. */
-    sha512: string;
+    /** Lower-case hex sha512 of those bytes (always, in release.json). */
+    sha512?: string;
+    /** Lower-case hex sha256 of those bytes, for a release that names no sha512 (an Omaha offer). */
+    sha256?: string;
     compression: Compression;
   };
 }
@@ -48,6 +50,14 @@ export function parseRelease(json: unknown, subject: string): Release {
   if (typeof sha512 !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sha512)) throw bad(subject, 'payload.sha512 is not 128 hex digits');
   if (!COMPRESSIONS.includes(compression as Compression)) throw bad(subject, `payload.compression ${JSON.stringify(compression)} is not one of ${COMPRESSIONS.join(', ')}`);
   return { version, expires, payload: { url, size, sha512: sha512.toLowerCase(), compression: compression as Compression } };
+}
+
+/** The digest the staged image is checked against: the release's sha512, else its sha256. */
+export function imageDigest(release: Release): { algorithm: 'sha512' | 'sha256'; hex: string } {
+  const { sha512, sha256 } = release.payload;
+  if (sha512 !== undefined) return { algorithm: 'sha512', hex: sha512 };
+  if (sha256 !== undefined) return { algorithm: 'sha256', hex: sha256 };
+  throw bad(release.payload.url, `the release ${release.version} names no digest of its payload`);
 }
 
 const RFC3339 = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})$/;

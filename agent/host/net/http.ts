@@ -1,5 +1,5 @@
 /**
- * HTTP(S) GET for everything the agent downloads: images, signatures, keys, discovery
+ * HTTP(S) GET (and the Omaha client's POST) for everything the agent downloads: images, signatures, keys, discovery
  * pages, update manifests and OS payloads. Redirects are followed (never from https down
  * to http; plain http only with `allowHttp`; credentials not passed on to another origin),
  * a byte range and extra headers can be asked for (HEAD too), a body shorter than its
@@ -55,13 +55,15 @@ export interface HttpOptions {
 export interface GetOptions extends HttpOptions {
   /** Ask for the bytes from this offset on (`Range: bytes=N-`); the server may answer 200 anyway. */
   rangeStart?: number;
-  /** Default GET; a HEAD response's body is empty (its `length` is the resource's). */
+  /** Default GET; a HEAD response's body is empty (its `length` is the resource's). Ignored with `post`. */
   method?: 'GET' | 'HEAD';
   /**
    * More request headers, lowercase names (`accept` replaces the default, any type). An
    * `authorization` header is not sent on to a redirect's target on another origin.
    */
   headers?: Record<string, string>;
+  /** POST this body instead of a GET (an Omaha request); redirects are followed with the same POST. */
+  post?: { body: string; contentType: string };
 }
 
 export interface HttpResponse {
@@ -217,11 +219,12 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
       host,
       port: Number(targetPort),
       path: `${url.pathname}${url.search}`,
-      method: options.method ?? 'GET',
+      method: options.post ? 'POST' : options.method ?? 'GET',
       headers: {
         host: url.host, 'user-agent': 'host-agent', accept: '*/*',
         ...(options.rangeStart ? { range: `bytes=${options.rangeStart}-` } : {}),
         ...options.headers,
+        ...(options.post && { 'content-type': options.post.contentType, 'content-length': Buffer.byteLength(options.post.body) }),
       },
       agent: false,
       ...(secure && { ca: options.ca, servername: isIP(url.hostname) ? undefined : url.hostname }),
@@ -239,7 +242,7 @@ function requestOnce(url: URL, options: GetOptions, domain: HttpErrorDomain): Pr
       resolve(res);
     });
     req.on('error', (e) => reject(e instanceof AgentError ? e : connectError(domain, url.href, e)));
-    req.end();
+    req.end(options.post?.body);
   });
 }
 

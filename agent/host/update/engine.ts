@@ -27,12 +27,12 @@ import {
   type ReportedError,
   type UpdateState,
 } from '../../core/update/machine.js';
-import { assertNotExpired } from '../../core/update/release.js';
+import { assertNotExpired, imageDigest } from '../../core/update/release.js';
 import { updateStatus, type UpdateStatus } from '../../core/update/status.js';
 import { removeFileDurably } from '../fs/atomic.js';
 import { readBootedSlot } from '../slots/booted.js';
 import { otherSlot, updateSlotAttributes } from '../slots/slots.js';
-import { checkChannel, type SignedRelease, type VerifySignature } from './channel.js';
+import { releaseChannel, type SignedRelease, type UpdateChannel, type VerifySignature } from './channel.js';
 import { readFailedVersions } from './failed-versions.js';
 import type { HttpOptions } from '../net/http.js';
 import { clearJournal, readJournal } from './journal.js';
@@ -49,6 +49,8 @@ export interface UpdateEngineOptions extends UpdatePathOptions {
   currentVersion: string;
   /** Checks release.json.asc against the update keyring (agent/host/trust). */
   verifySignature: VerifySignature;
+  /** Where releases come from; default the signed release.json channel of `server` and `group`. */
+  channel?: UpdateChannel;
   http?: HttpOptions;
   /** fsync + journal interval while writing; default 64 MiB. */
   checkpointBytes?: number;
@@ -113,9 +115,11 @@ export class UpdateEngine {
   #state: UpdateState = initialState;
   #available: SignedRelease | undefined;
   #refused: RefusedRelease | undefined;
+  readonly #channel: UpdateChannel;
 
   constructor(private readonly options: UpdateEngineOptions) {
     this.paths = resolveUpdatePaths(options);
+    this.#channel = options.channel ?? releaseChannel(options);
   }
 
   get state(): UpdateState {
@@ -139,6 +143,7 @@ export class UpdateEngine {
   }
 
   #go(next: UpdateState): void {
+    this.#channel.observe?.(this.#state, next);
     this.#state = next;
     this.options.onChange?.(next, updateStatus(next));
   }
@@ -172,10 +177,7 @@ export class UpdateEngine {
     const now = this.options.now ?? Date.now;
     for (;;) {
       try {
-        const answer = await checkChannel({
-          server: this.options.server,
-          group: this.options.group,
-          verifySignature: this.options.verifySignature,
+        const answer = await this.#channel.check({
           http: this.#http(options.signal),
           now,
           currentVersion: this.options.currentVersion,
@@ -183,7 +185,7 @@ export class UpdateEngine {
           allowDowngrade: options.allowDowngrade,
         });
         this.#available = answer.available;
-        this.#refused = answer.available ? undefined : { version: answer.offered.release.version, reason: answer.decision.reason };
+        this.#refused = answer.available || !answer.offered ? undefined : { version: answer.offered.release.version, reason: answer.decision.reason };
         this.#go(answer.available ? updateFound(this.#state, answer.available.release, now()) : noUpdateFound(this.#state, now()));
         return answer.available;
       } catch (e) {
@@ -208,11 +210,14 @@ export class UpdateEngine {
       this.#available = undefined;
       this.#fail(e);
     }
+    const channel = this.#channel;
     for (;;) {
       try {
+        const http = this.#http(options.signal);
         const result = await stageRelease(signed, {
           paths: this.paths,
-          http: this.#http(options.signal),
+          http,
+          ...(channel.verifyWritten && { verifyWritten: (read) => channel.verifyWritten!(signed, read, http) }),
           checkpointBytes: this.options.checkpointBytes,
           chunkBytes: this.options.chunkBytes,
           xzPath: this.options.xzPath,
@@ -232,7 +237,7 @@ export class UpdateEngine {
       } catch (e) {
         if (!transient(e) || this.state.kind !== 'DOWNLOADING') this.#fail(e);
         const journal = await readJournal(this.paths.journalPath, this.options.warn);
-        const resumeFrom = journal?.sha512 === signed.release.payload.sha512 ? journal.verifiedBytes : 0;
+        const resumeFrom = journal?.sha512 === imageDigest(signed.release).hex ? journal.verifiedBytes : 0;
         this.#go(downloadFailed(this.#state, report(e), resumeFrom));
         const s = this.state;
         if (s.kind !== 'DOWNLOADING') this.#fail(e, true);

@@ -12,14 +12,14 @@ import { readStateFile, type Checked, type StateFileKind, type Warn } from '../f
 export interface StagingJournal {
   phase: 'writing' | 'staged';
   version: string;
-  /** sha512 of the whole image, from the signed manifest. */
+  /** Hex digest of the whole image from the release: its sha512, or its sha256 when it names only that (an Omaha offer). */
   sha512: string;
   size: number;
   /** PARTUUID of the slot being written. */
   partUuid: string;
   /** Bytes from the slot's start that were written and synced. */
   verifiedBytes: number;
-  /** sha512 of those bytes, to check them before resuming. */
+  /** The same digest of those bytes, to check them before resuming. */
   prefixSha512: string;
   /** The release as signed, so a restarted agent can show what is staged (absent in older journals). */
   release?: Release;

@@ -1,10 +1,12 @@
 /**
  * Stages a verified release into the inactive slot, in this order:
  *  1. mark the target unbootable (priority 0, tries 0, successful 0) and start a journal;
- *  2. stream download → decompress → sha512 → write at the slot's offset, in `chunkBytes`
- *     writes, with an fsync and an atomic journal checkpoint every `checkpointBytes`;
- *  3. check size and sha512 against the signed manifest, fsync, re-read the written range
- *     and check its sha512 again;
+ *  2. stream download → decompress → digest (the release's sha512, or sha256 for an Omaha
+ *     offer) → write at the slot's offset, in `chunkBytes` writes, with an fsync and an
+ *     atomic journal checkpoint every `checkpointBytes`;
+ *  3. check size and digest against the release, fsync, re-read the written range and
+ *     check its digest again; then the channel's own check of the written bytes, if any
+ *     (an Omaha payload's detached signature);
  *  4. `successful=0 tries=1` and a priority above the booted slot's, journal `staged`;
  *  5. write the reboot-required flag file.
  * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
@@ -16,7 +18,9 @@
  * Memory use is bounded by two chunk buffers plus stream buffers, whatever the payload size.
  */
 import { createHash, type Hash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { AgentError } from '../../core/errors.js';
+import { imageDigest } from '../../core/update/release.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { readBootedSlot } from '../slots/booted.js';
 import { otherSlot, promoteChanges, readSlots, updateSlotAttributes, type Slot, type SlotName, type SlotPair } from '../slots/slots.js';
@@ -46,6 +50,12 @@ export interface StageOptions extends StageHooks {
   /** Size of each write; default 1 MiB. */
   chunkBytes?: number;
   xzPath?: string;
+  /**
+   * A last check of the image as written (`read` streams the slot's bytes) before the slot
+   * is made bootable: the channel's own (an Omaha payload's signature). A rejection leaves
+   * the target unbootable and the journal cleared.
+   */
+  verifyWritten?: (read: Readable) => Promise<void>;
 }
 
 export interface StageResult {
@@ -72,8 +82,21 @@ async function hashSlot(writer: SlotWriter, from: number, to: number, hash: Hash
   return hash;
 }
 
+/** The slot's bytes `0`–`size` as a stream. */
+function slotStream(writer: SlotWriter, size: number, chunkBytes: number): Readable {
+  return Readable.from((async function* () {
+    for (let pos = 0; pos < size; ) {
+      const buf = Buffer.alloc(Math.min(chunkBytes, size - pos));
+      const n = await writer.read(buf, pos, buf.length);
+      if (n === 0) return;
+      yield buf.subarray(0, n);
+      pos += n;
+    }
+  })());
+}
+
 function sameRelease(j: StagingJournal, signed: SignedRelease, slot: Slot): boolean {
-  return j.sha512 === signed.release.payload.sha512 && j.size === signed.release.payload.size && j.partUuid === slot.partUuid;
+  return j.sha512 === imageDigest(signed.release).hex && j.size === signed.release.payload.size && j.partUuid === slot.partUuid;
 }
 
 /** Whether the journal's release is staged in the slot that is not booted and the bootloader will try it next. */
@@ -88,6 +111,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   const { paths } = options;
   const { release } = signed;
   const size = release.payload.size;
+  const digest = imageDigest(release);
   const { booted, slots } = await readBootedSlot(paths);
   const target = otherSlot(booted);
   const slot = slots[target];
@@ -107,7 +131,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   const writer = await openSlotWriter(paths.disk, slot, booted);
   try {
     // 1. Resume from a checked prefix, or make the target unbootable and start over.
-    let hash = createHash('sha512');
+    let hash = createHash(digest.algorithm);
     let resumeFrom = 0;
     const resumable = release.payload.compression === 'none' && slot.attributes.priority === 0;
     if (journal?.phase === 'writing' && resumable && sameRelease(journal, signed, slot) && journal.verifiedBytes > 0) {
@@ -115,12 +139,12 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       if (hash.copy().digest('hex') === journal.prefixSha512) {
         resumeFrom = journal.verifiedBytes;
       } else {
-        hash = createHash('sha512');
+        hash = createHash(digest.algorithm);
       }
     }
     const base: StagingJournal = {
-      phase: 'writing', version: release.version, sha512: release.payload.sha512, size, partUuid: slot.partUuid,
-      verifiedBytes: 0, prefixSha512: createHash('sha512').digest('hex'), release,
+      phase: 'writing', version: release.version, sha512: digest.hex, size, partUuid: slot.partUuid,
+      verifiedBytes: 0, prefixSha512: createHash(digest.algorithm).digest('hex'), release,
     };
     if (resumeFrom === 0) {
       await updateSlotAttributes(paths.disk, { [target]: { priority: 0, tries: 0, successful: false } }, booted);
@@ -136,7 +160,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
     }
     if (response && resumeFrom > 0 && response.status !== 206) {
       resumeFrom = 0; // the server ignored the range: start over on the same target
-      hash = createHash('sha512');
+      hash = createHash(digest.algorithm);
       options.onProgress?.(0);
     }
     // Checkpoints (fsync, then the journal) and the read-back check run behind the download,
@@ -203,23 +227,29 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       await clearJournal(paths.journalPath);
       throw stagingError('update.size-mismatch', `the payload has ${pos} bytes, the release names ${size}`, signed.payloadUrl, 'The payload on the server does not match its release manifest; republish the release');
     }
-    if (hash.digest('hex') !== release.payload.sha512) {
+    if (hash.digest('hex') !== digest.hex) {
       await clearJournal(paths.journalPath);
-      throw stagingError('update.hash-mismatch', 'the payload\'s sha512 does not match the signed release manifest', signed.payloadUrl, 'The payload was changed or damaged; the slot stays unbootable. Check the server and try again');
+      throw stagingError('update.hash-mismatch', `the payload's ${digest.algorithm} does not match the release`, signed.payloadUrl, 'The payload was changed or damaged; the slot stays unbootable. Check the server and try again');
     }
     options.onVerifying?.();
     checkpoint(size, undefined);
     await background;
     const onDisk = readbackHash.digest('hex');
-    if (onDisk !== release.payload.sha512) {
+    if (onDisk !== digest.hex) {
       await clearJournal(paths.journalPath);
       throw stagingError('update.readback-mismatch', `${slot.label} does not read back what was written`, paths.disk, 'The disk may be failing; check its health (smartctl, dmesg) before trying again');
+    }
+    if (options.verifyWritten) {
+      await options.verifyWritten(slotStream(writer, size, chunk.length)).catch(async (e: unknown) => {
+        await clearJournal(paths.journalPath);
+        throw e;
+      });
     }
 
     // 4-5. Make it the next boot, remember it is staged, ask for a reboot.
     options.onFinalizing?.();
     await updateSlotAttributes(paths.disk, promoteChanges(await readSlots(paths.disk), target), booted);
-    await writeJournal(paths.journalPath, { ...base, phase: 'staged', verifiedBytes: size, prefixSha512: release.payload.sha512 });
+    await writeJournal(paths.journalPath, { ...base, phase: 'staged', verifiedBytes: size, prefixSha512: digest.hex });
     await writeFileAtomic(paths.rebootRequiredPath, '', { mkdirs: true });
     return { target, resumedFrom: resumeFrom, alreadyStaged: false };
   } finally {

@@ -211,3 +211,21 @@ test('exec must begin with an absolute path', () => {
     'line 6: error: the exec of container "web" must begin with an absolute path, e.g. [/bin/httpd, -f]']);
   assert.equal(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: []\n')).length, 1);
 });
+
+test('host-agent.update: the update protocol and the Omaha app id go with coreos.update', () => {
+  const result = validate(cc(`coreos:
+  update: {server: "https://nebraska.example.com/v1/update/", group: beta}
+host-agent:
+  update:
+    protocol: omaha
+    app-id: "{11111111-2222-3333-4444-555555555555}"
+`));
+  assert.deepEqual(result.entries, []);
+  assert.deepEqual(result.config!.update, {
+    server: 'https://nebraska.example.com/v1/update/', group: 'beta', protocol: 'omaha', appId: '{11111111-2222-3333-4444-555555555555}',
+  });
+  assert.deepEqual(report(cc('host-agent:\n  update:\n    protocol: http\n    app-id: flatcar\n')), [
+    'line 4: error: invalid update protocol "http": use one of omaha, release (omaha: an Omaha 3.0 server such as Nebraska; release: the signed release.json channel)',
+    'line 5: error: invalid Omaha app id "flatcar": use a GUID such as {e96281a6-d1af-4bde-9a0a-97b76e56dc57}',
+  ]);
+});
