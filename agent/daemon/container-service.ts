@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
 import type { ContainerNetworkStatus } from '../api/containers.js';
 import type { Container, HostConfig } from '../core/config/types.js';
-import { validateImageManifest, type ImageManifest } from '../core/appc/manifest.js';
+import { answersToAppRef, labelOf } from '../core/image/match.js';
+import type { ImageRecord } from '../core/image/record.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
 import type { ContainerSpec } from '../core/containers/spec.js';
@@ -39,8 +40,8 @@ import type { ExclusiveRunner } from './runner.js';
 
 /** The image store as containers need it. */
 export interface ContainerImages {
-  /** The stored image for a reference as written (NAME[:VERSION][,LABEL=VALUE]…), or undefined. */
-  find(image: string): Promise<{ id: string; manifest: ImageManifest } | undefined>;
+  /** The record of the stored image for a reference as written (an ID, NAME[:VERSION][,LABEL=VALUE]…), or undefined. */
+  find(image: string): Promise<ImageRecord | undefined>;
   /** Fetch and verify an image by name into the store. */
   fetch(image: string): Promise<void>;
 }
@@ -50,8 +51,7 @@ export function serviceImages(service: ImageService): ContainerImages {
   return {
     async find(image) {
       try {
-        const detail = await service.get(image);
-        return { id: detail.image.id, manifest: validateImageManifest(JSON.parse(detail.manifest)) };
+        return (await service.get(image)).record;
       } catch (e) {
         if (isAgentError(e, 'image.not-in-store')) return undefined;
         throw e;
@@ -112,12 +112,6 @@ interface Run {
   /** The image ID it runs; undefined for a unit that does not name one. */
   imageId: string | undefined;
   unit: string;
-}
-
-/** True when the stored image `manifest` is one the reference `ref` can name. */
-function answersTo(manifest: ImageManifest, ref: Container['image']): boolean {
-  const labels = manifest.labels ?? [];
-  return manifest.name === ref.name && Object.entries(ref.labels).every(([name, value]) => labels.some((l) => l.name === name && l.value === value));
 }
 
 function planError(e: unknown): PlanError {
@@ -424,7 +418,7 @@ export class ContainerService {
     const loaded = new Map((await manager.listUnits(['container-*.service'])).map((u) => [u.name, u.activeState]));
     const declared = new Map<string, Declared>();
     const prepared = new Map<string, PreparedContainer>();
-    const images = new Map<string, Promise<{ id: string; manifest: ImageManifest } | undefined>>();
+    const images = new Map<string, Promise<ImageRecord | undefined>>();
     await Promise.all(desired.map(async (spec) => {
       const d: Declared = { spec };
       declared.set(spec.name, d);
@@ -434,7 +428,7 @@ export class ContainerService {
         prepared.set(spec.name, { kind: 'refused', error: failed });
         return;
       }
-      const find = (ref: string): Promise<{ id: string; manifest: ImageManifest } | undefined> => {
+      const find = (ref: string): Promise<ImageRecord | undefined> => {
         let lookup = images.get(ref);
         if (!lookup) {
           lookup = this.opts.images.find(ref);
@@ -454,7 +448,7 @@ export class ContainerService {
           return;
         }
         d.imageId = image.id;
-        const version = image.manifest.labels?.find((l) => l.name === 'version')?.value;
+        const version = labelOf(image, 'version');
         if (version !== undefined) d.version = version;
         d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image, this.networks));
         prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: image.id });
@@ -479,11 +473,11 @@ export class ContainerService {
   private async keptImage(
     spec: Container,
     installed: { hash: string | undefined; imageId: string | undefined } | undefined,
-    find: (ref: string) => Promise<{ id: string; manifest: ImageManifest } | undefined>,
-  ): Promise<{ image: { id: string; manifest: ImageManifest }; rendered: RenderedContainer } | undefined> {
+    find: (ref: string) => Promise<ImageRecord | undefined>,
+  ): Promise<{ image: ImageRecord; rendered: RenderedContainer } | undefined> {
     if (installed?.imageId === undefined || installed.hash === undefined) return undefined;
     const image = await find(installed.imageId);
-    if (!image || !answersTo(image.manifest, spec.image)) return undefined;
+    if (!image || !answersToAppRef(image, spec.image)) return undefined;
     // Refused with this image: the declared reference is resolved anew (and its error reported).
     const rendered = await this.opts.units.render(toSpec(spec, image, this.networks)).catch(() => undefined);
     return rendered?.hash === installed.hash ? { image, rendered } : undefined;
@@ -678,7 +672,7 @@ function parseRunRequest(json: unknown): RunRequest {
 }
 
 /** The renderer's input from a declaration and its stored image. */
-export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }, networks: HostConfig['networks'] = []): ContainerSpec {
+export function toSpec(c: Container, image: ImageRecord, networks: HostConfig['networks'] = []): ContainerSpec {
   const network = chooseNetwork(c, networks);
   if (typeof network === 'string') throw new ContainerSpecError(c.name, [{ field: 'network', message: network }]);
   return {

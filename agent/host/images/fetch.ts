@@ -361,6 +361,7 @@ export class Fetcher {
       await this.checkUnchanged(located, before, manifestBytes, join(work, 'manifest'));
       return await this.options.store.commit(work, {
         id: `sha512-${hash.digest('hex')}`,
+        format: 'appc',
         name: manifest.name,
         labels: manifest.labels,
         size,

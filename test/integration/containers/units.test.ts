@@ -14,13 +14,15 @@ import { ContainerSpecError } from '../../../agent/core/containers/validate.js';
 import { isAgentError } from '../../../agent/core/errors.js';
 import type { ContainerSpec } from '../../../agent/core/containers/spec.js';
 import { validateImageManifest } from '../../../agent/core/appc/manifest.js';
+import { appcRecord } from '../../../agent/core/appc/record.js';
+import { layerDirOf } from '../../../agent/host/images/store.js';
 import { tmpdir } from '../../lib/tmpdir.js';
 
 const manifest = validateImageManifest({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/app', app: { exec: ['/bin/app'], user: '0', group: '0' } });
 const ID = `sha512-${'ab'.repeat(64)}`;
 
 function spec(fields: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { name: 'app', image: { id: ID, manifest }, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields };
+  return { name: 'app', image: appcRecord(manifest, ID), environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields };
 }
 
 async function fakeHost(dir: string, v1: boolean): Promise<{ cgroupRoot: string; overlayParameters: string; filesystems: string }> {
@@ -54,7 +56,7 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
   const stateDir = join(dir, 'state');
   const unitFiles = new UnitFileStore({ persistent: join(dir, 'units'), runtime: join(dir, 'run-units') });
   const units = new ContainerUnits({
-    stateDir, unitFiles, images: { rootfs: (id) => join(stateDir, 'images', id, 'rootfs') },
+    stateDir, unitFiles, images: { layerDir: (layerId) => layerDirOf(stateDir, layerId) },
     facts: { overlay: true, metacopy: true }, output: 'file',
   });
   const volume = join(dir, 'vol');
@@ -103,7 +105,7 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
 test('a kernel without overlayfs is a clear error', async (t) => {
   const dir = await tmpdir(t);
   const units = new ContainerUnits({
-    stateDir: dir, unitFiles: new UnitFileStore({ persistent: dir, runtime: dir }), images: { rootfs: (id) => join(dir, id) },
+    stateDir: dir, unitFiles: new UnitFileStore({ persistent: dir, runtime: dir }), images: { layerDir: (layerId) => join(dir, layerId) },
     facts: { overlay: false, metacopy: false }, output: 'journal',
   });
   await assert.rejects(units.render(spec()), (e: unknown) => isAgentError(e, 'container.no-overlay'));

@@ -9,6 +9,7 @@ import { tmpdir } from '../../lib/tmpdir.js';
 function info(name: string, version: string, imported: string): ImageInfo {
   return {
     id: `sha512-${createHash('sha512').update(`${name}:${version}`).digest('hex')}`,
+    format: 'appc',
     name,
     labels: [{ name: 'version', value: version }, { name: 'os', value: 'linux' }],
     size: 1024,
