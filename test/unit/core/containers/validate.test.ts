@@ -79,3 +79,11 @@ test('rendering a bad spec throws one error naming every field, for that contain
     return true;
   });
 });
+
+test('image: an OCI record (sha256 ID, registry name) is fine; a name that is not one line, no layers or a bad ID are not', () => {
+  const oci = { ...spec().image, id: `sha256-${'c'.repeat(64)}`, format: 'oci' as const, name: '127.0.0.1:5000/library/web', layers: [`sha256-${'d'.repeat(64)}`] };
+  assert.deepEqual(fields(spec({ image: oci })), {});
+  assert.equal(fields(spec({ image: { ...oci, name: 'web\nExecStart=/bin/evil' } })).image, 'the image name must be one line of text, got "web\\nExecStart=/bin/evil"');
+  assert.equal(fields(spec({ image: { ...oci, layers: [] } })).image, 'the image has no layers');
+  assert.match(fields(spec({ image: { ...oci, id: 'sha256-abc' } })).image!, /image ID must be sha512- and 128 hex digits or sha256- and 64/);
+});
