@@ -29,6 +29,7 @@ import { chooseHostnameStore } from './host/hostname.js';
 import { autoUpdateHolders, ImageService } from './daemon/image-service.js';
 import { cgroupParentFor, readHostFacts } from './host/containers/host-facts.js';
 import { ContainerUnits } from './host/containers/units.js';
+import { layerDirOf } from './host/images/store.js';
 import { helperCommand, networkSettings } from './host/network/default-network.js';
 import { ContainerService, serviceImages } from './daemon/container-service.js';
 import { readOsVersion, UpdateService } from './daemon/update-service.js';
@@ -128,7 +129,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     runner, log, stateDir: options.stateDir, output, bus: options.bus,
     units: new ContainerUnits({
       stateDir: options.stateDir, unitFiles, output, facts: await readHostFacts({ bus: options.bus, cgroupParent: cgroupParentFor(options.stateDir) }),
-      images: { rootfs: (id) => join(options.stateDir, 'images', id, 'rootfs') },
+      images: { layerDir: (layerId) => layerDirOf(options.stateDir, layerId) },
       // Enabled container units start at boot before, and without, the agent.
       wantedBy: options.bus === 'system' ? 'machines.target' : 'default.target',
       network: networkSettings(options.runtimeDir, helperCommand(), {

@@ -18,7 +18,7 @@ import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promise
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_OBJECT_PATH, type ContainerStatus } from '../agent/api/agent1.js';
-import { validateImageManifest } from '../agent/core/appc/manifest.js';
+import { layerDirOf } from '../agent/host/images/store.js';
 import { ImageService } from '../agent/daemon/image-service.js';
 import { transientProperties } from '../agent/daemon/container-run.js';
 import { callMethod } from '../agent/host/bus/lean-client.js';
@@ -109,7 +109,7 @@ export async function run(): Promise<boolean> {
     const aci = await writeAci(join(dir, 'busybox.aci'), goodImage(IMAGE, { version: '1.0.0' }, [{ name: 'rootfs/bin/sleep', type: 'symlink', linkname: 'busybox' }]));
     const images = await ImageService.open({ stateDir, keystore: { adminDir: join(dir, 'trust'), systemDir: join(dir, 'trust-system') } });
     const stored = (await images.fetch({ image: aci, insecureOptions: ['image'] })).image;
-    const manifest = validateImageManifest(JSON.parse((await images.get(stored.id)).manifest));
+    const record = (await images.get(stored.id)).record;
     await images.close(); // agentd takes the store
     await mkdir(join(dir, 'config.d'), { recursive: true });
     await writeConfig(cloudConfig(['lat']));
@@ -117,7 +117,7 @@ export async function run(): Promise<boolean> {
     const unitFiles = new UnitFileStore({ persistent: join(env.XDG_CONFIG_HOME!, 'systemd/user'), runtime: join(env.XDG_RUNTIME_DIR!, 'systemd/user') });
     const units = new ContainerUnits({
       stateDir, unitFiles, output: 'file', facts: await readHostFacts({ bus: 'session' }),
-      images: { rootfs: (id) => join(stateDir, 'images', id, 'rootfs') },
+      images: { layerDir: (layerId) => layerDirOf(stateDir, layerId) },
     });
 
     agent = spawn(process.execPath, [AGENTD, '--user', `--config=${configFile}`, `--config-dir=${dir}/config.d`, `--system-config-dir=${dir}/none.d`,
@@ -129,7 +129,7 @@ export async function run(): Promise<boolean> {
     const rssOne = await rssMb(agent.pid!);
 
     // (a) start latency, alternating, each from a stopped container.
-    const spec = { name: 'lat', image: { id: stored.id, manifest }, environment: {}, volumes: [], ports: [], restart: 'no' as const, isolation: 'nspawn' as const, exec: ['/bin/sleep', '600'] };
+    const spec = { name: 'lat', image: record, environment: {}, volumes: [], ports: [], restart: 'no' as const, isolation: 'nspawn' as const, exec: ['/bin/sleep', '600'] };
     const execStart = (await transientProperties(spec, units.hostFor(spec))).find(([k]) => k === 'ExecStart')![2] as Array<[string, string[], boolean]>;
     const argv = execStart[0]![1];
     const bare: Sample = { name: 'systemd-run … systemd-nspawn', runs: [] };
@@ -167,7 +167,7 @@ export async function run(): Promise<boolean> {
     const names = (prefix: string): string[] => Array.from({ length: SCALE }, (_, i) => `${prefix}${String(i).padStart(3, '0')}`);
     for (const name of names('b')) {
       const s = { ...spec, name };
-      await units.install(name, await units.render(s), s.image.id);
+      await units.install(name, await units.render(s), s.image.layers);
     }
     await systemd.daemonReload();
     let start = process.hrtime.bigint();

@@ -26,7 +26,7 @@ export async function run(): Promise<boolean> {
       const units: string[] = [];
       for (const s of specs) {
         const rendered = await w.units.render(s);
-        await w.units.install(s.name, rendered, s.image.id);
+        await w.units.install(s.name, rendered, s.image.layers);
         units.push(rendered.unit);
       }
       await w.systemd.daemonReload();

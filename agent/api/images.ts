@@ -2,6 +2,9 @@
  * The image documents of the D-Bus contract: stored images, fetch requests with their
  * progress and results, garbage collection. JSON over D-Bus (see ./agent1.ts).
  */
+import type { ImageFormat, ImageRecord } from '../core/image/record.js';
+
+export type { ImageFormat, ImageRecord } from '../core/image/record.js';
 
 export interface ImageLabel {
   name: string;
@@ -10,8 +13,9 @@ export interface ImageLabel {
 
 /** A stored image, as `agentctl image list --json` prints it. */
 export interface ImageSummary {
-  /** `sha512-<hex of the uncompressed tar>`. */
+  /** appc: `sha512-<hex of the uncompressed tar>`; OCI: `sha256-<hex of the manifest digest>`. */
   id: string;
+  format: ImageFormat;
   name: string;
   labels: ImageLabel[];
   /** Bytes of the uncompressed tar. */
@@ -28,11 +32,13 @@ export interface ImageSummary {
 
 export interface ImageDetail {
   image: ImageSummary;
-  /** The image's directory in the store (`manifest`, `rootfs/`). */
+  /** The image's directory in the store (appc: `manifest`, `rootfs/`). */
   dir: string;
-  /** The image manifest as stored (its environment values hidden from unprivileged callers). */
-  manifest: string;
-  /** What was withheld from a caller who is not privileged, e.g. `manifest.app.environment`. */
+  /** The format-neutral image record (its environment values hidden from unprivileged callers). */
+  record: ImageRecord;
+  /** appc only: the image manifest as stored (its environment values hidden likewise). */
+  manifest?: string;
+  /** What was withheld from a caller who is not privileged, e.g. `record.run.environment`. */
   hidden?: string[];
 }
 

@@ -4,7 +4,8 @@
  *
  * - A container's output (a failing app may print its DB_PASSWORD) is left out, and the
  *   document names it in `hidden` (agentctl shows HIDDEN in its place).
- * - The environment values of an image manifest become HIDDEN (`hidden` names them).
+ * - The environment values of an image (its record's run config, an appc manifest's app)
+ *   become HIDDEN (`hidden` names them).
  * - The credentials of any URL in any string (`https://bob:TOKEN@host/…`: image sources,
  *   the update server, the lock endpoint, error messages quoting them) become HIDDEN.
  *
@@ -48,18 +49,33 @@ export function redactStatus(status: AgentStatus): AgentStatus {
   return status.containers ? { ...status, containers: status.containers.map(redactContainer) } : status;
 }
 
-/** The manifest keeps its shape; each `app.environment` value becomes HIDDEN. */
-export function redactImageDetail(detail: ImageDetail): ImageDetail {
+/** The appc manifest text with each `app.environment` value HIDDEN; undefined when there is none. */
+function redactManifest(text: string): { manifest: string; hidden: string } | undefined {
   let manifest: { app?: { environment?: Array<{ name: string; value: string }> } };
   try {
-    manifest = JSON.parse(detail.manifest) as typeof manifest;
+    manifest = JSON.parse(text) as typeof manifest;
   } catch {
-    return { ...detail, manifest: '{}', hidden: ['manifest'] };
+    return { manifest: '{}', hidden: 'manifest' };
   }
   const env = manifest.app?.environment;
-  if (!Array.isArray(env) || env.length === 0) return detail;
+  if (!Array.isArray(env) || env.length === 0) return undefined;
   const app = { ...manifest.app, environment: env.map((e) => ({ ...e, value: HIDDEN })) };
-  return { ...detail, manifest: JSON.stringify({ ...manifest, app }), hidden: ['manifest.app.environment'] };
+  return { manifest: JSON.stringify({ ...manifest, app }), hidden: 'manifest.app.environment' };
+}
+
+/** The record and the manifest keep their shape; each environment value becomes HIDDEN. */
+export function redactImageDetail(detail: ImageDetail): ImageDetail {
+  const hidden: string[] = [];
+  let { record } = detail;
+  const env = record?.run?.environment;
+  if (Array.isArray(env) && env.length > 0) {
+    record = { ...record, run: { ...record.run!, environment: env.map(([name]): [string, string] => [name, HIDDEN]) } };
+    hidden.push('record.run.environment');
+  }
+  const manifest = detail.manifest === undefined ? undefined : redactManifest(detail.manifest);
+  if (manifest) hidden.push(manifest.hidden);
+  if (hidden.length === 0) return detail;
+  return { ...detail, record, ...(manifest && { manifest: manifest.manifest }), hidden };
 }
 
 type Redaction = (doc: never) => unknown;

@@ -29,7 +29,7 @@ async function which(program: string, path = process.env.PATH ?? '/usr/bin:/bin'
 
 /** The image ID a run's unit Description names (see transientProperties), or undefined. */
 export function imageOfRun(description: string): string | undefined {
-  return / \((?:.*, )?(sha512-[0-9a-f]+)\)$/.exec(description)?.[1];
+  return / \((?:.*, )?(sha(?:256|512)-[0-9a-f]+)\)$/.exec(description)?.[1];
 }
 
 /** Properties of the transient unit of `spec` (already validated by ContainerUnits.render). */

@@ -15,7 +15,8 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
 import type { ContainerNetworkStatus } from '../api/containers.js';
 import type { Container, HostConfig } from '../core/config/types.js';
-import { validateImageManifest, type ImageManifest } from '../core/appc/manifest.js';
+import { answersToAppRef, labelOf } from '../core/image/match.js';
+import type { ImageRecord } from '../core/image/record.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
 import type { ContainerSpec } from '../core/containers/spec.js';
@@ -39,8 +40,8 @@ import type { ExclusiveRunner } from './runner.js';
 
 /** The image store as containers need it. */
 export interface ContainerImages {
-  /** The stored image for a reference as written (NAME[:VERSION][,LABEL=VALUE]…), or undefined. */
-  find(image: string): Promise<{ id: string; manifest: ImageManifest } | undefined>;
+  /** The record of the stored image for a reference as written (an ID, NAME[:VERSION][,LABEL=VALUE]…), or undefined. */
+  find(image: string): Promise<ImageRecord | undefined>;
   /** Fetch and verify an image by name into the store. */
   fetch(image: string): Promise<void>;
 }
@@ -50,8 +51,7 @@ export function serviceImages(service: ImageService): ContainerImages {
   return {
     async find(image) {
       try {
-        const detail = await service.get(image);
-        return { id: detail.image.id, manifest: validateImageManifest(JSON.parse(detail.manifest)) };
+        return (await service.get(image)).record;
       } catch (e) {
         if (isAgentError(e, 'image.not-in-store')) return undefined;
         throw e;
@@ -100,6 +100,8 @@ export interface ContainerReport {
 interface Declared {
   spec: Container;
   imageId?: string;
+  /** The image's layer IDs, bottom first. */
+  imageLayers?: string[];
   version?: string;
   rendered?: RenderedContainer;
   error?: PlanError;
@@ -112,12 +114,6 @@ interface Run {
   /** The image ID it runs; undefined for a unit that does not name one. */
   imageId: string | undefined;
   unit: string;
-}
-
-/** True when the stored image `manifest` is one the reference `ref` can name. */
-function answersTo(manifest: ImageManifest, ref: Container['image']): boolean {
-  const labels = manifest.labels ?? [];
-  return manifest.name === ref.name && Object.entries(ref.labels).every(([name, value]) => labels.some((l) => l.name === name && l.value === value));
 }
 
 function planError(e: unknown): PlanError {
@@ -337,7 +333,7 @@ export class ContainerService {
       await this.opts.units.render(spec);
       const host = this.opts.units.hostFor(spec);
       await manager.resetFailed(unit);
-      await prepareLayer(this.opts.units.paths(name), [host.imageRootfs]);
+      await prepareLayer(this.opts.units.paths(name), host.imageLayers);
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
       this.runs.set(name, { name, image: request.image, imageId: image.id, unit });
       await manager.startTransient(unit, await transientProperties(spec, host));
@@ -424,7 +420,7 @@ export class ContainerService {
     const loaded = new Map((await manager.listUnits(['container-*.service'])).map((u) => [u.name, u.activeState]));
     const declared = new Map<string, Declared>();
     const prepared = new Map<string, PreparedContainer>();
-    const images = new Map<string, Promise<{ id: string; manifest: ImageManifest } | undefined>>();
+    const images = new Map<string, Promise<ImageRecord | undefined>>();
     await Promise.all(desired.map(async (spec) => {
       const d: Declared = { spec };
       declared.set(spec.name, d);
@@ -434,7 +430,7 @@ export class ContainerService {
         prepared.set(spec.name, { kind: 'refused', error: failed });
         return;
       }
-      const find = (ref: string): Promise<{ id: string; manifest: ImageManifest } | undefined> => {
+      const find = (ref: string): Promise<ImageRecord | undefined> => {
         let lookup = images.get(ref);
         if (!lookup) {
           lookup = this.opts.images.find(ref);
@@ -454,7 +450,8 @@ export class ContainerService {
           return;
         }
         d.imageId = image.id;
-        const version = image.manifest.labels?.find((l) => l.name === 'version')?.value;
+        d.imageLayers = image.layers;
+        const version = labelOf(image, 'version');
         if (version !== undefined) d.version = version;
         d.rendered = kept?.rendered ?? await this.opts.units.render(toSpec(spec, image, this.networks));
         prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: image.id });
@@ -479,11 +476,11 @@ export class ContainerService {
   private async keptImage(
     spec: Container,
     installed: { hash: string | undefined; imageId: string | undefined } | undefined,
-    find: (ref: string) => Promise<{ id: string; manifest: ImageManifest } | undefined>,
-  ): Promise<{ image: { id: string; manifest: ImageManifest }; rendered: RenderedContainer } | undefined> {
+    find: (ref: string) => Promise<ImageRecord | undefined>,
+  ): Promise<{ image: ImageRecord; rendered: RenderedContainer } | undefined> {
     if (installed?.imageId === undefined || installed.hash === undefined) return undefined;
     const image = await find(installed.imageId);
-    if (!image || !answersTo(image.manifest, spec.image)) return undefined;
+    if (!image || !answersToAppRef(image, spec.image)) return undefined;
     // Refused with this image: the declared reference is resolved anew (and its error reported).
     const rendered = await this.opts.units.render(toSpec(spec, image, this.networks)).catch(() => undefined);
     return rendered?.hash === installed.hash ? { image, rendered } : undefined;
@@ -538,9 +535,9 @@ export class ContainerService {
     switch (step.kind) {
       case 'fetch-image': return this.opts.images.fetch(step.image);
       case 'write-unit': {
-        const { rendered, imageId } = this.declared.get(step.container) ?? {};
-        if (!rendered || imageId === undefined) throw new Error(`container ${step.container} has no rendered unit`);
-        await this.opts.units.install(step.container, rendered, imageId, this.installedFiles.get(step.container) ?? []);
+        const { rendered, imageLayers } = this.declared.get(step.container) ?? {};
+        if (!rendered || imageLayers === undefined) throw new Error(`container ${step.container} has no rendered unit`);
+        await this.opts.units.install(step.container, rendered, imageLayers, this.installedFiles.get(step.container) ?? []);
         // Enabled through systemd, so the container comes back at boot without the agent.
         await manager.enable([rendered.unit]);
         return;
@@ -678,7 +675,7 @@ function parseRunRequest(json: unknown): RunRequest {
 }
 
 /** The renderer's input from a declaration and its stored image. */
-export function toSpec(c: Container, image: { id: string; manifest: ImageManifest }, networks: HostConfig['networks'] = []): ContainerSpec {
+export function toSpec(c: Container, image: ImageRecord, networks: HostConfig['networks'] = []): ContainerSpec {
   const network = chooseNetwork(c, networks);
   if (typeof network === 'string') throw new ContainerSpecError(c.name, [{ field: 'network', message: network }]);
   return {

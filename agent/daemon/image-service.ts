@@ -18,6 +18,7 @@ import type {
 } from '../api/agent1.js';
 import { AgentError, isAgentError } from '../core/errors.js';
 import { parseAppString, parseImageReference, type AppDefaults } from '../core/appc/app-string.js';
+import { looksLikeImageId, shortImageId } from '../core/image/id.js';
 import type { AgentHandlers } from '../host/bus/service.js';
 import { commitTemp, tempPathFor } from '../host/fs/atomic.js';
 import type { ExtractLimits } from '../host/images/extract.js';
@@ -79,7 +80,7 @@ export function imageInUse(image: ImageInfo, holders: readonly ImageHolder[]): A
   const names = [...whys].map(([container, why]) => `${container} (${why.join(', ')})`).join(', ');
   return new AgentError({
     code: 'image.in-use',
-    message: `image ${image.name} ${image.id.slice(0, 'sha512-'.length + 12)} is in use by container${whys.size > 1 ? 's' : ''} ${names}`,
+    message: `image ${image.name} ${shortImageId(image.id)} is in use by container${whys.size > 1 ? 's' : ''} ${names}`,
     subject: image.id,
     hint: 'Remove or change those containers first: their declarations in host-agent.containers, one-off runs with agentctl rm; ' +
       'auto-update lets go of a staged or rollback image when the container no longer has auto-update: true',
@@ -99,8 +100,8 @@ export function hostAppDefaults(): AppDefaults {
 }
 
 function summary(info: ImageInfo): ImageSummary {
-  const { id, name, labels, size, imported, lastUsed, source, signer } = info;
-  return { id, name, labels, size, imported, lastUsed, source, signer };
+  const { id, format, name, labels, size, imported, lastUsed, source, signer } = info;
+  return { id, format, name, labels, size, imported, lastUsed, source, signer };
 }
 
 /** Reports at most every `intervalMs` per phase, plus each phase's first and last event. */
@@ -170,11 +171,15 @@ export class ImageService {
     return (await this.store.list()).map(summary);
   }
 
-  /** An image by ID, ID prefix or NAME[:VERSION][,LABEL=VALUE]… (the latest import). */
+  /**
+   * An image by ID, ID prefix or NAME[:VERSION][,LABEL=VALUE]… (the latest import): its
+   * summary, its record and, for an appc image, its manifest as stored.
+   */
   async get(ref: string): Promise<ImageDetail> {
     const info = await this.find(ref);
     const dir = this.store.imageDir(info.id);
-    return { image: summary(info), dir, manifest: await readFile(`${dir}/manifest`, 'utf8') };
+    const record = await this.store.record(info.id);
+    return { image: summary(info), dir, record, ...(info.format === 'appc' && { manifest: await readFile(`${dir}/manifest`, 'utf8') }) };
   }
 
   async fetch(request: Omit<FetchRequest, 'requestId'>, onProgress?: (p: FetchProgress) => void): Promise<FetchResult> {
@@ -251,7 +256,7 @@ export class ImageService {
   }
 
   private async find(ref: string) {
-    if (ref.startsWith('sha512-')) return this.store.get(ref);
+    if (looksLikeImageId(ref)) return this.store.get(ref);
     const app = parseAppString(ref);
     const labels: ImageLabel[] = Object.entries(app.labels).map(([name, value]) => ({ name, value }));
     return this.store.get(app.name, labels);

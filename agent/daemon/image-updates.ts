@@ -17,6 +17,8 @@ import cron, { type ScheduledTask } from 'node-cron';
 import type { ContainerStatus, ImageUpdatesDocument, UnitStatus } from '../api/agent1.js';
 import type { Container, HostConfig, ImagePolicy } from '../core/config/types.js';
 import { AgentError, describeError } from '../core/errors.js';
+import { isImageId } from '../core/image/id.js';
+import { labelOf } from '../core/image/match.js';
 import {
   activate, confirm, decideUpdate, noted, recordFor, rollBack, settleProblem, stage, windowOpen,
   type FailedImage, type ImageRef, type ImageUpdateRecord, type SettleSample,
@@ -79,7 +81,7 @@ export function settleMsFromEnv(env: NodeJS.ProcessEnv): number {
 export function newestFromService(images: ImageService): (reference: string) => Promise<ImageRef> {
   return async (reference) => {
     const { image } = await images.fetch({ image: reference, insecureOptions: [] });
-    const version = image.labels.find((l) => l.name === 'version')?.value;
+    const version = labelOf(image, 'version');
     return { id: image.id, ...(version !== undefined && { version }) };
   };
 }
@@ -93,10 +95,8 @@ function sample(u: UnitStatus): SettleSample {
   return { activeState: u.activeState, nRestarts: u.nRestarts, execMainStatus: u.execMainStatus };
 }
 
-const IMAGE_ID = /^sha512-[0-9a-f]{128}$/;
-
 function isImageRef(v: unknown): v is ImageRef {
-  return isObject(v) && typeof v.id === 'string' && IMAGE_ID.test(v.id) && (v.version === undefined || typeof v.version === 'string');
+  return isObject(v) && typeof v.id === 'string' && isImageId(v.id) && (v.version === undefined || typeof v.version === 'string');
 }
 
 function isFailedImage(v: unknown): v is FailedImage {

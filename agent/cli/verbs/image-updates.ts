@@ -9,7 +9,7 @@ import { callAgent } from '../agent-client.js';
 import { renderTable } from '../render/table.js';
 import { styler } from '../render/style.js';
 import type { CliContext } from '../verb.js';
-import { shortId } from './image.js';
+import { shortImageId } from '../../core/image/id.js';
 
 /** A pass fetches images and waits out the settle time of each restarted container. */
 const PASS_TIMEOUT_MS = 30 * 60_000;
@@ -35,7 +35,7 @@ export function passFailures(doc: ImageUpdatesDocument, since: string): string[]
 }
 
 function image(i: ImageUpdateImage | undefined): string {
-  return i ? `${i.version ?? '-'} ${shortId(i.id)}` : '-';
+  return i ? `${i.version ?? '-'} ${shortImageId(i.id)}` : '-';
 }
 
 export function renderImageUpdates(doc: ImageUpdatesDocument, color: boolean): string {

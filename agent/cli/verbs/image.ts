@@ -6,6 +6,8 @@
  */
 import type { ImageSummary } from '../../api/agent1.js';
 import { AgentError } from '../../core/errors.js';
+import { shortImageId } from '../../core/image/id.js';
+import { labelOf } from '../../core/image/match.js';
 import { parseGoDuration } from '../../core/schedule/window.js';
 import { humanDuration } from '../render/duration.js';
 import { renderTable } from '../render/table.js';
@@ -28,10 +30,6 @@ function usage(message: string, hint = 'See agentctl image --help'): AgentError 
   return new AgentError({ code: 'cli.usage', message, hint });
 }
 
-export function shortId(id: string): string {
-  return id.slice(0, 'sha512-'.length + 12);
-}
-
 export function humanSize(bytes: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = bytes;
@@ -51,9 +49,10 @@ function ago(iso: string | null, now: Date): string {
 export function renderImages(images: ImageSummary[], now = new Date()): string {
   if (images.length === 0) return 'No images. Fetch one with: agentctl fetch IMAGE\n';
   return renderTable(images, [
-    { header: 'ID', value: (i) => shortId(i.id) },
+    { header: 'ID', value: (i) => shortImageId(i.id) },
+    { header: 'FORMAT', value: (i) => i.format },
     { header: 'NAME', value: (i) => i.name },
-    { header: 'VERSION', value: (i) => i.labels.find((l) => l.name === 'version')?.value ?? '-' },
+    { header: 'VERSION', value: (i) => labelOf(i, 'version') ?? '-' },
     { header: 'SIZE', value: (i) => humanSize(i.size) },
     { header: 'IMPORTED', value: (i) => ago(i.imported, now) },
     { header: 'LAST USED', value: (i) => ago(i.lastUsed, now) },
@@ -108,12 +107,30 @@ const SUBVERBS: Record<string, Subverb> = {
       return EXIT.ok;
     },
   },
+  inspect: {
+    synopsis: 'inspect ID|NAME',
+    args: { min: 1, max: 1 },
+    options: [],
+    async run(ctx, { values, positionals }) {
+      const detail = await withImages(ctx, values, (b) => b.get(positionals[0]!));
+      ctx.stdout.write(`${JSON.stringify(detail.record, null, 2)}\n`);
+      return EXIT.ok;
+    },
+  },
   'cat-manifest': {
     synopsis: 'cat-manifest ID|NAME',
     args: { min: 1, max: 1 },
     options: [],
     async run(ctx, { values, positionals }) {
       const detail = await withImages(ctx, values, (b) => b.get(positionals[0]!));
+      if (detail.manifest === undefined) {
+        throw new AgentError({
+          code: 'image.no-manifest',
+          message: `image ${detail.image.name} is an ${detail.image.format} image: it has no appc manifest`,
+          subject: detail.image.id,
+          hint: `See its record with agentctl image inspect ${positionals[0]!}`,
+        });
+      }
       ctx.stdout.write(`${JSON.stringify(JSON.parse(detail.manifest), null, 2)}\n`);
       return EXIT.ok;
     },
@@ -152,11 +169,12 @@ export const imageVerb: Verb = {
   name: 'image',
   synopsis: Object.values(SUBVERBS).map((s) => s.synopsis).join(' | '),
   help: `  validate FILE            check a manifest (JSON) or an image archive (.aci); exit 1 when invalid
-  list [--json]            stored images: ID, name, version, size, imported, last used
+  list [--json]            stored images: ID, format (appc, oci), name, version, size, imported, last used
   rm ID|NAME…              remove images (root); refused for an image a container uses,
                            naming the containers (no --force: change them first)
   gc [--grace DURATION]    remove images no container uses, unused for DURATION (default ${DEFAULT_GRACE}) (root)
-  cat-manifest ID|NAME     print an image's manifest
+  inspect ID|NAME          print an image's record (format, name, labels, layers, run config) as JSON
+  cat-manifest ID|NAME     print an appc image's manifest
   export ID|NAME FILE      write a stored image as an .aci file (root)
   updates [--json]         image auto-update per container: current, staged and previous
                            image, last result, images rolled back (needs agentd)

@@ -22,8 +22,14 @@ export function canonicalJson(value: unknown): string {
   return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
 }
 
-/** `sha256-<hex>` of the input; the image manifest is represented by the image ID. */
+/**
+ * `sha256-<hex>` of the input; the image record is represented by the image ID. The layer
+ * directories are hashed as `imageRootfs`, joined by ':', the form of units written before
+ * images had layers: the unit of a one-layer (appc) image keeps its hash across that
+ * change, so an upgraded agent does not restart it.
+ */
 export function specHash(input: RenderInput, sha256Hex: Sha256Hex): string {
   const { image, ...rest } = input.spec;
-  return `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec: { ...rest, image: image.id }, host: input.host }))}`;
+  const { imageLayers, ...host } = input.host;
+  return `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec: { ...rest, image: image.id }, host: { ...host, imageRootfs: imageLayers.join(':') } }))}`;
 }

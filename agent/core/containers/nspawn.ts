@@ -4,7 +4,7 @@
  * ExecStart runs, in order: `unshare` (a private mount namespace, so the overlay below
  * lives and dies with the container and nothing is left mounted after it), `/bin/sh` with
  * a fixed script that joins the cgroup v1 directories the host asked for (limits a user
- * manager cannot apply), mounts the overlay (the image's shared tree under the
+ * manager cannot apply), mounts the overlay (the image's shared layers under the
  * container's own writable layer) on `merged`, and execs systemd-nspawn on it. Every
  * value reaches the script as a positional argument, never as script text. The process
  * keeps one PID from unshare to nspawn, so nspawn is the unit's main process and can
@@ -22,9 +22,13 @@ export const LAUNCH_SCRIPT =
 
 const ROOT = new Set(['0', 'root']);
 
-/** `lowerdir=…,upperdir=…,workdir=…[,metacopy=on]` for the container's overlay. */
+/**
+ * `lowerdir=…,upperdir=…,workdir=…[,metacopy=on]` for the container's overlay. overlayfs
+ * takes the lower layers top first, so the image's layers (bottom first) are reversed.
+ */
 export function overlayOptions(host: ContainerHost): string {
-  const opts = `lowerdir=${host.imageRootfs},upperdir=${host.layer.upper},workdir=${host.layer.work}`;
+  const lower = [...host.imageLayers].reverse().join(':');
+  const opts = `lowerdir=${lower},upperdir=${host.layer.upper},workdir=${host.layer.work}`;
   return host.metacopy ? `${opts},metacopy=on` : opts;
 }
 

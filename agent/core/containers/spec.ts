@@ -1,12 +1,12 @@
 /**
  * What a container is, as the renderer takes it: the declared spec (from cloud-config), the
- * image it runs (ID and manifest), and the host paths the host side computed for it. Also
+ * image it runs (its format-neutral record), and the host paths the host side computed for it. Also
  * the resolved form: the spec with the image's defaults filled in (exec, environment,
  * user, group, working directory, isolators), which is what the unit is made from.
  * Pure: types and merging only.
  */
-import type { ImageManifest } from '../appc/manifest.js';
 import type { Isolator } from '../appc/isolators.js';
+import type { ImageRecord } from '../image/record.js';
 import type { ContainerNetwork } from '../network/types.js';
 import type { NetworkHost } from './network.js';
 
@@ -30,12 +30,9 @@ export interface PortSpec {
 export interface ContainerSpec {
   /** AC Name; the unit is `container-<name>.service`. */
   name: string;
-  image: {
-    /** `sha512-<hex>`, the store's ID. */
-    id: string;
-    manifest: ImageManifest;
-  };
-  /** Command line; absent: the image's `app.exec`. */
+  /** The stored image it runs. */
+  image: ImageRecord;
+  /** Command line; absent: the image's exec. */
   exec?: string[];
   /** Added to (and overriding) the image's environment. */
   environment: Record<string, string>;
@@ -60,8 +57,11 @@ export interface ContainerSpec {
 
 /** Host paths and facts for one container, computed by agent/host/containers. */
 export interface ContainerHost {
-  /** The image's shared, read-only tree: `<state>/images/<id>/rootfs`. */
-  imageRootfs: string;
+  /**
+   * The image's shared, read-only layer directories, bottom first: an appc image's
+   * `<state>/images/<id>/rootfs`, an OCI image's `<state>/layers/<layerId>/diff`…
+   */
+  imageLayers: string[];
   /** The container's own writable layer: `<state>/containers/<name>/{upper,work,merged}`. */
   layer: { upper: string; work: string; merged: string };
   /** Whether overlayfs takes `metacopy=on` (then a chown copies up metadata only). */
@@ -117,25 +117,25 @@ export function resolvePrivateUsers(value: string | undefined, isolation: Isolat
 }
 
 export function resolve(spec: ContainerSpec): ResolvedContainer {
-  const app = spec.image.manifest.app;
+  const run = spec.image.run;
   const env = new Map<string, string>();
-  for (const e of app?.environment ?? []) env.set(e.name, e.value);
+  for (const [k, v] of run?.environment ?? []) env.set(k, v);
   for (const [k, v] of Object.entries(spec.environment)) env.set(k, v);
-  const workingDirectory = spec.workingDirectory ?? (app?.workingDirectory || undefined);
+  const workingDirectory = spec.workingDirectory ?? (run?.workingDirectory || undefined);
   return {
     name: spec.name,
     imageId: spec.image.id,
-    imageName: spec.image.manifest.name,
-    exec: spec.exec ?? app?.exec ?? [],
+    imageName: spec.image.name,
+    exec: spec.exec ?? run?.exec ?? [],
     environment: [...env],
-    user: spec.user ?? app?.user ?? '0',
-    group: spec.group ?? app?.group ?? '0',
+    user: spec.user ?? run?.user ?? '0',
+    group: spec.group ?? run?.group ?? '0',
     ...(workingDirectory !== undefined && { workingDirectory }),
     volumes: spec.volumes,
     ports: spec.ports,
     ...(spec.memoryBytes !== undefined && { memoryBytes: spec.memoryBytes }),
     ...(spec.cpuPercent !== undefined && { cpuPercent: spec.cpuPercent }),
-    isolators: app?.isolators ?? [],
+    isolators: run?.isolators ?? [],
     restart: spec.restart,
     isolation: spec.isolation,
     ...withPrivateUsers(resolvePrivateUsers(spec.privateUsers, spec.isolation)),

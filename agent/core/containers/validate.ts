@@ -6,7 +6,7 @@
  */
 import { AgentError } from '../errors.js';
 import { acIdentifierProblem, acNameProblem } from '../appc/names.js';
-import { isFullImageId } from '../appc/hash.js';
+import { isImageId } from '../image/id.js';
 import { conflistProblems } from '../network/conflist.js';
 import { resolvePrivateUsers, type ContainerSpec, type RenderInput } from './spec.js';
 
@@ -47,6 +47,12 @@ function pathProblem(path: string, what: string): string | undefined {
   return undefined;
 }
 
+/** An appc name is an AC Identifier; any other reaches the unit's Description only, so one line of text. */
+function imageNameProblem(format: string, name: string): string | undefined {
+  if (format === 'appc') return acIdentifierProblem(name);
+  return name === '' || CONTROL.test(name) ? `the image name must be one line of text, got ${JSON.stringify(name)}` : undefined;
+}
+
 /** Every problem of the spec itself; empty when it can be rendered. */
 export function specProblems(spec: ContainerSpec): SpecProblem[] {
   const problems: SpecProblem[] = [];
@@ -54,15 +60,16 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
     if (message !== undefined) problems.push({ field, message });
   };
   add('name', acNameProblem(spec.name));
-  if (!isFullImageId(spec.image.id)) add('image', `image ID must be sha512- and 128 hex digits, got "${spec.image.id}"`);
-  add('image', acIdentifierProblem(spec.image.manifest.name));
+  if (!isImageId(spec.image.id)) add('image', `image ID must be sha512- and 128 hex digits or sha256- and 64, got "${spec.image.id}"`);
+  add('image', imageNameProblem(spec.image.format, spec.image.name));
+  if (spec.image.layers.length === 0) add('image', 'the image has no layers');
   if (spec.isolation !== 'nspawn' && spec.isolation !== 'fly') add('isolation', `isolation must be nspawn or fly, got "${String(spec.isolation)}"`);
   if (!RESTART.has(spec.restart)) add('restart', `restart must be one of ${[...RESTART].join(', ')}, got "${spec.restart}"`);
 
-  const exec = spec.exec ?? spec.image.manifest.app?.exec;
-  const execField = spec.exec ? 'exec' : 'image app.exec';
+  const exec = spec.exec ?? spec.image.run?.exec;
+  const execField = spec.exec ? 'exec' : 'image exec';
   if (!exec || exec.length === 0) {
-    add('exec', 'no command: the image has no app.exec, so the container must declare exec');
+    add('exec', 'no command: the image has none (appc app.exec, OCI Entrypoint and Cmd), so the container must declare exec');
   } else {
     if (!exec[0].startsWith('/')) add(`${execField}[0]`, `the program must be an absolute path, got "${exec[0]}"`);
     exec.forEach((arg, i) => {
@@ -134,7 +141,7 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
 export function hostProblems(input: RenderInput): SpecProblem[] {
   const { host } = input;
   const paths: Array<[string, string | undefined]> = [
-    ['host.imageRootfs', host.imageRootfs],
+    ...host.imageLayers.map((dir, i): [string, string] => [`host.imageLayers[${i}]`, dir]),
     ['host.layer.upper', host.layer.upper],
     ['host.layer.work', host.layer.work],
     ['host.layer.merged', host.layer.merged],

@@ -13,6 +13,8 @@ export interface ImagePort {
   name: string;
   port: number;
   protocol: 'tcp' | 'udp';
+  /** appc only: how many consecutive ports from `port`; absent: 1. */
+  count?: number;
 }
 
 /** How the image says its payload runs; a container's own settings override each field. */

@@ -24,8 +24,8 @@ const sha256Hex = (text: string): string => createHash('sha256').update(text, 'u
 export interface ContainerUnitsOptions {
   stateDir: string;
   unitFiles: UnitFileStore;
-  /** Where image trees are: the image store (`rootfs(id)` → `<state>/images/<id>/rootfs`). */
-  images: { rootfs(id: string): string };
+  /** Where image layers are: the image store's `layerDir` (../images/store.ts). */
+  images: { layerDir(layerId: string): string };
   facts: HostFacts;
   /** `file`: payload output to `<state>/containers/<name>/output.log` (a manager without journal). */
   output: 'journal' | 'file';
@@ -62,14 +62,18 @@ async function volumeProblems(spec: ContainerSpec): Promise<SpecProblem[]> {
 
 const GETENT = ['usr/bin/getent', 'bin/getent', 'usr/sbin/getent', 'sbin/getent'];
 
-/** nspawn resolves a non-root --user= by running getent inside the image (numeric ids too). */
-async function userProblems(spec: ContainerSpec, rootfs: string): Promise<SpecProblem[]> {
-  const user = spec.user ?? spec.image.manifest.app?.user ?? '0';
+/**
+ * nspawn resolves a non-root --user= by running getent inside the image (numeric ids too).
+ * Looked for in every layer: an upper layer's whiteout could hide it, which the container
+ * then reports when it starts.
+ */
+async function userProblems(spec: ContainerSpec, layers: readonly string[]): Promise<SpecProblem[]> {
+  const user = spec.user ?? spec.image.run?.user ?? '0';
   if (spec.isolation !== 'nspawn' || user === '0' || user === 'root') return [];
-  for (const path of GETENT) {
-    if (await stat(join(rootfs, path)).then(() => true, () => false)) return [];
+  for (const path of layers.flatMap((layer) => GETENT.map((p) => join(layer, p)))) {
+    if (await stat(path).then(() => true, () => false)) return [];
   }
-  const field = spec.user === undefined ? 'image app.user' : 'user';
+  const field = spec.user === undefined ? 'image user' : 'user';
   return [{ field, message: `systemd-nspawn needs getent in the image to switch to user ${user}, and this image has none; use isolation fly or an image with getent` }];
 }
 
@@ -83,7 +87,7 @@ export async function installedContainers(unitFiles: UnitFileStore): Promise<Ins
     entry.files.push(file.name);
     if (file.name === entry.unit) {
       entry.hash = specHashOf(file.text);
-      entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha512-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+      entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha(?:256|512)-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
     }
     byName.set(name, entry);
   }
@@ -102,7 +106,7 @@ export class ContainerUnits {
     const { facts, output, wantedBy } = this.options;
     const p = this.paths(spec.name);
     return {
-      imageRootfs: this.options.images.rootfs(spec.image.id),
+      imageLayers: spec.image.layers.map((id) => this.options.images.layerDir(id)),
       layer: { upper: p.upper, work: p.work, merged: p.merged },
       metacopy: facts.metacopy,
       ...(facts.legacyCgroups && { legacyCgroups: facts.legacyCgroups }),
@@ -141,19 +145,20 @@ export class ContainerUnits {
         hint: 'Load the overlay module (modprobe overlay)',
       });
     }
-    const problems = [...specProblems(spec), ...(await volumeProblems(spec)), ...(await userProblems(spec, this.options.images.rootfs(spec.image.id)))];
+    const host = this.hostFor(spec);
+    const problems = [...specProblems(spec), ...(await volumeProblems(spec)), ...(await userProblems(spec, host.imageLayers))];
     if (problems.length > 0) throw new ContainerSpecError(spec.name, problems);
-    return renderContainer({ spec, host: this.hostFor(spec) }, sha256Hex);
+    return renderContainer({ spec, host }, sha256Hex);
   }
 
   /**
-   * Creates the writable layer over image `imageId` (kept if present), writes the unit
+   * Creates the writable layer over the image layers `layerIds` (bottom first; kept if present), writes the unit
    * files atomically and removes the container's files that are no longer rendered.
    * `installedFiles`: its files as installed() last listed them (a reconciler has them;
    * default: read them again).
    */
-  async install(name: string, rendered: RenderedContainer, imageId: string, installedFiles?: readonly string[]): Promise<void> {
-    await prepareLayer(this.paths(name), [this.options.images.rootfs(imageId)]);
+  async install(name: string, rendered: RenderedContainer, layerIds: readonly string[], installedFiles?: readonly string[]): Promise<void> {
+    await prepareLayer(this.paths(name), layerIds.map((id) => this.options.images.layerDir(id)));
     for (const file of rendered.files) await this.options.unitFiles.write(file.name, file.text);
     const previous = installedFiles ?? await this.filesOf(name);
     for (const file of previous.filter((f) => !rendered.files.some((r) => r.name === f))) await this.options.unitFiles.remove(file);

@@ -354,6 +354,7 @@ export class Fetcher {
       await this.checkUnchanged(located, before, manifestBytes, join(work, 'manifest'));
       return await this.options.store.commit(work, {
         id: `sha512-${tap.hex()}`,
+        format: 'appc',
         name: manifest.name,
         labels: manifest.labels,
         size: tap.bytes,

@@ -1,9 +1,11 @@
 /**
  * The content-addressed image store under `<stateDir>/images`:
  *
- *   images/<id>/manifest      the image manifest, as in the archive
- *   images/<id>/rootfs/       the extracted tree, shared read-only by containers
- *   images/<id>/meta.json     name, labels, size, imported, last used, source, signer
+ *   images/<id>/manifest      appc: the image manifest, as in the archive
+ *   images/<id>/rootfs/       appc: the extracted tree (the image's one layer), shared read-only by containers
+ *   images/<id>/record.json   OCI: the image record (agent/core/image/record.ts); appc builds it from the manifest
+ *   images/<id>/meta.json     format, name, labels, size, imported, last used, source, signer
+ *   layers/<layerId>/diff/    OCI: an extracted layer, shared by the images that list it
  *   images/index.json         name + labels → id (derived; rebuilt from meta.json on open)
  *   images/fetched.json       URL + signature → id of verified downloads (a cache: ./fetch-memo.ts)
  *   images/.tmp-*             work in progress: downloads, extractions, removals
@@ -21,10 +23,14 @@
  * moved aside to `images/<id>.corrupt-<time>` with a warning, and fetching it again restores it.
  */
 import { randomBytes } from 'node:crypto';
-import { access, chmod, mkdir, readdir, rename, rm } from 'node:fs/promises';
-import { join } from 'node:path';
+import { access, chmod, mkdir, readFile, readdir, rename, rm } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { AgentError, describeError } from '../../core/errors.js';
-import type { Label } from '../../core/appc/manifest.js';
+import { validateImageManifest, type Label } from '../../core/appc/manifest.js';
+import { appcRecord } from '../../core/appc/record.js';
+import { checkImageRecord } from '../../core/image/check.js';
+import { IMAGE_ID, looksLikeImageId } from '../../core/image/id.js';
+import type { ImageFormat, ImageRecord } from '../../core/image/record.js';
 import { commitTemp, fsyncDir, removeTempLeftovers, TEMP_PREFIX, writeFileAtomic } from '../fs/atomic.js';
 import { isLock, tryLock, type OwnerLock } from '../fs/owner-lock.js';
 import { isObject, keepValid, moveAside, readStateFile, warnOnStderr, type Checked, type StateFileKind, type Warn } from '../fs/state-file.js';
@@ -40,8 +46,10 @@ export interface StorePaths {
 }
 
 export interface ImageInfo {
-  /** `sha512-<hex of the uncompressed tar>`. */
+  /** appc: `sha512-<hex of the uncompressed tar>`; OCI: `sha256-<hex of the manifest digest>`. */
   id: string;
+  /** How the image is stored; a meta.json written before OCI support has none: appc. */
+  format: ImageFormat;
   name: string;
   labels: Label[];
   /** Bytes of the uncompressed tar. */
@@ -62,7 +70,16 @@ interface IndexEntry {
   id: string;
 }
 
-const ID = /^sha512-[0-9a-f]{128}$/;
+const ID = IMAGE_ID;
+
+/**
+ * Where layer `layerId` of an image is: an appc image is its own one layer (its ID is a
+ * `sha512-` image ID) → `images/<id>/rootfs`; any other layer is an OCI layer, shared
+ * between images → `layers/<layerId>/diff`. Pure.
+ */
+export function layerDirOf(stateDir: string, layerId: string): string {
+  return layerId.startsWith('sha512-') ? join(stateDir, 'images', layerId, 'rootfs') : join(stateDir, 'layers', layerId, 'diff');
+}
 
 function isLabel(v: unknown): v is Label {
   return isObject(v) && typeof v.name === 'string' && typeof v.value === 'string';
@@ -78,6 +95,7 @@ export function checkImageInfo(json: unknown, id: string): Checked<ImageInfo> {
   const o = json;
   const problems = [
     o.id !== id && `its id is not ${id}`,
+    !(o.format === undefined || o.format === 'appc' || o.format === 'oci') && 'format is not appc or oci',
     typeof o.name !== 'string' && 'name is not a string',
     !isLabels(o.labels) && 'labels are not a list of name/value pairs',
     !(Number.isSafeInteger(o.size) && (o.size as number) >= 0) && 'size is not a byte count',
@@ -88,7 +106,16 @@ export function checkImageInfo(json: unknown, id: string): Checked<ImageInfo> {
   ].filter((p): p is string => typeof p === 'string');
   if (problems.length) return { refused: problems.join(', ') };
   const { name, labels, size, imported, lastUsed, source, signer } = o as unknown as ImageInfo;
-  return { value: { id, name, labels, size, imported, lastUsed, source, signer } };
+  const format = (o.format as ImageFormat | undefined) ?? 'appc';
+  return { value: { id, format, name, labels, size, imported, lastUsed, source, signer } };
+}
+
+function recordKind(id: string): StateFileKind<ImageRecord> {
+  return {
+    what: `the image record of image ${id}`,
+    instead: 'without it the image cannot run, so the image directory was moved aside instead; fetch the image again',
+    check: (json) => checkImageRecord(json, id),
+  };
 }
 
 function metaKind(id: string): StateFileKind<ImageInfo> {
@@ -207,8 +234,25 @@ export class ImageStore {
     return join(this.dir, id);
   }
 
-  rootfs(id: string): string {
-    return join(this.dir, id, 'rootfs');
+  /** The directory of layer `layerId` (see layerDirOf). */
+  layerDir(layerId: string): string {
+    return layerDirOf(dirname(this.dir), layerId);
+  }
+
+  /**
+   * The format-neutral record of image `id`: appc builds it from the stored manifest (the
+   * adapter, ../../core/appc/record.ts); an OCI image keeps it in `record.json`. A damaged
+   * record.json moves the image aside (as a damaged meta.json does) and reads as not found.
+   */
+  async record(id: string): Promise<ImageRecord> {
+    const info = await this.readMeta(id);
+    if (!info) throw notFound(id);
+    if (info.format === 'appc') {
+      return appcRecord(validateImageManifest(JSON.parse(await readFile(join(this.imageDir(id), 'manifest'), 'utf8'))), id);
+    }
+    const record = await readStateFile(join(this.imageDir(id), 'record.json'), recordKind(id), { warn: this.warn, setAside: this.imageDir(id) });
+    if (!record) throw notFound(id);
+    return record;
   }
 
   /** A new empty work directory inside the store (same file system, so it can be renamed in). */
@@ -235,11 +279,11 @@ export class ImageStore {
   }
 
   /**
-   * Finds an image by full ID, by an ID prefix (`sha512-` and at least 8 hex digits), or by
-   * name and labels (the latest import whose labels include all the given ones).
+   * Finds an image by full ID, by an ID prefix (`sha512-` or `sha256-` and at least 8 hex
+   * digits), or by name and labels (the latest import whose labels include all the given ones).
    */
   async get(ref: string, labels: Label[] = []): Promise<ImageInfo> {
-    if (ref.startsWith('sha512-')) {
+    if (looksLikeImageId(ref)) {
       const matches = (await readdir(this.dir)).filter((n) => ID.test(n) && n.startsWith(ref));
       if (matches.length > 1 || ref.length < 'sha512-'.length + 8) {
         throw new AgentError({

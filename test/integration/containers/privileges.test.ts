@@ -59,8 +59,7 @@ async function runScript(name: string, script: string, fields: Parameters<World[
 }
 
 function withIsolators(isolators: Array<{ name: string; value: unknown }>): Parameters<World['spec']>[1] {
-  const manifest = { ...w.image.manifest, app: { ...w.image.manifest.app!, isolators } };
-  return { image: { id: w.image.id, manifest } };
+  return { image: { ...w.image.record, run: { ...w.image.record.run!, isolators } } };
 }
 
 test('an nspawn payload has exactly podman\'s default capabilities', async () => {

@@ -14,13 +14,15 @@ import { ContainerSpecError } from '../../../agent/core/containers/validate.js';
 import { isAgentError } from '../../../agent/core/errors.js';
 import type { ContainerSpec } from '../../../agent/core/containers/spec.js';
 import { validateImageManifest } from '../../../agent/core/appc/manifest.js';
+import { appcRecord } from '../../../agent/core/appc/record.js';
+import { layerDirOf } from '../../../agent/host/images/store.js';
 import { tmpdir } from '../../lib/tmpdir.js';
 
 const manifest = validateImageManifest({ acKind: 'ImageManifest', acVersion: '0.8.11', name: 'example.com/app', app: { exec: ['/bin/app'], user: '0', group: '0' } });
 const ID = `sha512-${'ab'.repeat(64)}`;
 
 function spec(fields: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { name: 'app', image: { id: ID, manifest }, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields };
+  return { name: 'app', image: appcRecord(manifest, ID), environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields };
 }
 
 async function fakeHost(dir: string, v1: boolean): Promise<{ cgroupRoot: string; overlayParameters: string; filesystems: string }> {
@@ -54,7 +56,7 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
   const stateDir = join(dir, 'state');
   const unitFiles = new UnitFileStore({ persistent: join(dir, 'units'), runtime: join(dir, 'run-units') });
   const units = new ContainerUnits({
-    stateDir, unitFiles, images: { rootfs: (id) => join(stateDir, 'images', id, 'rootfs') },
+    stateDir, unitFiles, images: { layerDir: (layerId) => layerDirOf(stateDir, layerId) },
     facts: { overlay: true, metacopy: true }, output: 'file',
   });
   const volume = join(dir, 'vol');
@@ -79,17 +81,17 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
 
   const nspawn = await units.render(spec({ volumes: [{ host: volume, path: '/data', readOnly: false }] }));
   assert.match(nspawn.files[0]!.text, new RegExp(`StandardOutput=append:${join(stateDir, 'containers/app/output.log')}`));
-  await units.install('app', nspawn, ID);
+  await units.install('app', nspawn, [ID]);
   assert.equal((await stat(units.paths('app').dir)).mode & 0o777, 0o700);
   for (const d of ['upper', 'work', 'merged'] as const) assert.ok((await stat(units.paths('app')[d])).isDirectory());
   assert.deepEqual(await units.installed(), [{ name: 'app', unit: 'container-app.service', hash: nspawn.hash, imageId: ID, files: ['container-app.service'] }]);
 
   // Switching to fly adds its rootfs unit; switching back removes it.
   const fly = await units.render(spec({ isolation: 'fly' }));
-  await units.install('app', fly, ID);
+  await units.install('app', fly, [ID]);
   assert.deepEqual((await units.installed())[0]!.files, ['container-app.rootfs.service', 'container-app.service']);
   assert.equal((await units.installed())[0]!.hash, fly.hash);
-  await units.install('app', nspawn, ID);
+  await units.install('app', nspawn, [ID]);
   assert.deepEqual((await units.installed())[0]!.files, ['container-app.service']);
 
   await writeFile(join(units.paths('app').upper, 'kept'), 'x');
@@ -103,7 +105,7 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
 test('a kernel without overlayfs is a clear error', async (t) => {
   const dir = await tmpdir(t);
   const units = new ContainerUnits({
-    stateDir: dir, unitFiles: new UnitFileStore({ persistent: dir, runtime: dir }), images: { rootfs: (id) => join(dir, id) },
+    stateDir: dir, unitFiles: new UnitFileStore({ persistent: dir, runtime: dir }), images: { layerDir: (layerId) => join(dir, layerId) },
     facts: { overlay: false, metacopy: false }, output: 'journal',
   });
   await assert.rejects(units.render(spec()), (e: unknown) => isAgentError(e, 'container.no-overlay'));

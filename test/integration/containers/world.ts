@@ -8,7 +8,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { chmod, copyFile, mkdir, readFile, readdir, rmdir, symlink, writeFile, lstat, readlink } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
-import { validateImageManifest, type ImageManifest } from '../../../agent/core/appc/manifest.js';
+import { validateImageManifest } from '../../../agent/core/appc/manifest.js';
+import { appcRecord } from '../../../agent/core/appc/record.js';
+import type { ImageRecord } from '../../../agent/core/image/record.js';
+import { layerDirOf } from '../../../agent/host/images/store.js';
 import type { ContainerSpec } from '../../../agent/core/containers/spec.js';
 import { readHostFacts } from '../../../agent/host/containers/host-facts.js';
 import { ContainerUnits } from '../../../agent/host/containers/units.js';
@@ -29,7 +32,7 @@ export interface World {
   stateDir: string;
   /** A scratch directory for volumes and markers. */
   scratch: string;
-  image: { id: string; manifest: ImageManifest; rootfs: string };
+  image: { id: string; record: ImageRecord; rootfs: string };
   /** Renders, installs, reloads and starts; returns the main unit. */
   run(spec: ContainerSpec): Promise<string>;
   spec(name: string, fields?: Partial<ContainerSpec>): ContainerSpec;
@@ -63,8 +66,8 @@ export async function makeWorld(t: HasAfter, opts: { network?: boolean; helper?:
   const stateDir = join(base, 'state');
   const scratch = join(base, 'scratch');
   await mkdir(scratch, { recursive: true });
-  const manifest = validateImageManifest(MANIFEST);
   const id = `sha512-${createHash('sha512').update(JSON.stringify(MANIFEST)).digest('hex')}`;
+  const record = appcRecord(validateImageManifest(MANIFEST), id);
   const imageDir = join(stateDir, 'images', id);
   await busyboxTree(join(imageDir, 'rootfs'));
   await writeFile(join(imageDir, 'manifest'), JSON.stringify(MANIFEST));
@@ -85,19 +88,19 @@ export async function makeWorld(t: HasAfter, opts: { network?: boolean; helper?:
     ...(net && { network: net.settings }),
     stateDir,
     unitFiles: new UnitFileStore({ persistent: sbx.unitDir, runtime: join(sbx.env.XDG_RUNTIME_DIR!, 'systemd/user') }),
-    images: { rootfs: (imageId) => join(stateDir, 'images', imageId, 'rootfs') },
+    images: { layerDir: (layerId) => layerDirOf(stateDir, layerId) },
     facts,
     output: 'file',
   });
   const world: World = {
     sbx, systemd, units, stateDir, scratch, net,
-    image: { id, manifest, rootfs: join(imageDir, 'rootfs') },
+    image: { id, record, rootfs: join(imageDir, 'rootfs') },
     spec: (name, fields = {}) => ({
-      name, image: { id, manifest }, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields,
+      name, image: record, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields,
     }),
     async run(spec) {
       const rendered = await units.render(spec);
-      await units.install(spec.name, rendered, spec.image.id);
+      await units.install(spec.name, rendered, spec.image.layers);
       await systemd.daemonReload();
       await systemd.start(rendered.unit);
       return rendered.unit;

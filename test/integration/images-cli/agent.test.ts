@@ -10,7 +10,7 @@ import { spawn } from 'node:child_process';
 import { chmod, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
-  AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_OBJECT_PATH, type FetchProgressEvent, type FetchResult, type ImageDetail, type ImageSummary,
+  AGENT_BUS_NAME, AGENT_INTERFACE, AGENT_OBJECT_PATH, type FetchProgressEvent, type FetchResult, type ImageDetail, type ImageRecord, type ImageSummary,
 } from '../../../agent/api/agent1.js';
 import { callMethod } from '../../../agent/host/bus/lean-client.js';
 import { agentctl, waitForAgent } from '../../lib/agent.js';
@@ -94,6 +94,9 @@ test('an unprivileged user lists and reads images through the agent', async () =
   r = await agentctl(['image', 'cat-manifest', NAME], { env: nobodyEnv, uid: NOBODY, gid: NOBODY });
   assert.equal(r.code, 0, r.stderr);
   assert.equal((JSON.parse(r.stdout) as { name: string }).name, NAME);
+  r = await agentctl(['image', 'inspect', NAME], { env: nobodyEnv, uid: NOBODY, gid: NOBODY });
+  assert.equal(r.code, 0, r.stderr);
+  assert.deepEqual((JSON.parse(r.stdout) as ImageRecord).format, 'appc');
 });
 
 test('the policy refuses FetchImage, RemoveImage and GcImages to an unprivileged user', async () => {

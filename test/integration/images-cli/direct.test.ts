@@ -7,7 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ImageSummary } from '../../../agent/api/agent1.js';
+import type { ImageRecord, ImageSummary } from '../../../agent/api/agent1.js';
 import type { TrustedKeyJson } from '../../../agent/cli/verbs/trust.js';
 import { imageManifest, maliciousImage, writeAci } from '../../lib/aci.js';
 import { ImageStore } from '../../../agent/host/images/store.js';
@@ -149,7 +149,7 @@ test('trust --prefix without a key discovers it, shows the fingerprint and needs
   assert.equal(r.code, 2);
 });
 
-test('fetch by file, URL and name; list, cat-manifest, export, rm and gc', async (t) => {
+test('fetch by file, URL and name; list, inspect, cat-manifest, export, rm and gc', async (t) => {
   const { env, stateDir } = await makePaths(t, world.env);
   let r = await agentctl(['fetch', world.signed], { env });
   assert.equal(r.code, 1, 'no key trusted yet');
@@ -175,8 +175,15 @@ test('fetch by file, URL and name; list, cat-manifest, export, rm and gc', async
   assert.equal(images[0]!.signer, world.app.fingerprint);
 
   r = await agentctl(['image', 'list'], { env });
-  assert.match(r.stdout, /^ID +NAME +VERSION +SIZE +IMPORTED +LAST USED$/m);
-  assert.match(r.stdout, new RegExp(`^${id.slice(0, 19)} +localhost/app +1\\.0\\.0 +[\\d.]+ [KM]iB +\\d+s ago +never$`, 'm'));
+  assert.match(r.stdout, /^ID +FORMAT +NAME +VERSION +SIZE +IMPORTED +LAST USED$/m);
+  assert.match(r.stdout, new RegExp(`^${id.slice(0, 19)} +appc +localhost/app +1\\.0\\.0 +[\\d.]+ [KM]iB +\\d+s ago +never$`, 'm'));
+  assert.equal(images[0]!.format, 'appc');
+
+  r = await agentctl(['image', 'inspect', 'localhost/app:1.0.0'], { env });
+  assert.equal(r.code, 0, r.stderr);
+  const record = JSON.parse(r.stdout) as ImageRecord;
+  assert.deepEqual({ id: record.id, format: record.format, name: record.name, layers: record.layers }, { id, format: 'appc', name: NAME, layers: [id] });
+  assert.ok(record.run && record.run.exec.length > 0, 'the run config comes from app');
 
   r = await agentctl(['image', 'cat-manifest', 'localhost/app:1.0.0'], { env });
   assert.equal(r.code, 0, r.stderr);

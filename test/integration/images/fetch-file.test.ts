@@ -42,7 +42,7 @@ for (const compression of ['tar', 'gzip', 'bzip2', 'xz'] as const) {
     assert.deepEqual(await store.get('example.com/app'), info);
     assert.deepEqual(await store.get(info.id.slice(0, 20)), info);
 
-    const root = store.rootfs(info.id);
+    const root = store.layerDir(info.id);
     assert.deepEqual(await readFile(join(root, 'bin/busybox')), await readFile(BUSYBOX));
     assert.equal((await stat(join(root, 'bin/busybox'))).mode & 0o7777, 0o755);
     assert.equal((await stat(join(root, 'tmp'))).mode & 0o7777, 0o1777);
@@ -112,7 +112,7 @@ test('owners (as root), setuid bits, read-only directories and their mtimes are 
   ]));
   await keys.gpg.sign(file, keys.app);
   const store = await makeStore(t);
-  const root = store.rootfs((await new Fetcher({ store, keystore }).fetch({ kind: 'file', path: file })).id);
+  const root = store.layerDir((await new Fetcher({ store, keystore }).fetch({ kind: 'file', path: file })).id);
   const home = await lstat(join(root, 'home'));
   assert.deepEqual([home.uid, home.gid, home.mode & 0o7777, home.mtime.toISOString()], [1000, 1001, 0o555, when.toISOString()]);
   const owned = await lstat(join(root, 'home/user.txt'));

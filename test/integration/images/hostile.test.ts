@@ -216,7 +216,7 @@ const link = (name: string, linkname: string): AciEntry => ({ name: `rootfs/${na
 test('a -> /, b -> a/etc/passwd: resolved inside the image root, as the container sees it, and kept', async (t) => {
   const store = await makeStore(t);
   const info = await new Fetcher({ store, keystore }).fetch({ kind: 'file', path: await withEntries([link('a', '/'), link('b', 'a/etc/passwd')]) });
-  assert.equal(await readlink(join(store.rootfs(info.id), 'b')), 'a/etc/passwd');
+  assert.equal(await readlink(join(store.layerDir(info.id), 'b')), 'a/etc/passwd');
 });
 
 const escapes: [string, AciEntry[], RegExp][] = [

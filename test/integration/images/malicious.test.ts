@@ -71,7 +71,7 @@ test('device nodes are created when allowed', { skip: process.getuid?.() !== 0 &
     kind: 'file',
     path: await signedImage([...goodImage('example.com/app'), { name: 'rootfs/null', type: 'character-device', devmajor: 1, devminor: 3, mode: 0o666 }]),
   });
-  const node = await lstat(join(store.rootfs(info.id), 'null'));
+  const node = await lstat(join(store.layerDir(info.id), 'null'));
   assert.ok(node.isCharacterDevice());
   assert.equal(node.mode & 0o777, 0o666);
 });

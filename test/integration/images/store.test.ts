@@ -1,14 +1,16 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { ImageRecord } from '../../../agent/core/image/record.js';
 import { ImageStore, type ImageInfo } from '../../../agent/host/images/store.js';
 import { tmpdir } from '../../lib/tmpdir.js';
 
 function info(name: string, version: string, imported: string): ImageInfo {
   return {
     id: `sha512-${createHash('sha512').update(`${name}:${version}`).digest('hex')}`,
+    format: 'appc',
     name,
     labels: [{ name: 'version', value: version }, { name: 'os', value: 'linux' }],
     size: 1024,
@@ -69,3 +71,42 @@ test('remove and gc: unreferenced images older than the grace period go, used on
   const reopened = await ImageStore.open({ stateDir: store.dir.replace(/\/images$/, '') });
   assert.deepEqual((await reopened.list()).map((i) => i.name), ['example.com/touched', 'example.com/used']);
 });
+
+test('an OCI image keeps its record; an appc image gets one from its manifest; layer directories by ID', async (t) => {
+  const stateDir = await tmpdir(t);
+  const warnings: string[] = [];
+  const store = await ImageStore.open({ stateDir, warn: (m) => warnings.push(m) });
+  const appc = info('example.com/app', '1', '2026-01-01T00:00:00.000Z');
+  const work = await store.newTempDir('extract');
+  await mkdir(join(work, 'rootfs'));
+  await writeFile(join(work, 'manifest'), JSON.stringify({ acKind: 'ImageManifest', acVersion: '0.8.11', name: appc.name, labels: appc.labels, app: { exec: ['/bin/app'], user: '0', group: '0' } }));
+  // A meta.json of an earlier agent has no format.
+  const { format: _format, ...old } = appc;
+  await writeFile(join(work, 'meta.json'), JSON.stringify(old));
+  await rename(work, store.imageDir(appc.id));
+  const record = await store.record(appc.id);
+  assert.deepEqual({ format: record.format, name: record.name, layers: record.layers, exec: record.run?.exec }, { format: 'appc', name: appc.name, layers: [appc.id], exec: ['/bin/app'] });
+  assert.equal((await store.get(appc.id)).format, 'appc');
+  assert.equal(store.layerDir(appc.id), join(stateDir, 'images', appc.id, 'rootfs'));
+
+  const id = `sha256-${'cd'.repeat(32)}`;
+  const layer = `sha256-${'01'.repeat(32)}`;
+  assert.equal(store.layerDir(layer), join(stateDir, 'layers', layer, 'diff'));
+  const ociRecord: ImageRecord = { id, format: 'oci', name: '127.0.0.1:5000/web', labels: [{ name: 'version', value: 'latest' }], annotations: {}, layers: [layer] };
+  const oci = await store.commit(await ociWork(store, ociRecord), { ...info('127.0.0.1:5000/web', 'latest', '2026-01-02T00:00:00.000Z'), id, format: 'oci' });
+  assert.deepEqual(await store.get(id.slice(0, 20)), oci, 'found by a sha256- prefix');
+  assert.deepEqual(await store.record(id), ociRecord);
+
+  // A damaged record.json: the image cannot run, so it is set aside like a damaged meta.json.
+  await writeFile(join(store.imageDir(id), 'record.json'), JSON.stringify({ ...ociRecord, layers: ['../../etc'] }));
+  await assert.rejects(store.record(id), { code: 'image.not-in-store' });
+  assert.match(warnings.join('\n'), /image record of image sha256-cd.*layers are not a list of layer IDs.*moved aside/);
+  assert.deepEqual((await store.list()).map((i) => i.id), [appc.id]);
+});
+
+/** A work directory as the OCI fetch will leave it: record.json, no manifest or rootfs. */
+async function ociWork(store: ImageStore, record: ImageRecord): Promise<string> {
+  const work = await store.newTempDir('oci');
+  await writeFile(join(work, 'record.json'), JSON.stringify(record));
+  return work;
+}

@@ -23,13 +23,19 @@ test('unprivileged documents keep states and drop container output, naming what 
   }
 });
 
-test('an image manifest keeps its shape, its environment values are hidden', () => {
+test('an image record and manifest keep their shape, their environment values are hidden', () => {
   const manifest = JSON.stringify({ acKind: 'ImageManifest', name: 'x', app: { exec: ['/x'], environment: [{ name: 'TOKEN', value: 'secret' }] } });
-  const detail = { image: { source: '/x.aci' }, dir: '/d', manifest } as unknown as ImageDetail;
+  const record = { id: 'sha256-x', format: 'oci', name: 'x', labels: [], annotations: {}, layers: [], run: { exec: ['/x'], environment: [['TOKEN', 'secret']], ports: [], isolators: [] } };
+  const detail = { image: { source: '/x.aci' }, dir: '/d', record, manifest } as unknown as ImageDetail;
   const r = redactImageDetail(detail);
-  assert.deepEqual(JSON.parse(r.manifest).app.environment, [{ name: 'TOKEN', value: HIDDEN }]);
-  assert.deepEqual(r.hidden, ['manifest.app.environment']);
-  const bare = { ...detail, manifest: JSON.stringify({ name: 'x' }) };
+  assert.deepEqual(JSON.parse(r.manifest!).app.environment, [{ name: 'TOKEN', value: HIDDEN }]);
+  assert.deepEqual(r.record.run!.environment, [['TOKEN', HIDDEN]]);
+  assert.deepEqual(r.hidden, ['record.run.environment', 'manifest.app.environment']);
+  assert.doesNotMatch(redactDocument('GetImage', JSON.stringify(detail)), /secret/);
+  const { manifest: _m, ...oci } = detail;
+  assert.deepEqual(redactImageDetail(oci).hidden, ['record.run.environment']);
+  const { run: _run, ...ran } = record;
+  const bare = { ...detail, record: ran, manifest: JSON.stringify({ name: 'x' }) } as unknown as ImageDetail;
   assert.deepEqual(redactImageDetail(bare), bare);
 });
 

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { canonicalJson, specHash as hashOf } from '../../../../agent/core/containers/canonical.js';
+import { canonicalJson, specHash as hashOf, UNIT_FORMAT } from '../../../../agent/core/containers/canonical.js';
 import type { RenderInput } from '../../../../agent/core/containers/spec.js';
 import { input, sha256Hex } from './helpers.js';
 
@@ -17,4 +17,14 @@ test('the spec hash is stable, ignores key order, and changes with anything that
   for (const changed of [input({ memoryBytes: 1 }), input({ restart: 'always' }), input({}, { outputFile: '/x.log' }), input({ exec: ['/bin/true'] })]) {
     assert.notEqual(specHash(changed), base);
   }
+});
+
+test('a one-layer image hashes as units did before layers, so an upgraded agent leaves its containers running', () => {
+  const i = input();
+  const { image, ...spec } = i.spec;
+  const { imageLayers: _layers, ...host } = i.host;
+  // The canonical form of UNIT_FORMAT 2 as it was written with `imageRootfs: string`.
+  const before = `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec: { ...spec, image: image.id }, host: { ...host, imageRootfs: i.host.imageLayers[0] } }))}`;
+  assert.equal(specHash(i), before);
+  assert.notEqual(specHash(input({}, { imageLayers: [...i.host.imageLayers, '/var/lib/host-agent/layers/x/diff'] })), before, 'another layer is another unit');
 });

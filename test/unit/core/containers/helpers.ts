@@ -1,9 +1,10 @@
 /**
- * Inputs shared by the renderer's unit tests: an image manifest, a spec with every field
+ * Inputs shared by the renderer's unit tests: an image manifest (and its record), a spec with every field
  * set, and the host paths the host side would compute.
  */
 import { createHash } from 'node:crypto';
 import { validateImageManifest } from '../../../../agent/core/appc/manifest.js';
+import { appcRecord } from '../../../../agent/core/appc/record.js';
 import { renderContainer, type RenderedContainer } from '../../../../agent/core/containers/render.js';
 import type { ContainerHost, ContainerSpec, RenderInput } from '../../../../agent/core/containers/spec.js';
 
@@ -29,7 +30,7 @@ export const manifest = validateImageManifest({
 });
 
 export const host: ContainerHost = {
-  imageRootfs: `/var/lib/host-agent/images/${IMAGE_ID}/rootfs`,
+  imageLayers: [`/var/lib/host-agent/images/${IMAGE_ID}/rootfs`],
   layer: {
     upper: '/var/lib/host-agent/containers/web/upper',
     work: '/var/lib/host-agent/containers/web/work',
@@ -39,7 +40,7 @@ export const host: ContainerHost = {
 };
 
 export function spec(fields: Partial<ContainerSpec> = {}): ContainerSpec {
-  return { name: 'web', image: { id: IMAGE_ID, manifest }, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields };
+  return { name: 'web', image: appcRecord(manifest, IMAGE_ID), environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', ...fields };
 }
 
 export function input(fields: Partial<ContainerSpec> = {}, hostFields: Partial<ContainerHost> = {}): RenderInput {

@@ -6,7 +6,7 @@ import { spec } from './helpers.js';
 
 function withIsolators(isolators: Array<{ name: string; value: unknown }>) {
   const base = spec();
-  return resolve({ ...base, image: { ...base.image, manifest: { ...base.image.manifest, app: { ...base.image.manifest.app!, isolators } } } });
+  return resolve({ ...base, image: { ...base.image, run: { ...base.image.run!, isolators } } });
 }
 
 test('appc isolators with a systemd equivalent become properties or nspawn options', () => {

@@ -106,6 +106,15 @@ test('every file carries the marker and the spec hash; helpers read them back', 
   assert.equal(rootfsUnitName('web'), 'container-web.rootfs.service');
 });
 
+test('an image of several layers: overlayfs gets them top first, in nspawn and fly units', () => {
+  const layer = (n: number): string => `/var/lib/host-agent/layers/sha256-${String(n).repeat(64)}/diff`;
+  const host = { imageLayers: [layer(1), layer(2), layer(3)] };
+  const lower = `lowerdir=${layer(3)}:${layer(2)}:${layer(1)},upperdir=`;
+  assert.ok(render(input({}, host)).files[0]!.text.includes(lower), 'nspawn');
+  const fly = render(input({ isolation: 'fly', privateUsers: 'no' }, host));
+  assert.ok(fly.files[1]!.text.includes(lower), 'fly rootfs unit');
+});
+
 test('the image environment comes first; the spec\'s replaces a name in place', () => {
   const text = render(input({ environment: { GREETING: 'config', ZED: 'z' } })).files[0]!.text;
   const setenv = [...text.matchAll(/--setenv=(\S+)/g)].map((m) => m[1]);

@@ -2,7 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAgentError } from '../../../../agent/core/errors.js';
 import { ContainerSpecError, hostProblems, specProblems } from '../../../../agent/core/containers/validate.js';
-import { input, manifest, render, spec } from './helpers.js';
+import { input, render, spec } from './helpers.js';
 
 function fields(s: Parameters<typeof specProblems>[0]): Record<string, string> {
   return Object.fromEntries(specProblems(s).map((p) => [p.field, p.message]));
@@ -24,10 +24,10 @@ test('exec: newlines and control characters are refused; quotes and ; are fine',
   assert.equal(fields(spec({ exec: ['/bin/sh', '-c', 'echo a\nreboot'] }))['exec[2]'], 'arguments must not contain newlines or other control characters');
   assert.equal(fields(spec({ exec: ['/bin/echo', 'a\0b'] }))['exec[1]'], 'arguments must not contain newlines or other control characters');
   assert.equal(fields(spec({ exec: ['httpd'] }))['exec[0]'], 'the program must be an absolute path, got "httpd"');
-  assert.equal(fields(spec({ exec: [] })).exec, 'no command: the image has no app.exec, so the container must declare exec');
-  const { app: _app, ...bare } = manifest;
-  assert.equal(fields(spec({ image: { id: spec().image.id, manifest: bare } })).exec,
-    'no command: the image has no app.exec, so the container must declare exec');
+  const none = 'no command: the image has none (appc app.exec, OCI Entrypoint and Cmd), so the container must declare exec';
+  assert.equal(fields(spec({ exec: [] })).exec, none);
+  const { run: _run, ...bare } = spec().image;
+  assert.equal(fields(spec({ image: bare })).exec, none);
 });
 
 test('volumes: relative paths, .. segments, separators, the root, duplicates', () => {
@@ -65,8 +65,8 @@ test('rules of isolation: fly has no user namespace and no port mapping; nspawn 
 });
 
 test('host paths must be absolute and free of separators', () => {
-  const problems = hostProblems(input({}, { imageRootfs: 'images/x', outputFile: '/var/log/a b', wantedBy: 'x.target\nExecStart=/bin/evil' }));
-  assert.deepEqual(problems.map((p) => p.field), ['host.imageRootfs', 'host.outputFile', 'host.wantedBy']);
+  const problems = hostProblems(input({}, { imageLayers: ['/ok', 'images/x'], outputFile: '/var/log/a b', wantedBy: 'x.target\nExecStart=/bin/evil' }));
+  assert.deepEqual(problems.map((p) => p.field), ['host.imageLayers[1]', 'host.outputFile', 'host.wantedBy']);
 });
 
 test('rendering a bad spec throws one error naming every field, for that container only', () => {
@@ -78,4 +78,12 @@ test('rendering a bad spec throws one error naming every field, for that contain
     assert.match(e.describe(), /^container Bad: name: ACName must contain only lower case.*; volumes\[0\]\.host: the host path must be an absolute path, got "rel"\. Fix these fields/);
     return true;
   });
+});
+
+test('image: an OCI record (sha256 ID, registry name) is fine; a name that is not one line, no layers or a bad ID are not', () => {
+  const oci = { ...spec().image, id: `sha256-${'c'.repeat(64)}`, format: 'oci' as const, name: '127.0.0.1:5000/library/web', layers: [`sha256-${'d'.repeat(64)}`] };
+  assert.deepEqual(fields(spec({ image: oci })), {});
+  assert.equal(fields(spec({ image: { ...oci, name: 'web\nExecStart=/bin/evil' } })).image, 'the image name must be one line of text, got "web\\nExecStart=/bin/evil"');
+  assert.equal(fields(spec({ image: { ...oci, layers: [] } })).image, 'the image has no layers');
+  assert.match(fields(spec({ image: { ...oci, id: 'sha256-abc' } })).image!, /image ID must be sha512- and 128 hex digits or sha256- and 64/);
 });

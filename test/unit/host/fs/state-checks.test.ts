@@ -25,9 +25,12 @@ const dropped = <T>(c: Checked<T>): string | undefined => ('value' in c ? c.drop
 const META = { id: ID, name: 'example.com/web', labels: [{ name: 'version', value: '1.0' }], size: 10, imported: '2026-01-01T00:00:00.000Z', lastUsed: null, source: '/x.aci', signer: 'ab12' };
 
 test('meta.json: a whole record of this image is accepted; anything else is refused', () => {
-  assert.deepEqual(checkImageInfo(META, ID), { value: META });
-  assert.deepEqual(checkImageInfo({ ...META, extra: 1 }, ID), { value: META }, 'unknown fields are not kept');
-  for (const bad of [...WRONG_SHAPES, { ...META, id: OTHER }, { ...META, name: 3 }, { ...META, labels: [null] }, { ...META, size: -1 },
+  // A meta.json written before OCI support has no format: the image is appc.
+  assert.deepEqual(checkImageInfo(META, ID), { value: { ...META, format: 'appc' } });
+  assert.deepEqual(checkImageInfo({ ...META, extra: 1 }, ID), { value: { ...META, format: 'appc' } }, 'unknown fields are not kept');
+  const oci = `sha256-${'c'.repeat(64)}`;
+  assert.deepEqual(checkImageInfo({ ...META, id: oci, format: 'oci' }, oci), { value: { ...META, id: oci, format: 'oci' } });
+  for (const bad of [...WRONG_SHAPES, { ...META, id: OTHER }, { ...META, format: 'docker' }, { ...META, name: 3 }, { ...META, labels: [null] }, { ...META, size: -1 },
     { ...META, imported: 'yesterday' }, { ...META, lastUsed: 5 }, { ...META, signer: 'not hex' }, { ...META, signer: undefined }, {}]) {
     assert.ok(refused(checkImageInfo(bad, ID)), JSON.stringify(bad));
   }
