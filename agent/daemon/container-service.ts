@@ -242,6 +242,11 @@ export class ContainerService {
     return this.requireManager().unitStatus(containerUnitName(name));
   }
 
+  /** The last lines container `name` printed, read now. */
+  lastOutput(name: string): Promise<string[]> {
+    return this.states.lastOutput(name);
+  }
+
   /** The D-Bus handlers of the container methods. */
   handlers(): ContainerHandlers {
     return {
