@@ -58,6 +58,8 @@ export interface RunRequest {
   name?: string;
   /** Command line; default the image's exec. */
   exec?: string[];
+  /** `default`, `host`, `none` or a network of host-agent.networks; absent: the host's network. */
+  network?: string;
 }
 
 export interface RunResult {

@@ -33,7 +33,7 @@ import { prepareLayer } from '../host/containers/layer.js';
 import type { SystemdManager } from '../host/systemd/manager.js';
 import type { Logger } from '../host/log/logger.js';
 import type { ImageHolder, ImageService } from './image-service.js';
-import { imageOfRun, transientProperties } from './container-run.js';
+import { imageOfRun, networkOfRun, transientProperties } from './container-run.js';
 import { CONTAINER_UNIT, ContainerStates } from './container-states.js';
 import type { ExclusiveRunner } from './runner.js';
 
@@ -112,6 +112,8 @@ interface Run {
   /** The image ID it runs; undefined for a unit that does not name one. */
   imageId: string | undefined;
   unit: string;
+  /** The network it runs on: `host`, `none`, `default` or a declared one. */
+  network: string;
 }
 
 /** True when the stored image `manifest` is one the reference `ref` can name. */
@@ -183,7 +185,7 @@ export class ContainerService {
       for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
         const name = CONTAINER_UNIT.exec(u.name)?.[1];
         if (name !== undefined && !this.installedFiles.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
-          this.runs.set(name, { name, image: '', imageId: imageOfRun(u.description), unit: u.name });
+          this.runs.set(name, { name, image: '', imageId: imageOfRun(u.description), unit: u.name, network: networkOfRun(u.description) });
         }
       }
       await this.refreshAll(true);
@@ -335,16 +337,22 @@ export class ContainerService {
         image = await this.opts.images.find(request.image);
       }
       if (!image) throw new AgentError({ code: 'container.image-missing', message: 'the image is not in the store', subject: request.image, hint: 'Fetch it with agentctl fetch' });
-      const spec: ContainerSpec = {
-        name, image, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn',
+      // Without --network a run shares the host's network, as runs always did.
+      const choice = { network: request.network ?? 'host', dns: [], isolation: 'nspawn' as const };
+      const network = chooseNetwork(choice, this.networks);
+      if (typeof network === 'string') {
+        throw new AgentError({ code: 'container.invalid-network', message: network, subject: name, hint: 'Run it with --network default, host, none or a network of host-agent.networks (agentctl config show)' });
+      }
+      const spec = await this.opts.units.withNetwork({
+        name, image, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', network,
         ...(request.exec !== undefined && request.exec.length > 0 && { exec: request.exec }),
-      };
+      });
       await this.opts.units.render(spec);
       const host = this.opts.units.hostFor(spec);
       await manager.resetFailed(unit);
       await prepareLayer(this.opts.units.paths(name));
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
-      this.runs.set(name, { name, image: request.image, imageId: image.id, unit });
+      this.runs.set(name, { name, image: request.image, imageId: image.id, unit, network: networkNameOf(choice) });
       await manager.startTransient(unit, await transientProperties(spec, host));
       this.states.markDirty(unit);
       return { name, unit, ...(host.outputFile !== undefined && { outputFile: host.outputFile }) };
@@ -591,7 +599,7 @@ export class ContainerService {
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
-        network: this.networkStatus(c),
+        network: this.networkStatus(c.name, networkNameOf(c), c.ports),
       });
     }
     // A rejected declaration: the unit of its last good state, if any, runs on as it is.
@@ -611,7 +619,7 @@ export class ContainerService {
     for (const r of this.runs.values()) {
       if (seen.has(r.name)) continue;
       seen.add(r.name);
-      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit) });
+      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit), network: this.networkStatus(r.name, r.network, []) });
     }
     for (const name of this.leftovers) {
       if (seen.has(name)) continue;
@@ -627,10 +635,9 @@ export class ContainerService {
     void this.refreshAddresses();
   }
 
-  private networkStatus(c: Container): ContainerNetworkStatus {
-    const name = networkNameOf(c);
-    const address = this.addresses.get(c.name);
-    return { name, ...(address !== undefined && { address }), ports: c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`) };
+  private networkStatus(container: string, network: string, ports: Container['ports']): ContainerNetworkStatus {
+    const address = this.addresses.get(container);
+    return { name: network, ...(address !== undefined && { address }), ports: ports.map((p) => `${p.host}:${p.container}/${p.protocol}`) };
   }
 
   /**
@@ -643,12 +650,12 @@ export class ContainerService {
     this.readingAddresses = true;
     try {
       const next = new Map<string, string>();
-      for (const c of this.desired ?? []) {
-        const network = networkNameOf(c);
+      const all = [...(this.desired ?? []).map((c) => ({ name: c.name, network: networkNameOf(c) })), ...this.runs.values()];
+      for (const { name, network } of all) {
         if (network === 'host' || network === 'none') continue;
-        if (!isRunningState(this.states.partOf(containerUnitName(c.name)).activeState)) continue;
-        const address = await this.opts.units.networkAddress(c.name, network);
-        if (address !== undefined) next.set(c.name, address);
+        if (!isRunningState(this.states.partOf(containerUnitName(name)).activeState)) continue;
+        const address = await this.opts.units.networkAddress(name, network);
+        if (address !== undefined) next.set(name, address);
       }
       const changed = next.size !== this.addresses.size || [...next].some(([k, v]) => this.addresses.get(k) !== v);
       this.addresses = next;
@@ -676,10 +683,11 @@ function parseRunRequest(json: unknown): RunRequest {
   }
   const r = value as Partial<RunRequest>;
   const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
-  if (typeof r?.image !== 'string' || (r.name !== undefined && typeof r.name !== 'string') || (r.exec !== undefined && !strings(r.exec))) {
-    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?}', hint: 'See docs/dbus-api.md' });
+  const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+  if (typeof r?.image !== 'string' || !optionalString(r.name) || (r.exec !== undefined && !strings(r.exec)) || !optionalString(r.network)) {
+    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?, network?}', hint: 'See docs/dbus-api.md' });
   }
-  return { image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }) };
+  return { image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }), ...(r.network !== undefined && { network: r.network }) };
 }
 
 /** The renderer's input from a declaration and its stored image. */

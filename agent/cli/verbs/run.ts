@@ -1,5 +1,6 @@
 /**
- * agentctl run IMAGE [--name N] [-- ARGS…]: the rkt `run` experience. agentd runs the
+ * agentctl run IMAGE [--name N] [--network NET] [-- ARGS…]: the rkt `run` experience (and
+ * podman's `--network`: default, host, none or a declared network). agentd runs the
  * image once as a transient unit supervised by systemd; agentctl stays attached, copying
  * the payload's output until it ends, and exits with the payload's exit status. Ctrl-C
  * detaches (the container keeps running: `agentctl stop NAME`).
@@ -61,13 +62,20 @@ async function attach(ctx: CliContext, run: RunResult): Promise<number> {
 
 export const runVerb: Verb = {
   name: 'run',
-  synopsis: 'IMAGE [--name NAME] [--detach] [-- ARGS…]',
-  help: '  --name NAME   name of the container (an AC Name; default run-<random>)\n  --detach      return once the payload runs\n',
-  options: { name: { type: 'string' }, detach: { type: 'boolean', short: 'd' } },
+  synopsis: 'IMAGE [--name NAME] [--network NET] [--detach] [-- ARGS…]',
+  help: `  --name NAME      name of the container (an AC Name; default run-<random>)
+  --network NET    default (a private network of its own), host (the host's; the default),
+                   none (loopback only) or a network of host-agent.networks
+  --detach         return once the payload runs
+`,
+  options: { name: { type: 'string' }, network: { type: 'string' }, detach: { type: 'boolean', short: 'd' } },
   positionals: { min: 1, max: Number.MAX_SAFE_INTEGER },
   async run(ctx, { positionals, values }) {
     const [image, ...exec] = positionals as [string, ...string[]];
-    const request: RunRequest = { image, ...(typeof values.name === 'string' && { name: values.name }), ...(exec.length > 0 && { exec }) };
+    const request: RunRequest = {
+      image, ...(typeof values.name === 'string' && { name: values.name }), ...(exec.length > 0 && { exec }),
+      ...(typeof values.network === 'string' && { network: values.network }),
+    };
     const [json] = await callAgent(ctx, 'RunContainer', [JSON.stringify(request)], { timeoutMs: 120_000 });
     const run = JSON.parse(json as string) as RunResult;
     if (values.detach) {

@@ -3,7 +3,9 @@
  * and subnet of the world's own, through HOST_AGENT_BRIDGE/HOST_AGENT_SUBNET) serves through
  * its port on 127.0.0.1; ps shows its network, address and ports; kill -9 of agentd leaves
  * its network untouched (same namespace, address, veth, rules) and the restarted agent
- * adopts it; removing it from the configuration leaves nothing behind.
+ * adopts it; removing it from the configuration leaves nothing behind. One-off runs:
+ * `agentctl run --network default|none|host` (ps shows the network, an agent restart keeps
+ * it), an undeclared network refused, and a removed run leaves nothing behind.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -100,4 +102,38 @@ test('a declared container on the default network: port on 127.0.0.1, network in
   await w.writeConfig(cloudConfig(w.scratch, false));
   await w.eventually(() => w.container('web'), (c) => c === undefined || c.state === 'removed', 'web to be removed', 60_000);
   await w.eventually(() => net.leftovers(['web']), (l) => l.length === 0, 'nothing left of web\'s network', 30_000);
+});
+
+test('agentctl run --network: default has a namespace and address of its own (ps shows it, a restarted agent too), none has loopback only, host the host\'s; an undeclared network is refused; nothing is left', async () => {
+  const env = { env: w.sbx.env };
+  const r = await agentctl(['run', '--detach', '--name', 'netrun', '--network', 'default', `${IMAGE}:1.0.0`, '--', '/bin/sh', '-c', 'exec sleep 600'], env);
+  assert.equal(r.code, 0, r.stderr);
+  const run = await w.eventually(() => w.container('netrun'), (c) => c?.state === 'running' && c.network?.address !== undefined, 'the run to have an address', 60_000);
+  assert.equal(run!.kind, 'run');
+  assert.equal(run!.network!.name, 'default');
+  assert.ok(run!.network!.address!.startsWith(net.subnets[0]!.replace(/0\/24$/, '')), run!.network!.address);
+  const hostNetns = await readlink('/proc/self/ns/net');
+  assert.notEqual(await readlink(`/proc/${containerInit(run!.mainPid)}/ns/net`), hostNetns);
+  const ps = await agentctl(['ps'], env);
+  assert.match(ps.stdout, new RegExp(`^netrun .* default ${run!.network!.address!.replace(/\./g, '\\.')}\\s+-\\s*$`, 'm'), ps.stdout);
+
+  await w.systemd.restart(AGENT_UNIT);
+  const adopted = await w.eventually(() => w.container('netrun'), (c) => c?.state === 'running' && c.network?.address !== undefined, 'the restarted agent to see the run', 60_000);
+  assert.deepEqual([adopted!.network!.name, adopted!.mainPid, adopted!.network!.address], ['default', run!.mainPid, run!.network!.address]);
+
+  const none = await agentctl(['run', '--name', 'isolated', '--network', 'none', `${IMAGE}:1.0.0`, '--', '/bin/busybox', 'cat', '/proc/net/dev'], env);
+  assert.equal(none.code, 0, none.stderr);
+  assert.match(none.stdout, /^\s*lo:/m);
+  assert.equal(none.stdout.match(/^\s*[\w@.-]+:/gm)!.length, 1, `loopback only: ${none.stdout}`);
+  const shared = await agentctl(['run', '--name', 'shared', '--network', 'host', `${IMAGE}:1.0.0`, '--', '/bin/busybox', 'cat', '/proc/net/dev'], env);
+  assert.equal(shared.code, 0, shared.stderr);
+  assert.match(shared.stdout, new RegExp(`^\\s*${w.network.bridges[0]}:`, 'm'), 'the host\'s interfaces, the test bridge among them');
+
+  const bad = await agentctl(['run', '--name', 'lost', '--network', 'nosuch', `${IMAGE}:1.0.0`], env);
+  assert.equal(bad.code, 1, bad.stdout);
+  assert.match(bad.stderr, /network "nosuch" is not declared/);
+  assert.match(bad.stderr, /--network default, host, none/);
+
+  for (const name of ['netrun', 'isolated', 'shared']) assert.equal((await agentctl(['rm', name], env)).code, 0, name);
+  await w.eventually(() => net.leftovers(['netrun']), (l) => l.length === 0, 'nothing left of the run\'s network', 30_000);
 });
