@@ -60,6 +60,8 @@ export interface RunRequest {
   exec?: string[];
   /** `default`, `host`, `none` or a network of host-agent.networks; absent: the host's network. */
   network?: string;
+  /** Host ports forwarded to the run (on a network of its own), as a declaration's `ports:`. */
+  ports?: Array<{ host: number; container: number; protocol: 'tcp' | 'udp' }>;
 }
 
 export interface RunResult {

@@ -4,8 +4,8 @@
  * supervised by systemd like a declared container but with no unit file (gone once it
  * stopped; a failed run stays until `agentctl rm`). On a network of its own, the network
  * helper's `up` and `down` run before and after it, as for a declared container. Its
- * Description names the network and the image ID, so an agent that restarts knows which
- * image a run holds and where it runs. Also the last lines of a container's output, from
+ * Description names the network, the forwarded ports and the image ID, so an agent that
+ * restarts knows which image a run holds, where it runs and which host ports it holds. Also the last lines of a container's output, from
  * its output file or the journal.
  */
 import { execFile } from 'node:child_process';
@@ -15,7 +15,7 @@ import { promisify } from 'node:util';
 import { limitsOf } from '../core/containers/limits.js';
 import { networkCommands } from '../core/containers/network.js';
 import { legacyCgroupWrites, nspawnCommand } from '../core/containers/nspawn.js';
-import { resolve, type ContainerHost, type ContainerSpec } from '../core/containers/spec.js';
+import { resolve, type ContainerHost, type ContainerSpec, type PortSpec } from '../core/containers/spec.js';
 import type { TransientProperty } from '../host/systemd/manager.js';
 
 const run = promisify(execFile);
@@ -40,6 +40,15 @@ export function networkOfRun(description: string): string {
   return / \(network ([^,]+), /.exec(description)?.[1] ?? 'host';
 }
 
+/** The ports a run's unit Description names (`ports 8080:80/tcp …`). */
+export function portsOfRun(description: string): PortSpec[] {
+  const list = /, ports ([^,]+), /.exec(description)?.[1] ?? '';
+  return list.split(' ').flatMap((p) => {
+    const m = /^(\d+):(\d+)\/(tcp|udp)$/.exec(p);
+    return m ? [{ host: Number(m[1]), container: Number(m[2]), protocol: m[3] as PortSpec['protocol'] }] : [];
+  });
+}
+
 /**
  * Properties of the transient unit of `spec` (already validated by ContainerUnits.render;
  * its `default` network already given its conflist).
@@ -47,11 +56,12 @@ export function networkOfRun(description: string): string {
 export async function transientProperties(spec: ContainerSpec, host: ContainerHost): Promise<TransientProperty[]> {
   const c = resolve(spec);
   const network = c.network.mode === 'cni' ? c.network.conflist.name : c.network.mode;
+  const ports = c.ports.length > 0 ? `, ports ${c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`).join(' ')}` : '';
   const limits = limitsOf(c);
   const argv = nspawnCommand(c, host, limits);
   const net = networkCommands(c, host);
   const props: TransientProperty[] = [
-    ['Description', 's', `Container run ${c.name} (network ${network}, ${c.imageName}, ${c.imageId})`],
+    ['Description', 's', `Container run ${c.name} (network ${network}${ports}, ${c.imageName}, ${c.imageId})`],
     ['Slice', 's', 'machine.slice'],
     ['Type', 's', 'notify'],
     ['Delegate', 'b', true],

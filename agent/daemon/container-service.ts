@@ -18,9 +18,11 @@ import type { Container, HostConfig } from '../core/config/types.js';
 import { validateImageManifest, type ImageManifest } from '../core/appc/manifest.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
-import type { ContainerSpec } from '../core/containers/spec.js';
+import type { ContainerSpec, PortSpec } from '../core/containers/spec.js';
 import { ContainerSpecError } from '../core/containers/validate.js';
 import { chooseNetwork, networkNameOf } from '../core/network/choice.js';
+import { portConflict, type PortHolder } from '../core/network/ports.js';
+import { listeningPorts } from '../host/network/listening.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
   describeContainerStep, explainContainerPlan, isRunningState, planContainers, rejectionError, type ContainerStep, type DeclaredContainer,
@@ -33,7 +35,7 @@ import { prepareLayer } from '../host/containers/layer.js';
 import type { SystemdManager } from '../host/systemd/manager.js';
 import type { Logger } from '../host/log/logger.js';
 import type { ImageHolder, ImageService } from './image-service.js';
-import { imageOfRun, networkOfRun, transientProperties } from './container-run.js';
+import { imageOfRun, networkOfRun, portsOfRun, transientProperties } from './container-run.js';
 import { CONTAINER_UNIT, ContainerStates } from './container-states.js';
 import type { ExclusiveRunner } from './runner.js';
 
@@ -114,6 +116,8 @@ interface Run {
   unit: string;
   /** The network it runs on: `host`, `none`, `default` or a declared one. */
   network: string;
+  /** The host ports forwarded to it. */
+  ports: PortSpec[];
 }
 
 /** True when the stored image `manifest` is one the reference `ref` can name. */
@@ -185,7 +189,9 @@ export class ContainerService {
       for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
         const name = CONTAINER_UNIT.exec(u.name)?.[1];
         if (name !== undefined && !this.installedFiles.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
-          this.runs.set(name, { name, image: '', imageId: imageOfRun(u.description), unit: u.name, network: networkOfRun(u.description) });
+          this.runs.set(name, {
+            name, image: '', imageId: imageOfRun(u.description), unit: u.name, network: networkOfRun(u.description), ports: portsOfRun(u.description),
+          });
         }
       }
       await this.refreshAll(true);
@@ -343,8 +349,12 @@ export class ContainerService {
       if (typeof network === 'string') {
         throw new AgentError({ code: 'container.invalid-network', message: network, subject: name, hint: 'Run it with --network default, host, none or a network of host-agent.networks (agentctl config show)' });
       }
+      const ports = request.ports ?? [];
+      const held = [...this.declaredForwards(), ...this.runForwards()];
+      const conflict = portConflict(name, ports, held, await this.listeningIf(network.mode !== 'host' && ports.length > 0));
+      if (conflict) throw conflict;
       const spec = await this.opts.units.withNetwork({
-        name, image, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn', network,
+        name, image, environment: {}, volumes: [], ports, restart: 'no', isolation: 'nspawn', network,
         ...(request.exec !== undefined && request.exec.length > 0 && { exec: request.exec }),
       });
       await this.opts.units.render(spec);
@@ -352,7 +362,7 @@ export class ContainerService {
       await manager.resetFailed(unit);
       await prepareLayer(this.opts.units.paths(name));
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
-      this.runs.set(name, { name, image: request.image, imageId: image.id, unit, network: networkNameOf(choice) });
+      this.runs.set(name, { name, image: request.image, imageId: image.id, unit, network: networkNameOf(choice), ports });
       await manager.startTransient(unit, await transientProperties(spec, host));
       this.states.markDirty(unit);
       return { name, unit, ...(host.outputFile !== undefined && { outputFile: host.outputFile }) };
@@ -438,6 +448,8 @@ export class ContainerService {
     const declared = new Map<string, Declared>();
     const prepared = new Map<string, PreparedContainer>();
     const images = new Map<string, Promise<{ id: string; manifest: ImageManifest } | undefined>>();
+    const runForwards = this.runForwards();
+    const listening = await this.listeningIf(desired.some((c) => forwardsOnOwnNetwork(c)));
     await Promise.all(desired.map(async (spec) => {
       const d: Declared = { spec };
       declared.set(spec.name, d);
@@ -457,6 +469,9 @@ export class ContainerService {
       };
       const pin = this.pins.get(spec.name);
       try {
+        // Declared containers among themselves: refused by the configuration (build.ts).
+        const conflict = portConflict(spec.name, spec.ports, runForwards, forwardsOnOwnNetwork(spec) ? listening : new Set());
+        if (conflict) throw conflict;
         // A pinned image missing from the store falls back to the declared reference.
         const pinned = spec.autoUpdate && pin?.image === spec.imageText ? await find(pin.id) : undefined;
         const kept = pinned ? undefined : await this.keptImage(spec, installedUnits.get(spec.name), find);
@@ -619,7 +634,7 @@ export class ContainerService {
     for (const r of this.runs.values()) {
       if (seen.has(r.name)) continue;
       seen.add(r.name);
-      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit), network: this.networkStatus(r.name, r.network, []) });
+      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit), network: this.networkStatus(r.name, r.network, r.ports) });
     }
     for (const name of this.leftovers) {
       if (seen.has(name)) continue;
@@ -633,6 +648,22 @@ export class ContainerService {
   private publish(): void {
     this.opts.onStatus(this.statuses());
     void this.refreshAddresses();
+  }
+
+  /** The host ports the declared containers forward. */
+  private declaredForwards(): PortHolder[] {
+    return (this.desired ?? []).flatMap((c) => c.ports.map((p) => ({ container: c.name, host: p.host, protocol: p.protocol })));
+  }
+
+  /** The host ports the running one-off runs forward (a run's network, and its ports, go when it ends). */
+  private runForwards(): PortHolder[] {
+    return [...this.runs.values()].filter((r) => isRunningState(this.states.partOf(r.unit).activeState))
+      .flatMap((r) => r.ports.map((p) => ({ container: r.name, host: p.host, protocol: p.protocol })));
+  }
+
+  /** The ports the host listens on, read only when `needed`. */
+  private async listeningIf(needed: boolean): Promise<ReadonlySet<string>> {
+    return needed ? listeningPorts() : new Set();
   }
 
   private networkStatus(container: string, network: string, ports: Container['ports']): ContainerNetworkStatus {
@@ -666,6 +697,15 @@ export class ContainerService {
   }
 }
 
+/**
+ * Whether the declaration forwards ports through DNAT on a network of its own (on the
+ * host's network the payload binds them itself, and the kernel refuses a port in use).
+ */
+function forwardsOnOwnNetwork(c: Container): boolean {
+  const network = networkNameOf(c);
+  return c.ports.length > 0 && network !== 'host' && network !== 'none';
+}
+
 /** The planner's declarations: the valid ones and those the configuration rejected. */
 function declarationsOf(desired: readonly Container[], rejected: ReadonlyMap<string, PlanError>): DeclaredContainer[] {
   return [
@@ -684,10 +724,17 @@ function parseRunRequest(json: unknown): RunRequest {
   const r = value as Partial<RunRequest>;
   const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
   const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
-  if (typeof r?.image !== 'string' || !optionalString(r.name) || (r.exec !== undefined && !strings(r.exec)) || !optionalString(r.network)) {
-    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?, network?}', hint: 'See docs/dbus-api.md' });
+  const port = (p: unknown): boolean => typeof p === 'object' && p !== null && Number.isInteger((p as PortSpec).host)
+    && Number.isInteger((p as PortSpec).container) && ['tcp', 'udp'].includes((p as PortSpec).protocol);
+  const ports = r?.ports === undefined || (Array.isArray(r.ports) && r.ports.every(port));
+  if (typeof r?.image !== 'string' || !optionalString(r.name) || (r.exec !== undefined && !strings(r.exec)) || !optionalString(r.network) || !ports) {
+    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?, network?, ports?}', hint: 'See docs/dbus-api.md' });
   }
-  return { image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }), ...(r.network !== undefined && { network: r.network }) };
+  return {
+    image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }),
+    ...(r.network !== undefined && { network: r.network }),
+    ...(r.ports !== undefined && { ports: r.ports.map((p) => ({ host: p.host, container: p.container, protocol: p.protocol })) }),
+  };
 }
 
 /** The renderer's input from a declaration and its stored image. */

@@ -5,7 +5,10 @@
  * its network untouched (same namespace, address, veth, rules) and the restarted agent
  * adopts it; removing it from the configuration leaves nothing behind. One-off runs:
  * `agentctl run --network default|none|host` (ps shows the network, an agent restart keeps
- * it), an undeclared network refused, and a removed run leaves nothing behind.
+ * it), an undeclared network refused, and a removed run leaves nothing behind. Host ports:
+ * one a service of the host listens on, or a running run forwards, is refused for a
+ * declaration (its error in ps, the rest applied) and for `agentctl run -p`, naming both;
+ * two declarations forwarding one port refuse the configuration (the last good one stays).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -13,6 +16,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, readlink, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
+import type { AgentStatus } from '../../../agent/api/agent1.js';
 import { agentctl } from '../../lib/agent.js';
 import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
 import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
@@ -136,4 +140,58 @@ test('agentctl run --network: default has a namespace and address of its own (ps
 
   for (const name of ['netrun', 'isolated', 'shared']) assert.equal((await agentctl(['rm', name], env)).code, 0, name);
   await w.eventually(() => net.leftovers(['netrun']), (l) => l.length === 0, 'nothing left of the run\'s network', 30_000);
+});
+
+test('host ports: one the host listens on or a run forwards is refused, for a declaration and for agentctl run -p, naming both; two declarations on one port refuse the configuration', async () => {
+  const env = { env: w.sbx.env };
+  // A service of the host on 127.0.0.1 (as etcd on 2379).
+  const service = createServer();
+  await new Promise<void>((r) => service.listen(0, '127.0.0.1', r));
+  cleanups.push(() => new Promise((r) => service.close(r)));
+  const busy = (service.address() as { port: number }).port;
+  const held = await freePort();
+  const run = (name: string, port: number, ...more: string[]) => agentctl(['run', '--name', name, '--network', 'default', '-p', `${port}:80`, ...more, `${IMAGE}:1.0.0`, '--', '/bin/sh', '-c', 'exec sleep 600'], env);
+
+  const holder = await run('holder', held, '--detach');
+  assert.equal(holder.code, 0, holder.stderr);
+  const h = await w.eventually(() => w.container('holder'), (c) => c?.state === 'running', 'the run holding the port', 60_000);
+  assert.deepEqual(h!.network!.ports, [`${held}:80/tcp`]);
+  const second = await run('second', held);
+  assert.equal(second.code, 1, second.stdout);
+  assert.match(second.stderr, new RegExp(`container second: host port ${held}/tcp is already forwarded by container holder`));
+  assert.match(second.stderr, /Give second or holder another host port/);
+  const squat = await run('squat', busy);
+  assert.equal(squat.code, 1, squat.stdout);
+  assert.match(squat.stderr, new RegExp(`container squat: host port ${busy}/tcp is in use on this host`));
+
+  const declared = (ports: Array<[string, number]>) => `#cloud-config
+host-agent:
+  containers:
+    - name: plain
+      image: ${IMAGE}:1.0.0
+      network: host
+      exec: [/bin/sh, -c, "exec sleep 600"]
+${ports.map(([name, port]) => `    - name: ${name}
+      image: ${IMAGE}:1.0.0
+      exec: [/bin/sh, -c, "exec sleep 600"]
+      ports: [{host: ${port}, container: 80}]
+`).join('')}`;
+  await w.writeConfig(declared([['squatter', busy], ['clash', held]]));
+  const squatter = await w.eventually(() => w.container('squatter'), (c) => c?.state === 'error', 'the declaration on the host\'s port to be refused', 60_000);
+  assert.equal(squatter!.error!.code, 'container.port-taken');
+  assert.match(squatter!.error!.message, new RegExp(`host port ${busy}/tcp is in use on this host`));
+  const clash = await w.eventually(() => w.container('clash'), (c) => c?.state === 'error', 'the declaration on the run\'s port to be refused');
+  assert.match(clash!.error!.message, new RegExp(`host port ${held}/tcp is already forwarded by container holder`));
+  assert.equal((await w.container('plain'))!.state, 'running', 'the rest is applied');
+  const ps = await agentctl(['ps'], env);
+  assert.match(ps.stdout, new RegExp(`^clash: .*host port ${held}/tcp is already forwarded by container holder`, 'm'), ps.stdout);
+
+  const free = await freePort();
+  await w.writeConfig(declared([['one', free], ['two', free]]));
+  const status = await w.eventually(async () => JSON.parse((await agentctl(['status', '--json'], env)).stdout) as AgentStatus,
+    (s) => s.config.state === 'invalid', 'the configuration to be refused');
+  assert.match(status.config.entries.map((e) => e.message).join('\n'), new RegExp(`host port ${free}/tcp of container "two" is already forwarded by container "one"`));
+  assert.ok(status.containers!.some((c) => c.name === 'squatter'), 'the last good configuration stays in force');
+  assert.ok(!status.containers!.some((c) => c.name === 'one'));
+  assert.equal((await agentctl(['rm', 'holder'], env)).code, 0);
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { report, validate } from './helpers.js';
+import { lines, report, validate } from './helpers.js';
 
 const cc = (body: string) => `#cloud-config\n${body}`;
 
@@ -210,4 +210,15 @@ test('exec must begin with an absolute path', () => {
   assert.deepEqual(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: [httpd, -f]\n')), [
     'line 6: error: the exec of container "web" must begin with an absolute path, e.g. [/bin/httpd, -f]']);
   assert.equal(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: []\n')).length, 1);
+});
+
+test('a host port forwarded by two containers refuses the configuration, naming both; another protocol or port is fine', () => {
+  const two = (second: string) => cc(`host-agent:\n  containers:\n    - name: a\n      image: example.com/a\n      ports: [{host: 8080, container: 80}]\n`
+    + `    - name: b\n      image: example.com/b\n      ports: [${second}]\n`);
+  const shared = validate(two('{host: 8080, container: 81}'));
+  assert.equal(shared.config, undefined, 'the configuration is refused whole');
+  assert.deepEqual(lines(shared), [
+    'line 9: error: host port 8080/tcp of container "b" is already forwarded by container "a": give one of them another host port, e.g. {host: 8081, container: 81}']);
+  assert.deepEqual(report(two('{host: 8080, container: 80, protocol: udp}')), []);
+  assert.deepEqual(report(two('{host: 8081, container: 80}')), []);
 });
