@@ -8,7 +8,9 @@
  *
  * Invariants: every change runs on the agent's ExclusiveRunner, one at a time; nothing is
  * reconciled before a configuration was given (so a starting agent never removes what it
- * has not yet been told about); a bad declaration only affects that container.
+ * has not yet been told about); a bad declaration only affects that container; a host port
+ * has one holder (a declaration or run whose port another container forwards, or the host
+ * listens on, is refused: agent/core/network/ports.ts).
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -79,6 +81,8 @@ export interface ContainerServiceOptions {
   parallelJobs?: number;
   /** Passes of plan + execute per reconcile at most. Default 8. */
   maxPasses?: number;
+  /** The kernel's socket tables of the host's network namespace. Default `/proc/net`. */
+  procNet?: string;
 }
 
 export type ContainerHandlers = Pick<AgentHandlers, 'ListContainers' | 'StartContainer' | 'StopContainer' | 'RestartContainer' | 'RemoveContainer' | 'RunContainer'>;
@@ -663,7 +667,7 @@ export class ContainerService {
 
   /** The ports the host listens on, read only when `needed`. */
   private async listeningIf(needed: boolean): Promise<ReadonlySet<string>> {
-    return needed ? listeningPorts() : new Set();
+    return needed ? listeningPorts(this.opts.procNet) : new Set();
   }
 
   private networkStatus(container: string, network: string, ports: Container['ports']): ContainerNetworkStatus {
