@@ -143,6 +143,7 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
   const imageUpdates = new ImageUpdateService({
     statePath: join(options.stateDir, 'image-updates.json'), log, containers,
     fetchNewest: newestFromService(images), settleMs: settleMsFromEnv(process.env),
+    onRollback: (latest) => board.setImageRollback(latest),
   });
   await imageUpdates.load();
   let emit: (signal: 'FetchProgress', json: string) => void = () => undefined;

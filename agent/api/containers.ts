@@ -58,6 +58,10 @@ export interface RunRequest {
   name?: string;
   /** Command line; default the image's exec. */
   exec?: string[];
+  /** `default`, `host`, `none` or a network of host-agent.networks; absent: the host's network. */
+  network?: string;
+  /** Host ports forwarded to the run (on a network of its own), as a declaration's `ports:`. */
+  ports?: Array<{ host: number; container: number; protocol: 'tcp' | 'udp' }>;
 }
 
 export interface RunResult {
@@ -88,8 +92,26 @@ export interface ContainerImageUpdate {
   trial?: boolean;
   /** Images rolled back: never retried. */
   failed: Array<ImageUpdateImage & { reason: string; at: string }>;
-  /** The last pass: `up to date`, `staged`, `updated`, `rolled back`, `skipped` (a failed image) or `error`. */
-  last?: { result: string; message: string; at: string };
+  /**
+   * The last pass: `up to date`, `staged`, `updated`, `rolled back`, `skipped` (a failed
+   * image) or `error`; a rollback has the container's last output lines on the image rolled
+   * back from (at most 10 lines, 4 KiB), withheld from unprivileged readers.
+   */
+  last?: { result: string; message: string; at: string; output?: string[] };
+  /** Fields withheld from a caller who is not privileged (`last.output`): see ./redact.ts. */
+  hidden?: string[];
+}
+
+/** The latest image rollback of any container with `auto-update: true` (AgentStatus.imageRollback). */
+export interface ImageRollback {
+  container: string;
+  /** What was rolled back, to what, and why (the exit status). */
+  message: string;
+  at: string;
+  /** The container's last output lines on the image rolled back from; withheld from unprivileged readers. */
+  output?: string[];
+  /** Fields withheld from a caller who is not privileged (`output`): see ./redact.ts. */
+  hidden?: string[];
 }
 
 /** ContainerImageUpdates / UpdateContainers / `agentctl image updates`. */

@@ -3,7 +3,8 @@
  * of the documents of the contract: states, never what may hold secrets.
  *
  * - A container's output (a failing app may print its DB_PASSWORD) is left out, and the
- *   document names it in `hidden` (agentctl shows HIDDEN in its place).
+ *   document names it in `hidden` (agentctl shows HIDDEN in its place): a failed
+ *   container's `lastOutput`, and the output kept with an image rollback.
  * - The environment values of an image (its record's run config, an appc manifest's app)
  *   become HIDDEN (`hidden` names them).
  * - The credentials of any URL in any string (`https://bob:TOKEN@host/…`: image sources,
@@ -12,7 +13,7 @@
  * Broadcast signals carry only this form. Pure.
  */
 import type { AgentMethod, AgentSignal } from './agent1.js';
-import type { ContainerStatus } from './containers.js';
+import type { ContainerImageUpdate, ContainerStatus, ImageRollback, ImageUpdatesDocument } from './containers.js';
 import type { ImageDetail } from './images.js';
 import type { AgentStatus } from './status.js';
 
@@ -45,8 +46,28 @@ export function redactContainer(c: ContainerStatus): ContainerStatus {
   return { ...rest, hidden: ['lastOutput'] };
 }
 
+export function redactRollback(r: ImageRollback): ImageRollback {
+  if (r.output === undefined) return r;
+  const { output: _withheld, ...rest } = r;
+  return { ...rest, hidden: ['output'] };
+}
+
 export function redactStatus(status: AgentStatus): AgentStatus {
-  return status.containers ? { ...status, containers: status.containers.map(redactContainer) } : status;
+  return {
+    ...status,
+    ...(status.containers && { containers: status.containers.map(redactContainer) }),
+    ...(status.imageRollback && { imageRollback: redactRollback(status.imageRollback) }),
+  };
+}
+
+export function redactImageUpdate(c: ContainerImageUpdate): ContainerImageUpdate {
+  if (c.last?.output === undefined) return c;
+  const { output: _withheld, ...last } = c.last;
+  return { ...c, last, hidden: ['last.output'] };
+}
+
+export function redactImageUpdates(doc: ImageUpdatesDocument): ImageUpdatesDocument {
+  return { ...doc, containers: doc.containers.map(redactImageUpdate) };
 }
 
 /** The appc manifest text with each `app.environment` value HIDDEN; undefined when there is none. */
@@ -86,6 +107,7 @@ const WITHHELD: Partial<Record<AgentMethod | AgentSignal, Redaction>> = {
   StatusChanged: redactStatus,
   ListContainers: (list: ContainerStatus[]) => list.map(redactContainer),
   GetImage: redactImageDetail,
+  ContainerImageUpdates: redactImageUpdates,
 };
 
 /**

@@ -3,7 +3,7 @@
  * status`): systemd's connection, the configuration, the managed units, and what the
  * other services report. JSON over D-Bus (see ./agent1.ts).
  */
-import type { ContainerStatus } from './containers.js';
+import type { ContainerStatus, ImageRollback } from './containers.js';
 import type { RebootStatus, UpdateStatusDocument } from './updates.js';
 
 export type BusKind = 'system' | 'session';
@@ -84,5 +84,6 @@ export interface AgentStatus {
   /** The reboot coordinator (GetRebootStatus). */
   reboot?: RebootStatus;
   /** The containers (ListContainers); absent from agents that predate them. */
-  containers?: ContainerStatus[];
+  containers?: ContainerStatus[];  /** The latest image auto-update rollback, while a container following its image has one. */
+  imageRollback?: ImageRollback;
 }

@@ -2,17 +2,20 @@
  * One-off containers (`agentctl run`, the rkt `run` experience): the properties of a
  * transient unit `container-<name>.service` that runs an image under systemd-nspawn,
  * supervised by systemd like a declared container but with no unit file (gone once it
- * stopped; a failed run stays until `agentctl rm`). Its Description names the image ID, so
- * an agent that restarts knows which image a run holds. Also the last lines of a
- * container's output, from its output file or the journal.
+ * stopped; a failed run stays until `agentctl rm`). On a network of its own, the network
+ * helper's `up` and `down` run before and after it, as for a declared container. Its
+ * Description names the network, the forwarded ports and the image ID, so an agent that
+ * restarts knows which image a run holds, where it runs and which host ports it holds. Also the last lines of a container's output, from
+ * its output file or the journal.
  */
 import { execFile } from 'node:child_process';
 import { access, open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { limitsOf } from '../core/containers/limits.js';
+import { networkCommands } from '../core/containers/network.js';
 import { legacyCgroupWrites, nspawnCommand } from '../core/containers/nspawn.js';
-import { resolve, type ContainerHost, type ContainerSpec } from '../core/containers/spec.js';
+import { resolve, type ContainerHost, type ContainerSpec, type PortSpec } from '../core/containers/spec.js';
 import type { TransientProperty } from '../host/systemd/manager.js';
 
 const run = promisify(execFile);
@@ -32,20 +35,44 @@ export function imageOfRun(description: string): string | undefined {
   return / \((?:.*, )?(sha(?:256|512)-[0-9a-f]+)\)$/.exec(description)?.[1];
 }
 
-/** Properties of the transient unit of `spec` (already validated by ContainerUnits.render). */
+/** The network a run's unit Description names; `host` for runs of agents that did not name it. */
+export function networkOfRun(description: string): string {
+  return / \(network ([^,]+), /.exec(description)?.[1] ?? 'host';
+}
+
+/** The ports a run's unit Description names (`ports 8080:80/tcp …`). */
+export function portsOfRun(description: string): PortSpec[] {
+  const list = /, ports ([^,]+), /.exec(description)?.[1] ?? '';
+  return list.split(' ').flatMap((p) => {
+    const m = /^(\d+):(\d+)\/(tcp|udp)$/.exec(p);
+    return m ? [{ host: Number(m[1]), container: Number(m[2]), protocol: m[3] as PortSpec['protocol'] }] : [];
+  });
+}
+
+/**
+ * Properties of the transient unit of `spec` (already validated by ContainerUnits.render;
+ * its `default` network already given its conflist).
+ */
 export async function transientProperties(spec: ContainerSpec, host: ContainerHost): Promise<TransientProperty[]> {
   const c = resolve(spec);
+  const network = c.network.mode === 'cni' ? c.network.conflist.name : c.network.mode;
+  const ports = c.ports.length > 0 ? `, ports ${c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`).join(' ')}` : '';
   const limits = limitsOf(c);
   const argv = nspawnCommand(c, host, limits);
+  const net = networkCommands(c, host);
   const props: TransientProperty[] = [
-    ['Description', 's', `Container run ${c.name} (${c.imageName}, ${c.imageId})`],
+    ['Description', 's', `Container run ${c.name} (network ${network}${ports}, ${c.imageName}, ${c.imageId})`],
     ['Slice', 's', 'machine.slice'],
     ['Type', 's', 'notify'],
     ['Delegate', 'b', true],
     ['KillMode', 's', 'control-group'],
+    ...(net ? [['ExecStartPre', 'a(sasb)', [[await which(net[0][0]!), net[0], false]]] as TransientProperty] : []),
     ['ExecStart', 'a(sasb)', [[await which(argv[0]!), argv, false]]],
   ];
-  const cleanup = legacyCgroupWrites(c, host, limits).map(([dir]) => ['/bin/rmdir', ['rmdir', dir], true]);
+  const cleanup = [
+    ...(net ? [[await which(net[1][0]!), net[1], true]] : []),
+    ...legacyCgroupWrites(c, host, limits).map(([dir]) => ['/bin/rmdir', ['rmdir', dir], true]),
+  ];
   if (cleanup.length > 0) props.push(['ExecStopPost', 'a(sasb)', cleanup]);
   if (host.outputFile !== undefined) {
     props.push(['StandardOutputFileToAppend', 's', host.outputFile], ['StandardErrorFileToAppend', 's', host.outputFile]);

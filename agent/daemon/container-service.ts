@@ -8,7 +8,9 @@
  *
  * Invariants: every change runs on the agent's ExclusiveRunner, one at a time; nothing is
  * reconciled before a configuration was given (so a starting agent never removes what it
- * has not yet been told about); a bad declaration only affects that container.
+ * has not yet been told about); a bad declaration only affects that container; a host port
+ * has one holder (a declaration or run whose port another container forwards, or the host
+ * listens on, is refused: agent/core/network/ports.ts).
  */
 import { readdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
@@ -19,9 +21,11 @@ import { answersToAppRef, labelOf } from '../core/image/match.js';
 import type { ImageRecord } from '../core/image/record.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
-import type { ContainerSpec } from '../core/containers/spec.js';
+import type { ContainerSpec, PortSpec } from '../core/containers/spec.js';
 import { ContainerSpecError } from '../core/containers/validate.js';
 import { chooseNetwork, networkNameOf } from '../core/network/choice.js';
+import { portConflict, type PortHolder } from '../core/network/ports.js';
+import { listeningPorts } from '../host/network/listening.js';
 import { AgentError, describeError, isAgentError } from '../core/errors.js';
 import {
   describeContainerStep, explainContainerPlan, isRunningState, planContainers, rejectionError, type ContainerStep, type DeclaredContainer,
@@ -34,7 +38,7 @@ import { prepareLayer } from '../host/containers/layer.js';
 import type { SystemdManager } from '../host/systemd/manager.js';
 import type { Logger } from '../host/log/logger.js';
 import type { ImageHolder, ImageService } from './image-service.js';
-import { imageOfRun, transientProperties } from './container-run.js';
+import { imageOfRun, networkOfRun, portsOfRun, transientProperties } from './container-run.js';
 import { CONTAINER_UNIT, ContainerStates } from './container-states.js';
 import type { ExclusiveRunner } from './runner.js';
 
@@ -77,6 +81,8 @@ export interface ContainerServiceOptions {
   parallelJobs?: number;
   /** Passes of plan + execute per reconcile at most. Default 8. */
   maxPasses?: number;
+  /** The kernel's socket tables of the host's network namespace. Default `/proc/net`. */
+  procNet?: string;
 }
 
 export type ContainerHandlers = Pick<AgentHandlers, 'ListContainers' | 'StartContainer' | 'StopContainer' | 'RestartContainer' | 'RemoveContainer' | 'RunContainer'>;
@@ -114,6 +120,10 @@ interface Run {
   /** The image ID it runs; undefined for a unit that does not name one. */
   imageId: string | undefined;
   unit: string;
+  /** The network it runs on: `host`, `none`, `default` or a declared one. */
+  network: string;
+  /** The host ports forwarded to it. */
+  ports: PortSpec[];
 }
 
 function planError(e: unknown): PlanError {
@@ -179,7 +189,9 @@ export class ContainerService {
       for (const u of await manager.listUnits(['container-*.service']).catch(() => [])) {
         const name = CONTAINER_UNIT.exec(u.name)?.[1];
         if (name !== undefined && !this.installedFiles.has(name) && !this.runs.has(name) && u.loadState === 'loaded') {
-          this.runs.set(name, { name, image: '', imageId: imageOfRun(u.description), unit: u.name });
+          this.runs.set(name, {
+            name, image: '', imageId: imageOfRun(u.description), unit: u.name, network: networkOfRun(u.description), ports: portsOfRun(u.description),
+          });
         }
       }
       await this.refreshAll(true);
@@ -236,6 +248,11 @@ export class ContainerService {
   /** The unit of container `name` as systemd has it now (read, not from signals). */
   async unitStatus(name: string): Promise<UnitStatus> {
     return this.requireManager().unitStatus(containerUnitName(name));
+  }
+
+  /** The last lines container `name` printed, read now. */
+  lastOutput(name: string): Promise<string[]> {
+    return this.states.lastOutput(name);
   }
 
   /** The D-Bus handlers of the container methods. */
@@ -326,16 +343,26 @@ export class ContainerService {
         image = await this.opts.images.find(request.image);
       }
       if (!image) throw new AgentError({ code: 'container.image-missing', message: 'the image is not in the store', subject: request.image, hint: 'Fetch it with agentctl fetch' });
-      const spec: ContainerSpec = {
-        name, image, environment: {}, volumes: [], ports: [], restart: 'no', isolation: 'nspawn',
+      // Without --network a run shares the host's network, as runs always did.
+      const choice = { network: request.network ?? 'host', dns: [], isolation: 'nspawn' as const };
+      const network = chooseNetwork(choice, this.networks);
+      if (typeof network === 'string') {
+        throw new AgentError({ code: 'container.invalid-network', message: network, subject: name, hint: 'Run it with --network default, host, none or a network of host-agent.networks (agentctl config show)' });
+      }
+      const ports = request.ports ?? [];
+      const held = [...this.declaredForwards(), ...this.runForwards()];
+      const conflict = portConflict(name, ports, held, await this.listeningIf(network.mode !== 'host' && ports.length > 0));
+      if (conflict) throw conflict;
+      const spec = await this.opts.units.withNetwork({
+        name, image, environment: {}, volumes: [], ports, restart: 'no', isolation: 'nspawn', network,
         ...(request.exec !== undefined && request.exec.length > 0 && { exec: request.exec }),
-      };
+      });
       await this.opts.units.render(spec);
       const host = this.opts.units.hostFor(spec);
       await manager.resetFailed(unit);
       await prepareLayer(this.opts.units.paths(name), host.imageLayers);
       if (host.outputFile !== undefined) await writeFile(host.outputFile, '', { mode: 0o600 });
-      this.runs.set(name, { name, image: request.image, imageId: image.id, unit });
+      this.runs.set(name, { name, image: request.image, imageId: image.id, unit, network: networkNameOf(choice), ports });
       await manager.startTransient(unit, await transientProperties(spec, host));
       this.states.markDirty(unit);
       return { name, unit, ...(host.outputFile !== undefined && { outputFile: host.outputFile }) };
@@ -421,6 +448,8 @@ export class ContainerService {
     const declared = new Map<string, Declared>();
     const prepared = new Map<string, PreparedContainer>();
     const images = new Map<string, Promise<ImageRecord | undefined>>();
+    const runForwards = this.runForwards();
+    const listening = await this.listeningIf(desired.some((c) => forwardsOnOwnNetwork(c)));
     await Promise.all(desired.map(async (spec) => {
       const d: Declared = { spec };
       declared.set(spec.name, d);
@@ -440,6 +469,9 @@ export class ContainerService {
       };
       const pin = this.pins.get(spec.name);
       try {
+        // Declared containers among themselves: refused by the configuration (build.ts).
+        const conflict = portConflict(spec.name, spec.ports, runForwards, forwardsOnOwnNetwork(spec) ? listening : new Set());
+        if (conflict) throw conflict;
         // A pinned image missing from the store falls back to the declared reference.
         const pinned = spec.autoUpdate && pin?.image === spec.imageText ? await find(pin.id) : undefined;
         const kept = pinned ? undefined : await this.keptImage(spec, installedUnits.get(spec.name), find);
@@ -583,7 +615,7 @@ export class ContainerService {
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
-        network: this.networkStatus(c),
+        network: this.networkStatus(c.name, networkNameOf(c), c.ports),
       });
     }
     // A rejected declaration: the unit of its last good state, if any, runs on as it is.
@@ -603,7 +635,7 @@ export class ContainerService {
     for (const r of this.runs.values()) {
       if (seen.has(r.name)) continue;
       seen.add(r.name);
-      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit) });
+      out.push({ name: r.name, kind: 'run', image: r.image, unit: r.unit, ...this.states.partOf(r.unit), network: this.networkStatus(r.name, r.network, r.ports) });
     }
     for (const name of this.leftovers) {
       if (seen.has(name)) continue;
@@ -619,10 +651,25 @@ export class ContainerService {
     void this.refreshAddresses();
   }
 
-  private networkStatus(c: Container): ContainerNetworkStatus {
-    const name = networkNameOf(c);
-    const address = this.addresses.get(c.name);
-    return { name, ...(address !== undefined && { address }), ports: c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`) };
+  /** The host ports the declared containers forward. */
+  private declaredForwards(): PortHolder[] {
+    return (this.desired ?? []).flatMap((c) => c.ports.map((p) => ({ container: c.name, host: p.host, protocol: p.protocol })));
+  }
+
+  /** The host ports the running one-off runs forward (a run's network, and its ports, go when it ends). */
+  private runForwards(): PortHolder[] {
+    return [...this.runs.values()].filter((r) => isRunningState(this.states.partOf(r.unit).activeState))
+      .flatMap((r) => r.ports.map((p) => ({ container: r.name, host: p.host, protocol: p.protocol })));
+  }
+
+  /** The ports the host listens on, read only when `needed`. */
+  private async listeningIf(needed: boolean): Promise<ReadonlySet<string>> {
+    return needed ? listeningPorts(this.opts.procNet) : new Set();
+  }
+
+  private networkStatus(container: string, network: string, ports: Container['ports']): ContainerNetworkStatus {
+    const address = this.addresses.get(container);
+    return { name: network, ...(address !== undefined && { address }), ports: ports.map((p) => `${p.host}:${p.container}/${p.protocol}`) };
   }
 
   /**
@@ -635,12 +682,12 @@ export class ContainerService {
     this.readingAddresses = true;
     try {
       const next = new Map<string, string>();
-      for (const c of this.desired ?? []) {
-        const network = networkNameOf(c);
+      const all = [...(this.desired ?? []).map((c) => ({ name: c.name, network: networkNameOf(c) })), ...this.runs.values()];
+      for (const { name, network } of all) {
         if (network === 'host' || network === 'none') continue;
-        if (!isRunningState(this.states.partOf(containerUnitName(c.name)).activeState)) continue;
-        const address = await this.opts.units.networkAddress(c.name, network);
-        if (address !== undefined) next.set(c.name, address);
+        if (!isRunningState(this.states.partOf(containerUnitName(name)).activeState)) continue;
+        const address = await this.opts.units.networkAddress(name, network);
+        if (address !== undefined) next.set(name, address);
       }
       const changed = next.size !== this.addresses.size || [...next].some(([k, v]) => this.addresses.get(k) !== v);
       this.addresses = next;
@@ -649,6 +696,15 @@ export class ContainerService {
       this.readingAddresses = false;
     }
   }
+}
+
+/**
+ * Whether the declaration forwards ports through DNAT on a network of its own (on the
+ * host's network the payload binds them itself, and the kernel refuses a port in use).
+ */
+function forwardsOnOwnNetwork(c: Container): boolean {
+  const network = networkNameOf(c);
+  return c.ports.length > 0 && network !== 'host' && network !== 'none';
 }
 
 /** The planner's declarations: the valid ones and those the configuration rejected. */
@@ -668,10 +724,18 @@ function parseRunRequest(json: unknown): RunRequest {
   }
   const r = value as Partial<RunRequest>;
   const strings = (v: unknown): boolean => Array.isArray(v) && v.every((x) => typeof x === 'string');
-  if (typeof r?.image !== 'string' || (r.name !== undefined && typeof r.name !== 'string') || (r.exec !== undefined && !strings(r.exec))) {
-    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?}', hint: 'See docs/dbus-api.md' });
+  const optionalString = (v: unknown): boolean => v === undefined || typeof v === 'string';
+  const port = (p: unknown): boolean => typeof p === 'object' && p !== null && Number.isInteger((p as PortSpec).host)
+    && Number.isInteger((p as PortSpec).container) && ['tcp', 'udp'].includes((p as PortSpec).protocol);
+  const ports = r?.ports === undefined || (Array.isArray(r.ports) && r.ports.every(port));
+  if (typeof r?.image !== 'string' || !optionalString(r.name) || (r.exec !== undefined && !strings(r.exec)) || !optionalString(r.network) || !ports) {
+    throw new AgentError({ code: 'agent.bad-request', message: 'RunContainer takes {image, name?, exec?, network?, ports?}', hint: 'See docs/dbus-api.md' });
   }
-  return { image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }) };
+  return {
+    image: r.image, ...(r.name !== undefined && { name: r.name }), ...(r.exec !== undefined && { exec: r.exec }),
+    ...(r.network !== undefined && { network: r.network }),
+    ...(r.ports !== undefined && { ports: r.ports.map((p) => ({ host: p.host, container: p.container, protocol: p.protocol })) }),
+  };
 }
 
 /** The renderer's input from a declaration and its stored image. */

@@ -8,6 +8,7 @@
  */
 import type { ContainerStatus, UnitStatus } from '../api/agent1.js';
 import { withChangedProperties, type SystemdManager } from '../host/systemd/manager.js';
+import { containerUnitName } from '../core/containers/render.js';
 import { lastOutput } from './container-run.js';
 
 /** The part of a container's status that comes from its unit. */
@@ -107,8 +108,7 @@ export class ContainerStates {
       const status = await manager.unitStatus(unit).catch(() => undefined);
       if (!status) return;
       const name = CONTAINER_UNIT.exec(unit)?.[1] ?? '';
-      const source = this.opts.output === 'file' ? { file: this.opts.outputFile(name) } : { unit, bus: this.opts.bus };
-      const output = status.activeState === 'failed' ? await lastOutput(source).catch(() => []) : undefined;
+      const output = status.activeState === 'failed' ? await this.lastOutput(name).catch(() => []) : undefined;
       if ((this.versions.get(unit) ?? 0) !== version) {
         // A signal arrived meanwhile: what was read may be older than what it said.
         this.markDirty(unit);
@@ -119,6 +119,11 @@ export class ContainerStates {
       else this.outputs.delete(unit);
       this.opts.onRead?.(name, status);
     }));
+  }
+
+  /** The last lines container `name` printed: its output file, or its unit's journal. */
+  lastOutput(name: string): Promise<string[]> {
+    return lastOutput(this.opts.output === 'file' ? { file: this.opts.outputFile(name) } : { unit: containerUnitName(name), bus: this.opts.bus });
   }
 
   /** The status fields of `unit` as known. */

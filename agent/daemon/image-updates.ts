@@ -7,20 +7,22 @@
  * container to it (ContainerService.setImagePins) and reconciles, which restarts it. The unit
  * must then stay active for the settle time; if it fails, restarts or is not active at the
  * end, the container is pinned back to the previous image and restarted, and the image ID is
- * recorded as failed, never staged again. Decisions are in agent/core/plan/image-updates.ts.
+ * recorded as failed, never staged again; the record keeps the container's last output
+ * lines (bounded), and the latest rollback goes to the top-level status (onRollback). Every
+ * attempt and its result is logged. Decisions are in agent/core/plan/image-updates.ts.
  *
  * Invariants: passes run one at a time; each record change is written (atomically) to
  * `<state>/image-updates.json` before it is acted on, so after a crash the pins are the
  * same, and a trial interrupted by a crash is settled by the next pass.
  */
 import cron, { type ScheduledTask } from 'node-cron';
-import type { ContainerStatus, ImageUpdatesDocument, UnitStatus } from '../api/agent1.js';
+import type { ContainerStatus, ImageRollback, ImageUpdatesDocument, UnitStatus } from '../api/agent1.js';
 import type { Container, HostConfig, ImagePolicy } from '../core/config/types.js';
 import { AgentError, describeError } from '../core/errors.js';
 import { isImageId } from '../core/image/id.js';
 import { labelOf } from '../core/image/match.js';
 import {
-  activate, confirm, decideUpdate, noted, recordFor, rollBack, settleProblem, stage, windowOpen,
+  activate, confirm, decideUpdate, latestRollback, noted, recordFor, rollBack, settleProblem, stage, windowOpen,
   type FailedImage, type ImageRef, type ImageUpdateRecord, type SettleSample,
 } from '../core/plan/image-updates.js';
 import { currentWindow, msToWindowStart, nextWindowStart } from '../core/schedule/periods.js';
@@ -38,6 +40,8 @@ export interface UpdatableContainers {
   setImagePins(pins: ReadonlyMap<string, ImagePin>): void;
   snapshot(): ContainerStatus[];
   unitStatus(name: string): Promise<UnitStatus>;
+  /** The last lines the container printed (its output file or journal). */
+  lastOutput(name: string): Promise<string[]>;
   reconcile(): Promise<ContainerReport>;
 }
 
@@ -55,6 +59,8 @@ export interface ImageUpdateServiceOptions {
   /** Window time zone; default local time, as the reboot window. */
   zone?: TimeZone;
   now?: () => Date;
+  /** The latest rollback of a container with auto-update (or none), after every change of it. */
+  onRollback?: (latest: ImageRollback | undefined) => void;
 }
 
 export type ImageUpdateHandlers = Pick<AgentHandlers, 'ContainerImageUpdates' | 'UpdateContainers'>;
@@ -107,7 +113,8 @@ function isFailedImage(v: unknown): v is FailedImage {
 export function isImageUpdateRecord(v: unknown): v is ImageUpdateRecord {
   if (!isObject(v) || typeof v.declared !== 'string' || !Array.isArray(v.failed) || !v.failed.every(isFailedImage)) return false;
   const refs = [v.current, v.previous, v.staged].every((r) => r === undefined || isImageRef(r));
-  const last = v.last === undefined || (isObject(v.last) && typeof v.last.result === 'string' && typeof v.last.message === 'string' && typeof v.last.at === 'string');
+  const last = v.last === undefined || (isObject(v.last) && typeof v.last.result === 'string' && typeof v.last.message === 'string' && typeof v.last.at === 'string'
+    && (v.last.output === undefined || (Array.isArray(v.last.output) && v.last.output.every((l) => typeof l === 'string'))));
   return refs && last && (v.trial === undefined || typeof v.trial === 'boolean');
 }
 
@@ -156,11 +163,13 @@ export class ImageUpdateService {
     const records = await readStateFile(this.opts.statePath, RECORDS, { warn: (m) => this.opts.log.warn(m) });
     for (const [name, r] of Object.entries(records ?? {})) this.records.set(name, r);
     this.pin();
+    this.published();
   }
 
   /** The configuration in force: which containers follow their image, the schedule, the window. */
   setConfig(config: HostConfig): void {
     this.containers = config.containers.filter((c) => c.autoUpdate);
+    this.published();
     const schedule = config.images.check !== this.policy.check;
     this.policy = config.images;
     if (schedule && !this.stopped) {
@@ -218,6 +227,21 @@ export class ImageUpdateService {
     };
   }
 
+  /** The latest rollback of a container with auto-update, as AgentStatus.imageRollback gives it. */
+  latestRollback(): ImageRollback | undefined {
+    const latest = latestRollback(this.containers.flatMap((c) => {
+      const r = this.records.get(c.name);
+      return r?.declared === c.imageText ? [[c.name, r] as [string, ImageUpdateRecord]] : [];
+    }));
+    if (!latest) return undefined;
+    const { message, at, output } = latest.last;
+    return { container: latest.container, message, at, ...(output && { output }) };
+  }
+
+  private published(): void {
+    this.opts.onRollback?.(this.latestRollback());
+  }
+
   private background(why: string): void {
     if (this.stopped) return;
     void this.pass().catch((e: unknown) => this.opts.log.error(`image update pass (${why}) failed: ${describeError(e)}`));
@@ -251,22 +275,28 @@ export class ImageUpdateService {
       if (!running && !record.current) {
         record = noted(record, 'skipped', 'the image the container runs is not known yet (see agentctl ps)', at());
         await this.save(c.name, record);
+        this.opts.log.info(`container ${c.name}: image update skipped: ${record.last!.message}`);
         return;
       }
       if (!record.staged) {
-        const found = await this.opts.fetchNewest(newestReference(c));
+        const reference = newestReference(c);
+        this.opts.log.info(`container ${c.name}: looking for a newer image of ${reference}`);
+        const found = await this.opts.fetchNewest(reference);
         const decision = decideUpdate(record, running, found);
         record = decision.kind === 'stage'
           ? stage(record, found, `${found.version ?? found.id} fetched and verified`, at())
           : noted(record, decision.result, decision.message, at());
         await this.save(c.name, record);
-        if (decision.kind === 'stage') this.opts.log.info(`container ${c.name}: image ${found.version ?? ''} ${found.id} staged`);
+        this.opts.log.info(decision.kind === 'stage'
+          ? `container ${c.name}: image ${found.version ?? ''} ${found.id} staged`
+          : `container ${c.name}: image update ${decision.result}: ${decision.message}`);
       }
       if (!record.staged) return;
       const w = this.policy.window?.window;
       if (!windowOpen(w, this.now(), this.zone)) {
         record = noted(record, 'staged', `${record.staged.version ?? record.staged.id} is staged; the container restarts on it in the window`, at());
         await this.save(c.name, record);
+        this.opts.log.info(`container ${c.name}: ${record.last!.message}`);
         this.wakeAtWindow();
         return;
       }
@@ -291,9 +321,11 @@ export class ImageUpdateService {
       this.opts.log.info(`container ${name}: updated to ${image.version ?? ''} ${image.id}`);
       return record;
     }
-    const record = rollBack(trial, problem, this.now().toISOString());
+    // Read before the rollback restarts the container, so the lines are those of the trial.
+    const output = await this.opts.containers.lastOutput(name).catch(() => []);
+    const record = rollBack(trial, problem, this.now().toISOString(), output);
     await this.save(name, record);
-    this.opts.log.warn(`container ${name}: ${record.last!.message}`);
+    this.opts.log.warn(`container ${name}: ${record.last!.message}${output.length > 0 ? ' (its last output: agentctl status, as root)' : ''}`);
     await this.opts.containers.reconcile();
     return record;
   }
@@ -332,6 +364,7 @@ export class ImageUpdateService {
     this.records.set(name, record);
     await writeFileAtomic(this.opts.statePath, formatRecords(Object.fromEntries(this.records)), { mode: 0o600, mkdirs: true });
     this.pin();
+    this.published();
   }
 
   private pin(): void {

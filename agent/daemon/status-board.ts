@@ -8,7 +8,7 @@
  * 50 ms it sent some 260 statuses of 130 kB each (35 MB to marshal), which also left
  * agentd's memory fragmented.
  */
-import type { AgentStatus, ConfigStatus, ContainerStatus, RebootStatus, SystemdStatus, UnitStatus, UpdateStatusDocument } from '../api/agent1.js';
+import type { AgentStatus, ConfigStatus, ContainerStatus, ImageRollback, RebootStatus, SystemdStatus, UnitStatus, UpdateStatusDocument } from '../api/agent1.js';
 
 export type StatusListener = (status: AgentStatus) => void;
 
@@ -24,6 +24,7 @@ export class StatusBoard {
   private containers: ContainerStatus[] = [];
   private update: UpdateStatusDocument;
   private reboot: RebootStatus | undefined;
+  private imageRollback: ImageRollback | undefined;
   private readonly listeners: StatusListener[] = [];
   private timer: NodeJS.Timeout | undefined;
   /** When the last status went out (performance.now(): monotonic, unlike Date). */
@@ -48,6 +49,7 @@ export class StatusBoard {
       update: { ...this.update },
       ...(this.reboot && { reboot: { ...this.reboot } }),
       containers: this.containers.map((c) => ({ ...c })),
+      ...(this.imageRollback && { imageRollback: { ...this.imageRollback } }),
     };
   }
 
@@ -95,6 +97,13 @@ export class StatusBoard {
   /** The containers slice, owned by the ContainerService. */
   setContainers(containers: ContainerStatus[]): void {
     this.containers = [...containers].sort((a, b) => a.name.localeCompare(b.name));
+    this.changed();
+  }
+
+  /** The latest image rollback, owned by the ImageUpdateService. */
+  setImageRollback(rollback: ImageRollback | undefined): void {
+    if (JSON.stringify(rollback) === JSON.stringify(this.imageRollback)) return;
+    this.imageRollback = rollback;
     this.changed();
   }
 

@@ -1,5 +1,6 @@
 /**
- * agentctl run IMAGE [--name N] [-- ARGS…]: the rkt `run` experience. agentd runs the
+ * agentctl run IMAGE [--name N] [--network NET] [-p HOST:CONTAINER]… [-- ARGS…]: the rkt
+ * `run` experience (and podman's `--network` and `--publish`). agentd runs the
  * image once as a transient unit supervised by systemd; agentctl stays attached, copying
  * the payload's output until it ends, and exits with the payload's exit status. Ctrl-C
  * detaches (the container keeps running: `agentctl stop NAME`).
@@ -8,6 +9,8 @@ import { open } from 'node:fs/promises';
 import { spawn } from 'node:child_process';
 import type { RunRequest, RunResult } from '../../api/agent1.js';
 import { callAgent } from '../agent-client.js';
+import { AgentError } from '../../core/errors.js';
+import { parsePublish } from '../../core/network/ports.js';
 import { EXIT, type CliContext, type Verb } from '../verb.js';
 import { fetchContainers } from './containers.js';
 
@@ -61,13 +64,28 @@ async function attach(ctx: CliContext, run: RunResult): Promise<number> {
 
 export const runVerb: Verb = {
   name: 'run',
-  synopsis: 'IMAGE [--name NAME] [--detach] [-- ARGS…]',
-  help: '  --name NAME   name of the container (an AC Name; default run-<random>)\n  --detach      return once the payload runs\n',
-  options: { name: { type: 'string' }, detach: { type: 'boolean', short: 'd' } },
+  synopsis: 'IMAGE [--name NAME] [--network NET] [-p HOST:CONTAINER[/udp]]… [--detach] [-- ARGS…]',
+  help: `  --name NAME      name of the container (an AC Name; default run-<random>)
+  --network NET    default (a private network of its own), host (the host's; the default),
+                   none (loopback only) or a network of host-agent.networks
+  -p, --publish HOST:CONTAINER[/tcp|/udp]
+                   forward a host port to the run (repeatable; a network of its own);
+                   refused when another container forwards it or the host listens on it
+  --detach         return once the payload runs
+`,
+  options: { name: { type: 'string' }, network: { type: 'string' }, publish: { type: 'string', short: 'p', multiple: true }, detach: { type: 'boolean', short: 'd' } },
   positionals: { min: 1, max: Number.MAX_SAFE_INTEGER },
   async run(ctx, { positionals, values }) {
     const [image, ...exec] = positionals as [string, ...string[]];
-    const request: RunRequest = { image, ...(typeof values.name === 'string' && { name: values.name }), ...(exec.length > 0 && { exec }) };
+    const ports = ((values.publish ?? []) as string[]).map((text) => {
+      const port = parsePublish(text);
+      if (typeof port === 'string') throw new AgentError({ code: 'cli.usage', message: port, hint: 'See agentctl run --help' });
+      return port;
+    });
+    const request: RunRequest = {
+      image, ...(typeof values.name === 'string' && { name: values.name }), ...(exec.length > 0 && { exec }),
+      ...(typeof values.network === 'string' && { network: values.network }), ...(ports.length > 0 && { ports }),
+    };
     const [json] = await callAgent(ctx, 'RunContainer', [JSON.stringify(request)], { timeoutMs: 120_000 });
     const run = JSON.parse(json as string) as RunResult;
     if (values.detach) {

@@ -3,10 +3,11 @@
  * like `systemctl status`; --json prints the same data as the AgentStatus document.
  * What went wrong comes first: the header says "degraded" and the exit status is 1 when
  * something declared failed (statusProblems), with the last OS update error and the last
- * container image rollback (from ContainerImageUpdates) under it.
+ * container image rollback (its reason and the container's last output lines) under it.
  */
-import type { AgentStatus, ContainerImageUpdate, ImageUpdatesDocument, UnitStatus } from '../../api/agent1.js';
-import { callAgent, fetchStatus } from '../agent-client.js';
+import type { AgentStatus, ImageRollback, UnitStatus } from '../../api/agent1.js';
+import { HIDDEN } from '../../api/redact.js';
+import { fetchStatus } from '../agent-client.js';
 import { renderContainers } from '../render/containers.js';
 import { humanDuration } from '../render/duration.js';
 import { activeStateStyle, styler } from '../render/style.js';
@@ -37,18 +38,17 @@ export function statusProblems(s: AgentStatus): string[] {
   ];
 }
 
-/** The latest image rollback of any container, with its container. */
-export function lastRollback(doc: ImageUpdatesDocument | undefined): { container: string; last: NonNullable<ContainerImageUpdate['last']> } | undefined {
-  const rolled = (doc?.containers ?? []).filter((c) => c.last?.result === 'rolled back').map((c) => ({ container: c.name, last: c.last! }));
-  return rolled.sort((a, b) => b.last.at.localeCompare(a.last.at))[0];
+/** The rollback line, then the container's last output lines indented under it. */
+function rollbackLines(r: ImageRollback, paint: ReturnType<typeof styler>): string[] {
+  const output = r.hidden?.includes('output') ? `; last output: ${paint('dim', HIDDEN)}` : r.output?.length ? '; last output:' : '';
+  return [`  Rollback: ${r.container}: ${paint('yellow', r.message)} at ${r.at}${output}`, ...(r.output ?? []).map((l) => `            ${l}`)];
 }
 
-export function renderStatus(s: AgentStatus, color: boolean, now = new Date(), imageUpdates?: ImageUpdatesDocument): string {
+export function renderStatus(s: AgentStatus, color: boolean, now = new Date()): string {
   const paint = styler(color);
   const problems = statusProblems(s);
   const state = problems.length > 0 && s.state === 'running' ? 'degraded' : s.state;
   const dot = state === 'running' ? paint('green', '●') : state === 'degraded' ? paint('red', '●') : paint('yellow', '●');
-  const rollback = lastRollback(imageUpdates);
   const systemd = s.systemd.connected
     ? `${s.systemd.version} on the ${s.systemd.bus} bus`
     : paint('red', `not connected (${s.systemd.error ?? 'unknown'})`) + (s.systemd.nextRetryAt ? `, next try at ${s.systemd.nextRetryAt}` : '');
@@ -64,7 +64,7 @@ export function renderStatus(s: AgentStatus, color: boolean, now = new Date(), i
     ...(s.config.lastApply?.error ? [`            ${paint('red', 'last apply failed, nothing changed')}: ${s.config.lastApply.error.message}`] : []),
     `    Update: ${updateLine(s.update)}`,
     ...(s.update.lastError ? [`            last error: ${paint('red', `${s.update.lastError.message} [${s.update.lastError.code}]`)} at ${s.update.lastError.at}`] : []),
-    ...(rollback ? [`  Rollback: ${rollback.container}: ${paint('yellow', rollback.last.message)} at ${rollback.last.at}`] : []),
+    ...(s.imageRollback ? rollbackLines(s.imageRollback, paint) : []),
     ...(s.reboot ? [`    Reboot: ${s.reboot.strategy}: ${s.reboot.message}`] : []),
     '',
   ];
@@ -94,13 +94,8 @@ export const statusVerb: Verb = {
   options: { json: { type: 'boolean' } },
   positionals: { min: 0, max: 0 },
   async run(ctx: CliContext, { values }) {
-    // Both calls at once, so the second costs no extra round trip; an agent that cannot
-    // answer the image updates (too old) shows no rollback line.
-    const [status, imageUpdates] = await Promise.all([
-      fetchStatus(ctx),
-      values.json ? undefined : callAgent(ctx, 'ContainerImageUpdates').then(([json]) => JSON.parse(json as string) as ImageUpdatesDocument, () => undefined),
-    ]);
-    ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status, ctx.color, new Date(), imageUpdates));
+    const status = await fetchStatus(ctx);
+    ctx.stdout.write(values.json ? JSON.stringify(status, null, 2) + '\n' : renderStatus(status, ctx.color, new Date()));
     return statusProblems(status).length > 0 ? EXIT.failure : EXIT.ok;
   },
 };

@@ -266,6 +266,29 @@ function readLocksmith(r: Reader, node: TreeNode | undefined): LocksmithConfig {
 
 const defined = <T>(values: (T | undefined)[]): T[] => values.filter((v): v is T => v !== undefined);
 
+/**
+ * A host port forwarded by two containers is an error of the configuration, not of one
+ * container (which of the two should move is the writer's choice): it is refused whole
+ * and the last good one stays in force.
+ */
+function checkSharedHostPorts(r: Reader, containers: MapNode[]): void {
+  const owners = new Map<string, string>();
+  for (const item of containers) {
+    const name = r.text(item, 'name');
+    if (name === undefined) continue;
+    for (const p of r.items(item, 'ports')) {
+      const host = r.number(p, 'host');
+      if (host === undefined) continue;
+      const key = `${host}/${r.text(p, 'protocol') ?? 'tcp'}`;
+      const owner = owners.get(key);
+      if (owner === undefined) owners.set(key, name);
+      else if (owner !== name) {
+        r.error(p, p.line, `host port ${key} of container "${name}" is already forwarded by container "${owner}": give one of them another host port, e.g. {host: ${host + 1}, container: ${r.number(p, 'container') ?? host}}`);
+      }
+    }
+  }
+}
+
 /** The configuration as read, before rejected containers are set apart (./validate.ts). */
 export type BuiltConfig = Omit<HostConfig, 'rejectedContainers'>;
 
@@ -289,6 +312,7 @@ export function buildHostConfig(tree: MapNode, report: Report, gunzip: Gunzip): 
   const images = r.map(agent, 'images');
   const flannel = r.map(coreos, 'flannel');
   const oem = r.map(coreos, 'oem');
+  checkSharedHostPorts(r, r.items(agent, 'containers'));
   return {
     ...optional('hostname', hostname),
     sshAuthorizedKeys: r.strings(tree, 'ssh_authorized_keys') ?? [],

@@ -9,6 +9,7 @@
  *   activate:  in the window, the container restarts on it    → current (on trial), previous = old current
  *   confirm:   it stayed active for the settle time            → current (trial over)
  *   roll back: it failed or did not become active             → failed += it, current = previous
+ *              (the result keeps the container's last output lines, bounded)
  *
  * Invariants: an image ID in `failed` is never staged again; a record follows one
  * declaration (`declared`, the image as written): a new declaration starts a new record,
@@ -16,6 +17,7 @@
  */
 import { compareSemVer, parseSemVer } from '../appc/semver.js';
 import { DEFAULT_VERSION } from '../appc/app-string.js';
+import { utf8Encode } from '../config/encoding.js';
 import { AgentError } from '../errors.js';
 import { isInWindow } from '../schedule/periods.js';
 import type { TimeZone } from '../schedule/timezone.js';
@@ -47,8 +49,21 @@ export interface ImageUpdateRecord {
   /** `current` was just restarted on and is not confirmed yet (survives an agent restart). */
   trial?: boolean;
   failed: FailedImage[];
-  last?: { result: UpdateResult; message: string; at: string };
+  last?: LastResult;
 }
+
+/** What the last pass did; a rollback keeps the last lines the failed container printed. */
+export interface LastResult {
+  result: UpdateResult;
+  message: string;
+  at: string;
+  /** The container's last output lines on the rolled-back image (may hold secrets: root only). */
+  output?: string[];
+}
+
+/** The bounds of a rollback's output: the last lines, at most this many and this many bytes (UTF-8). */
+export const ROLLBACK_OUTPUT_LINES = 10;
+export const ROLLBACK_OUTPUT_BYTES = 4096;
 
 /**
  * Whether `candidate` (a `version` label) is newer than `current`: `latest` always is (the
@@ -131,8 +146,39 @@ export function confirm(record: ImageUpdateRecord, message: string, at: string):
   return { ...rest, last: { result: 'updated', message, at } };
 }
 
-/** The trial failed: the image goes to `failed`, the previous one becomes current again. */
-export function rollBack(record: ImageUpdateRecord, reason: string, at: string): ImageUpdateRecord {
+/**
+ * The last lines of `lines` within ROLLBACK_OUTPUT_LINES and ROLLBACK_OUTPUT_BYTES: older
+ * lines go first; a last line longer than the byte bound keeps its end.
+ */
+export function boundOutput(lines: readonly string[]): string[] {
+  const kept: string[] = [];
+  let bytes = 0;
+  for (const line of lines.slice(-ROLLBACK_OUTPUT_LINES).reverse()) {
+    const size = utf8Encode(line).length + 1;
+    if (bytes + size > ROLLBACK_OUTPUT_BYTES) {
+      if (kept.length === 0) kept.push(tailWithin(line, ROLLBACK_OUTPUT_BYTES - 1));
+      break;
+    }
+    kept.push(line);
+    bytes += size;
+  }
+  return kept.reverse();
+}
+
+/** The end of `line` within `bytes` UTF-8 bytes, whole characters only. */
+function tailWithin(line: string, bytes: number): string {
+  const chars = [...line];
+  let size = 0;
+  let start = chars.length;
+  while (start > 0 && size + utf8Encode(chars[start - 1]!).length <= bytes) size += utf8Encode(chars[--start]!).length;
+  return chars.slice(start).join('');
+}
+
+/**
+ * The trial failed: the image goes to `failed`, the previous one becomes current again;
+ * `output` (the container's last lines) is kept, bounded, with the result.
+ */
+export function rollBack(record: ImageUpdateRecord, reason: string, at: string, output: readonly string[] = []): ImageUpdateRecord {
   guard(record.trial === true && record.current !== undefined, 'roll back', record);
   const bad = record.current!;
   const { trial: _trial, previous, current: _current, ...rest } = record;
@@ -140,8 +186,17 @@ export function rollBack(record: ImageUpdateRecord, reason: string, at: string):
     ...rest,
     ...(previous ? { current: previous } : {}),
     failed: [...record.failed.filter((f) => f.id !== bad.id), { ...bad, reason, at }],
-    last: { result: 'rolled back', message: `rolled back from ${label(bad)}${previous ? ` to ${label(previous)}` : ''}: ${reason}`, at },
+    last: {
+      result: 'rolled back', message: `rolled back from ${label(bad)}${previous ? ` to ${label(previous)}` : ''}: ${reason}`, at,
+      ...(output.length > 0 && { output: boundOutput(output) }),
+    },
   };
+}
+
+/** The latest rollback among `records` (by container name), with its container. */
+export function latestRollback(records: ReadonlyArray<[string, ImageUpdateRecord]>): { container: string; last: LastResult } | undefined {
+  const rolled = records.filter(([, r]) => r.last?.result === 'rolled back').map(([container, r]) => ({ container, last: r.last! }));
+  return rolled.sort((a, b) => b.last.at.localeCompare(a.last.at))[0];
 }
 
 export function noted(record: ImageUpdateRecord, result: UpdateResult, message: string, at: string): ImageUpdateRecord {

@@ -4,17 +4,18 @@
  * HOST_AGENT_DISCOVERY_PORT), busybox ACIs signed with real gpg and trusted for their prefix.
  * v1 runs; v2 is published → staged while the window is closed, run as soon as a
  * configuration opens the window;
- * v3, whose exec fails, is published → rolled back to v2, reported, and not retried on the
- * next pass; the choice survives a restart of agentd (the container is adopted, same PID).
+ * v3, whose exec prints a line and fails, is published → rolled back to v2, reported with its
+ * exit status and last output (root sees the output in agentctl status, an unprivileged
+ * reader does not), logged by agentd, and not retried on the next pass; the choice survives a restart of agentd (the container is adopted, same PID).
  * A newest image signed by an untrusted key is an error and is not staged; a kill -9 of
  * agentd during a trial is settled by the restarted agent.
  * Passes are forced with `agentctl update containers --now`; the settle time is 3 s.
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { ContainerStatus, ImageUpdatesDocument } from '../../../agent/api/agent1.js';
+import type { AgentStatus, ContainerStatus, ImageUpdatesDocument } from '../../../agent/api/agent1.js';
 import { SystemdManager } from '../../../agent/host/systemd/manager.js';
 import { Keystore } from '../../../agent/host/trust/keystore.js';
 import { goodImage, imageManifest, writeAci, type AciEntry } from '../../lib/aci.js';
@@ -25,6 +26,7 @@ import { startSandbox, type Sandbox } from '../../lib/sandbox.js';
 import { eventually } from '../../lib/eventually.js';
 
 const NAME = 'localhost/busybox';
+const NOBODY = 65534;
 const AGENT_UNIT = 'host-agent.service';
 const UNIT = 'container-web.service';
 
@@ -90,13 +92,15 @@ async function ctl(args: string[]): Promise<string> {
   return r.stdout;
 }
 
+const logFile = (): string => join(sbx.dir, 'agentd.log');
+const agentLog = (): Promise<string> => readFile(logFile(), 'utf8');
 const updates = async (): Promise<ImageUpdatesDocument> => JSON.parse(await ctl(['image', 'updates', '--json'])) as ImageUpdatesDocument;
 const pass = async (): Promise<ImageUpdatesDocument> => JSON.parse(await ctl(['update', 'containers', '--now', '--json'])) as ImageUpdatesDocument;
 const web = async (): Promise<ContainerStatus | undefined> => (JSON.parse(await ctl(['ps', '--json'])) as ContainerStatus[]).find((c) => c.name === 'web');
 
 
 before(async () => {
-  sbx = await startSandbox(suite);
+  sbx = await startSandbox(suite, { otherUsers: true });
   gpg = await makeGpg(suite);
   key = await gpg.newKey('Busybox Publisher <busybox@localhost>');
   const www = join(sbx.dir, 'www');
@@ -120,6 +124,8 @@ before(async () => {
     `--config ${configFile}`, `--config-dir ${sbx.dir}/config.d`, `--system-config-dir ${sbx.dir}/lib-config.d`,
     `--state-dir ${stateDir}`, `--host-root ${sbx.dir}/root`, `--trust-dir ${trust.adminDir}`, `--system-trust-dir ${trust.systemDir}`,
   ])}Environment=NODE_EXTRA_CA_CERTS=${caFile} HOST_AGENT_DISCOVERY_PORT=${server.port} HOST_AGENT_IMAGE_SETTLE=3s
+StandardOutput=append:${logFile()}
+StandardError=append:${logFile()}
 `);
   await systemd.daemonReload();
   await systemd.start(AGENT_UNIT);
@@ -178,8 +184,8 @@ test('once the window is open the container restarts on v2, and agentctl images 
   assert.match(rm.stderr, /is in use by container web \(rollback image of auto-update\)/);
 });
 
-test('v3 whose exec fails is rolled back to v2, reported, and not retried', async (t) => {
-  await publish('3.0.0', ['/bin/no-such-program'], true);
+test('v3 whose exec fails is rolled back to v2, reported with its last output, and not retried', async (t) => {
+  await publish('3.0.0', ['/bin/sh', '-c', 'echo boom: missing config; exit 3'], true);
   // A pass that rolls back is a failure (exit 1), as systemctl reports a failed job.
   const r = await agentctl(['update', 'containers', '--now', '--json'], { env: sbx.env });
   assert.equal(r.code, 1, r.stderr);
@@ -198,9 +204,30 @@ test('v3 whose exec fails is rolled back to v2, reported, and not retried', asyn
   t.diagnostic(text);
   assert.match(text, /^web +2\.0\.0 \S+ +- +- +rolled back$/m);
   assert.match(text, /^web: never retried: 3\.0\.0 /m);
-  // The top-level status names the last rollback and its reason.
+  assert.ok(u.last!.output?.includes('boom: missing config'), JSON.stringify(u.last));
+  // The top-level status names the last rollback, its reason and the container's last output.
   const status = await agentctl(['status'], { env: sbx.env });
-  assert.match(status.stdout, /^ {2}Rollback: web: rolled back from 3\.0\.0 .*: the unit (failed|restarted|did not become active).* at \S+$/m, status.stdout);
+  t.diagnostic(status.stdout);
+  assert.match(status.stdout, /^ {2}Rollback: web: rolled back from 3\.0\.0 .*: the unit (failed|restarted|did not become active).*exit status 3.* at \S+; last output:$/m, status.stdout);
+  assert.match(status.stdout, /^ {12}boom: missing config$/m);
+  const json = JSON.parse(await ctl(['status', '--json'])) as AgentStatus;
+  assert.equal(json.imageRollback?.container, 'web');
+  assert.ok(json.imageRollback?.output?.includes('boom: missing config'), JSON.stringify(json.imageRollback));
+  // An unprivileged reader sees the rollback and its reason, never the output.
+  const nobody = { env: sbx.env, uid: NOBODY, gid: NOBODY };
+  const theirs = await agentctl(['status'], nobody);
+  assert.match(theirs.stdout, /^ {2}Rollback: web: rolled back from 3\.0\.0 .* at \S+; last output: \(hidden: run as root\)$/m, theirs.stdout);
+  for (const args of [['status'], ['status', '--json'], ['image', 'updates', '--json']]) {
+    const r = await agentctl(args, nobody);
+    assert.equal(r.code, 0, `agentctl ${args.join(' ')} as nobody: ${r.stderr}`);
+    assert.doesNotMatch(r.stdout, /boom/, `agentctl ${args.join(' ')} as nobody`);
+  }
+  assert.deepEqual((JSON.parse((await agentctl(['status', '--json'], nobody)).stdout) as AgentStatus).imageRollback?.hidden, ['output']);
+  // agentd logs the attempt and the result.
+  const log = await agentLog();
+  assert.match(log, /container web: looking for a newer image of localhost\/busybox/);
+  assert.match(log, /container web: restarting on image 3\.0\.0/);
+  assert.match(log, /container web: rolled back from 3\.0\.0 .*exit status 3/);
 
   const pid = c!.mainPid;
   const again = (await pass()).containers[0]!;

@@ -1,6 +1,6 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { AGENT_ERRORS, AGENT_METHODS, AGENT_SIGNALS, errorNameOf, type AgentStatus, type ContainerStatus, type ImageDetail } from '../../../agent/api/agent1.js';
+import { AGENT_ERRORS, AGENT_METHODS, AGENT_SIGNALS, errorNameOf, type AgentStatus, type ContainerStatus, type ImageDetail, type ImageUpdatesDocument } from '../../../agent/api/agent1.js';
 import { argumentProblem, MAX_NAME_LENGTH, type ArgumentSpec } from '../../../agent/api/arguments.js';
 import { HIDDEN, hideUrlCredentials, redactDocument, redactImageDetail, redactStatus } from '../../../agent/api/redact.js';
 
@@ -21,6 +21,25 @@ test('unprivileged documents keep states and drop container output, naming what 
   for (const json of [redactDocument('ListContainers', JSON.stringify([failed])), redactDocument('GetStatus', JSON.stringify(status)), redactDocument('StatusChanged', JSON.stringify(status))]) {
     assert.doesNotMatch(json, /secret/);
   }
+});
+
+test('the output kept with an image rollback is hidden: the status and the image updates document', () => {
+  const status = { update: {}, imageRollback: { container: 'db', message: 'rolled back', at: 'x', output: ['DB_PASSWORD=secret'] } } as unknown as AgentStatus;
+  const r = redactStatus(status);
+  assert.deepEqual(r.imageRollback, { container: 'db', message: 'rolled back', at: 'x', hidden: ['output'] });
+  assert.equal(r.containers, undefined, 'no containers field added');
+  assert.deepEqual(redactStatus({ ...status, imageRollback: { container: 'db', message: 'm', at: 'x' } }).imageRollback, { container: 'db', message: 'm', at: 'x' });
+  const doc: ImageUpdatesDocument = {
+    settleSeconds: 30,
+    containers: [
+      { name: 'db', image: 'd', failed: [], last: { result: 'rolled back', message: 'm', at: 'x', output: ['DB_PASSWORD=secret'] } },
+      { name: 'ok', image: 'o', failed: [], last: { result: 'updated', message: 'm', at: 'x' } },
+    ],
+  };
+  const u = JSON.parse(redactDocument('ContainerImageUpdates', JSON.stringify(doc))) as ImageUpdatesDocument;
+  assert.deepEqual(u.containers[0], { name: 'db', image: 'd', failed: [], last: { result: 'rolled back', message: 'm', at: 'x' }, hidden: ['last.output'] });
+  assert.equal(u.containers[1]!.hidden, undefined);
+  for (const member of ['GetStatus', 'StatusChanged'] as const) assert.doesNotMatch(redactDocument(member, JSON.stringify(status)), /secret/);
 });
 
 test('an image record and manifest keep their shape, their environment values are hidden', () => {

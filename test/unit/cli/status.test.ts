@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { AgentStatus } from '../../../agent/api/agent1.js';
-import { lastRollback, renderStatus, statusProblems } from '../../../agent/cli/verbs/status.js';
+import { renderStatus, statusProblems } from '../../../agent/cli/verbs/status.js';
 import { passFailures } from '../../../agent/cli/verbs/image-updates.js';
 import { humanDuration } from '../../../agent/cli/render/duration.js';
 import { runCli } from '../../../agent/cli/run.js';
@@ -67,18 +67,13 @@ test('degraded: what declared failed makes the header and the exit status; the l
   const fullDisk = { ...healthy.config, lastApply: { at: '2026-01-01T00:00:00Z', source: 'files' as const, steps: [], problems: [], error: { code: 'disk.full', message: 'no space left' } } };
   assert.deepEqual(statusProblems({ ...healthy, config: fullDisk }), ['the last config apply failed (disk.full)']);
   const withErrors: AgentStatus = { ...healthy, update: { ...healthy.update, lastError: { code: 'update.download', message: 'download failed', at: '2026-01-01T00:01:00Z' } } };
-  const doc = {
-    settleSeconds: 30,
-    containers: [
-      { name: 'a', image: 'x', failed: [], last: { result: 'rolled back', message: 'rolled back from 2.0.0 to 1.0.0: exited with status 3', at: '2026-01-01T00:00:05Z' } },
-      { name: 'b', image: 'y', failed: [], last: { result: 'updated', message: 'ok', at: '2026-01-01T00:00:09Z' } },
-    ],
-  };
-  const out = renderStatus(withErrors, false, new Date(), doc);
+  const rollback = { container: 'a', message: 'rolled back from 2.0.0 to 1.0.0: the unit failed, exit status 3', at: '2026-01-01T00:00:05Z' };
+  const out = renderStatus({ ...withErrors, imageRollback: { ...rollback, output: ['starting', 'boom: missing config'] } }, false, new Date());
   assert.match(out, /last error: download failed \[update\.download\] at 2026-01-01T00:01:00Z/);
-  assert.match(out, /Rollback: a: rolled back from 2\.0\.0 to 1\.0\.0: exited with status 3 at 2026-01-01T00:00:05Z/);
-  assert.deepEqual(lastRollback(doc)?.container, 'a');
-  assert.equal(lastRollback({ settleSeconds: 1, containers: [] }), undefined);
+  assert.match(out, /^ {2}Rollback: a: rolled back from 2\.0\.0 to 1\.0\.0: the unit failed, exit status 3 at 2026-01-01T00:00:05Z; last output:\n {12}starting\n {12}boom: missing config$/m);
+  assert.match(renderStatus({ ...withErrors, imageRollback: rollback }, false), /^ {2}Rollback: a: .* at 2026-01-01T00:00:05Z$/m);
+  assert.match(renderStatus({ ...withErrors, imageRollback: { ...rollback, hidden: ['output'] } }, false), /^ {2}Rollback: a: .* at 2026-01-01T00:00:05Z; last output: \(hidden: run as root\)$/m);
+  assert.doesNotMatch(renderStatus(withErrors, false), /Rollback:/);
 });
 
 test('update containers --now: a rollback or error of this pass is a failure, older ones are not', () => {

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { ImageUpdatesDocument } from '../../../agent/api/agent1.js';
-import { imageOfRun } from '../../../agent/daemon/container-run.js';
+import { imageOfRun, networkOfRun, portsOfRun } from '../../../agent/daemon/container-run.js';
 import { autoUpdateHolders, imageInUse } from '../../../agent/daemon/image-service.js';
 import type { ImageInfo } from '../../../agent/host/images/store.js';
 
@@ -38,8 +38,16 @@ test('auto-update holds the current, staged and rollback image of each container
   ]);
 });
 
-test('the image ID of a run is read back from its unit description', () => {
+test('the image ID and network of a run are read back from its unit description', () => {
   assert.equal(imageOfRun(`Container run job (example.com/web, ${ID})`), ID);
+  assert.equal(imageOfRun(`Container run job (network default, example.com/web, ${ID})`), ID);
+  assert.equal(networkOfRun(`Container run job (network backend-2, example.com/web, ${ID})`), 'backend-2');
+  assert.equal(networkOfRun(`Container run job (example.com/web, ${ID})`), 'host', 'a run of an older agent shares the host\'s network');
+  const withPorts = `Container run job (network default, ports 8080:80/tcp 5353:53/udp, example.com/web, ${ID})`;
+  assert.deepEqual(portsOfRun(withPorts), [{ host: 8080, container: 80, protocol: 'tcp' }, { host: 5353, container: 53, protocol: 'udp' }]);
+  assert.equal(imageOfRun(withPorts), ID);
+  assert.equal(networkOfRun(withPorts), 'default');
+  assert.deepEqual(portsOfRun(`Container run job (network default, example.com/web, ${ID})`), []);
   assert.equal(imageOfRun('Container run job (example.com/web)'), undefined, 'a run of an older agent');
   assert.equal(imageOfRun(`Container job (${ID}x)`), undefined);
 });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { gzipSync } from 'node:zlib';
-import { report, validate } from './helpers.js';
+import { lines, report, validate } from './helpers.js';
 
 const cc = (body: string) => `#cloud-config\n${body}`;
 
@@ -228,4 +228,15 @@ host-agent:
     'line 4: error: invalid update protocol "http": use one of omaha, release (omaha: an Omaha 3.0 server such as Nebraska; release: the signed release.json channel)',
     'line 5: error: invalid Omaha app id "flatcar": use a GUID such as {e96281a6-d1af-4bde-9a0a-97b76e56dc57}',
   ]);
+});
+
+test('a host port forwarded by two containers refuses the configuration, naming both; another protocol or port is fine', () => {
+  const two = (second: string) => cc(`host-agent:\n  containers:\n    - name: a\n      image: example.com/a\n      ports: [{host: 8080, container: 80}]\n`
+    + `    - name: b\n      image: example.com/b\n      ports: [${second}]\n`);
+  const shared = validate(two('{host: 8080, container: 81}'));
+  assert.equal(shared.config, undefined, 'the configuration is refused whole');
+  assert.deepEqual(lines(shared), [
+    'line 9: error: host port 8080/tcp of container "b" is already forwarded by container "a": give one of them another host port, e.g. {host: 8081, container: 81}']);
+  assert.deepEqual(report(two('{host: 8080, container: 80, protocol: udp}')), []);
+  assert.deepEqual(report(two('{host: 8081, container: 80}')), []);
 });

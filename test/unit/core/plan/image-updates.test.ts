@@ -1,13 +1,13 @@
 /**
  * The decisions of container image auto-update: SemVer precedence, what counts as newer,
- * failed images never retried, the window, the record's transitions and their guards, and
- * the settle check.
+ * failed images never retried, the window, the record's transitions and their guards, the
+ * output kept with a rollback (bounded), the latest rollback, and the settle check.
  */
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  activate, confirm, decideUpdate, isNewerVersion, recordFor, rollBack, settleProblem, stage, windowOpen,
-  type ImageUpdateRecord,
+  activate, boundOutput, confirm, decideUpdate, isNewerVersion, latestRollback, recordFor, rollBack, settleProblem, stage, windowOpen,
+  ROLLBACK_OUTPUT_BYTES, ROLLBACK_OUTPUT_LINES, type ImageUpdateRecord,
 } from '../../../../agent/core/plan/image-updates.js';
 import { compareSemVer, parseSemVer, type SemVer } from '../../../../agent/core/appc/semver.js';
 import { parseWindow } from '../../../../agent/core/schedule/window.js';
@@ -94,6 +94,32 @@ test('a rollback without a previous image unpins (the declared image runs again)
   const r = rollBack(activate(stage(recordFor(undefined, 'a:1.0.0'), V2, 'f', AT), undefined), 'bad', AT);
   assert.equal(r.current, undefined);
   assert.equal(r.failed.length, 1);
+});
+
+test('a rollback keeps the container\'s last output lines, bounded to 10 lines and 4 KiB; none without output', () => {
+  const trial = activate(stage(recordFor(undefined, 'a:1.0.0'), V2, 'f', AT), V1);
+  const r = rollBack(trial, 'the unit failed, exit status 3', AT, ['starting', 'boom: missing config']);
+  assert.deepEqual(r.last?.output, ['starting', 'boom: missing config']);
+  assert.equal(rollBack(trial, 'x', AT).last?.output, undefined);
+  assert.equal(rollBack(trial, 'x', AT, []).last?.output, undefined);
+
+  const many = Array.from({ length: 50 }, (_, i) => `line ${i}`);
+  assert.deepEqual(boundOutput(many), many.slice(-ROLLBACK_OUTPUT_LINES));
+  const wide = Array.from({ length: 10 }, (_, i) => `${i}${'x'.repeat(999)}`);
+  const kept = boundOutput(wide);
+  assert.deepEqual(kept, wide.slice(-4), 'the newest lines that fit in 4 KiB (with their line ends)');
+  const huge = boundOutput(['old', `${'é'.repeat(5000)}END`]);
+  assert.equal(huge.length, 1);
+  assert.ok(huge[0]!.endsWith('END'));
+  assert.ok(new TextEncoder().encode(huge[0]!).length < ROLLBACK_OUTPUT_BYTES, 'a line longer than the bound keeps its end, whole characters');
+  assert.ok(!huge[0]!.includes('\ufffd'));
+});
+
+test('the latest rollback of several containers; none when no record is a rollback', () => {
+  const rolled = (at: string): ImageUpdateRecord => ({ declared: 'x', failed: [], last: { result: 'rolled back', message: `at ${at}`, at, output: ['o'] } });
+  const latest = latestRollback([['a', rolled('2026-01-01T00:00:05Z')], ['b', rolled('2026-01-01T00:00:09Z')], ['c', { declared: 'y', failed: [], last: { result: 'updated', message: '', at: '2026-01-02T00:00:00Z' } }]]);
+  assert.deepEqual(latest, { container: 'b', last: { result: 'rolled back', message: 'at 2026-01-01T00:00:09Z', at: '2026-01-01T00:00:09Z', output: ['o'] } });
+  assert.equal(latestRollback([['c', { declared: 'y', failed: [] }]]), undefined);
 });
 
 test('transitions refuse the states they may not start from', () => {

@@ -74,6 +74,11 @@ test('last good configuration: all files or refused (a partial configuration is 
 test('image update records: malformed records are dropped by container name', () => {
   const record = { declared: 'example.com/web', current: { id: ID, version: '1.1' }, failed: [{ id: OTHER, reason: 'failed', at: 'x' }] };
   assert.deepEqual(checkImageUpdateRecords({ containers: { web: record } }), { value: { web: record } });
+  // A rollback with the container's last output (files written before it have none: above).
+  const rolled = { ...record, last: { result: 'rolled back', message: 'rolled back', at: 'x', output: ['boom'] } };
+  assert.deepEqual(checkImageUpdateRecords({ containers: { web: rolled } }), { value: { web: rolled } });
+  const badOutput = checkImageUpdateRecords({ containers: { web: { ...rolled, last: { ...rolled.last, output: [1] } } } });
+  assert.equal(dropped(badOutput), 'the records of container web');
   const c = checkImageUpdateRecords({ containers: { web: record, db: null, api: { declared: 'x', failed: [null] }, ui: { ...record, current: { id: '../../etc' } } } });
   assert.deepEqual('value' in c && Object.keys(c.value), ['web']);
   assert.equal(dropped(c), 'the records of containers db, api, ui');
