@@ -1,6 +1,6 @@
 /**
- * Running one program of the network setup (a CNI plugin, unshare, umount): stdin in,
- * stdout out, a deadline, and the exit status. Never through a shell.
+ * Running one program (a CNI plugin, unshare, umount, losetup, veritysetup): stdin in,
+ * stdout out, a deadline, an optional cancel signal, and the exit status. Never through a shell.
  */
 import { spawn } from 'node:child_process';
 
@@ -14,11 +14,13 @@ export interface ExecOptions {
   env?: NodeJS.ProcessEnv;
   stdin?: string;
   timeoutMs: number;
+  /** Kills the program (SIGKILL) and rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export function execProgram(program: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(program, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL', ...(opts.signal && { signal: opts.signal }) });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

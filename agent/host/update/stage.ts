@@ -4,8 +4,10 @@
  *  2. stream download → decompress → sha512 → write at the slot's offset, in `chunkBytes`
  *     writes, with an fsync and an atomic journal checkpoint every `checkpointBytes`;
  *  3. check size and sha512 against the signed manifest, fsync, re-read the written range
- *     and check its sha512 again;
- *  4. `successful=0 tries=1` and a priority above the booted slot's, journal `staged`;
+ *     and check its sha512 again; with `payload.verity`, `veritysetup verify` the slot
+ *     against the signed root hash (./verity.ts);
+ *  4. write the slot's boot entry (`verity.usrhash=`), then `successful=0 tries=1` and a
+ *     priority above the booted slot's, journal `staged`;
  *  5. write the reboot-required flag file.
  * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
  * payloads, by an HTTP range request) or restarts from byte 0. The booted slot is never
@@ -26,6 +28,9 @@ import { bodyMeter, expectOk, httpGet, type HttpOptions, type HttpResponse } fro
 import { decompress } from '../stream/decompress.js';
 import { clearJournal, readJournal, writeJournal, type StagingJournal } from './journal.js';
 import type { UpdatePaths } from './paths.js';
+import { writeBootEntry } from './boot-entry.js';
+import { verityDataBytes } from '../../core/update/verity.js';
+import { verifySlotVerity, type VerityCheckOptions } from './verity.js';
 
 export interface StageHooks {
   /** Writing begins into `target`; `resumedFrom` bytes were already there and checked. */
@@ -46,6 +51,8 @@ export interface StageOptions extends StageHooks {
   /** Size of each write; default 1 MiB. */
   chunkBytes?: number;
   xzPath?: string;
+  /** veritysetup/losetup paths and deadline of the dm-verity check (its cancel is `http.signal`). */
+  verity?: Omit<VerityCheckOptions, 'signal'>;
 }
 
 export interface StageResult {
@@ -94,8 +101,13 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   if (!slots[booted].attributes.successful) {
     throw stagingError('update.booted-on-trial', `${slots[booted].label} runs on trial (not marked good yet): installing now would overwrite ${slot.label}, the slot to fall back to`, paths.disk, 'Wait until the after-boot health check marks the running slot good (agentctl update status, "Boot check"), or reboot to fall back');
   }
-  if (size > slot.size) {
-    throw stagingError('update.too-large', `the ${size}-byte image does not fit in ${slot.label} (${slot.size} bytes)`, signed.payloadUrl, 'Publish a release built for this disk layout');
+  const verity = release.payload.verity;
+  // A tree in a partition: image bytes from the end of the data on go to USR-X-verity.
+  const verityFrom = verity?.hashTree === 'partition' ? verityDataBytes(verity) : undefined;
+  const capacity = verityFrom === undefined ? slot.size : Math.min(verityFrom, slot.size) + (slot.verity?.size ?? 0);
+  if (size > capacity || (verityFrom !== undefined && (verityFrom > slot.size || !slot.verity))) {
+    const where = verityFrom === undefined ? `${slot.label} (${slot.size} bytes)` : `${slot.label} (${slot.size} bytes) and ${slot.label}-verity (${slot.verity ? `${slot.verity.size} bytes` : 'missing'})`;
+    throw stagingError('update.too-large', `the ${size}-byte image${verityFrom === undefined ? '' : ` (${verityFrom} bytes of data, then its hash tree)`} does not fit in ${where}`, signed.payloadUrl, 'Publish a release built for this disk layout');
   }
 
   const journal = await readJournal(paths.journalPath);
@@ -104,7 +116,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   }
 
   const chunk = Buffer.alloc(options.chunkBytes ?? MiB);
-  const writer = await openSlotWriter(paths.disk, slot, booted);
+  const writer = await openSlotWriter(paths.disk, slot, booted, verityFrom);
   try {
     // 1. Resume from a checked prefix, or make the target unbootable and start over.
     let hash = createHash('sha512');
@@ -215,9 +227,21 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       await clearJournal(paths.journalPath);
       throw stagingError('update.readback-mismatch', `${slot.label} does not read back what was written`, paths.disk, 'The disk may be failing; check its health (smartctl, dmesg) before trying again');
     }
+    if (verity) {
+      try {
+        await verifySlotVerity(paths.disk, slot, verity, { ...options.verity, ...(options.http?.signal && { signal: options.http.signal }) });
+      } catch (e) {
+        if (!(e instanceof AgentError) || e.code !== 'update.cancelled') await clearJournal(paths.journalPath);
+        throw e;
+      }
+    }
 
     // 4-5. Make it the next boot, remember it is staged, ask for a reboot.
     options.onFinalizing?.();
+    await writeBootEntry(paths.bootEntriesDir, {
+      label: slot.label, version: release.version, partUuid: slot.partUuid,
+      ...(verity && { verity: { verity, hashPartUuid: verity.hashTree === 'partition' ? slot.verity!.partUuid : slot.partUuid } }),
+    });
     await updateSlotAttributes(paths.disk, promoteChanges(await readSlots(paths.disk), target), booted);
     await writeJournal(paths.journalPath, { ...base, phase: 'staged', verifiedBytes: size, prefixSha512: release.payload.sha512 });
     await writeFileAtomic(paths.rebootRequiredPath, '', { mkdirs: true });
