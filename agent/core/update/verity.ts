@@ -50,15 +50,11 @@ function blockSize(value: unknown, field: string): number {
   return value;
 }
 
-/** Bytes of the hash tree (without superblock) over `dataBlocks`, as dm-verity format 1 lays it out. */
+/** Bytes of the hash tree (without superblock) over `dataBlocks`, as dm-verity format 1 lays it out (one data block: no tree, its hash is the root). */
 export function hashTreeBytes(v: Pick<Verity, 'hashAlgorithm' | 'hashBlockSize' | 'dataBlocks'>): number {
   const perBlock = 2 ** Math.floor(Math.log2(v.hashBlockSize / DIGEST_BYTES[v.hashAlgorithm]));
   let blocks = 0;
-  let level = v.dataBlocks;
-  do {
-    level = Math.ceil(level / perBlock);
-    blocks += level;
-  } while (level > 1);
+  for (let level = v.dataBlocks; level > 1; blocks += level) level = Math.ceil(level / perBlock);
   return blocks * v.hashBlockSize;
 }
 
