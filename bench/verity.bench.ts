@@ -4,8 +4,9 @@
  * fsync, read-back check, `veritysetup verify` against the signed root hash, boot entry,
  * promote), against `curl | tee >(sha512sum) | dd` of the same bytes into the same slot
  * followed by `losetup` + `veritysetup verify` of that slot, in the same run. Target: within
- * 1.2× of the pipeline. The stager runs in a child process (this file with `--stage`), as
- * in os-update.bench.ts.
+ * 1.2× of the pipeline (wall time). The CPU time (user + system) of both sides is printed
+ * too: on a loaded machine it is the steadier figure. The stager runs in a child process
+ * (this file with `--stage`), as in os-update.bench.ts.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -41,12 +42,32 @@ interface ChildArgs {
   rebootRequiredPath: string;
 }
 
-/** In the child: stage once, print `{ms}`. */
+/** CPU ms of the processes this one has waited for (veritysetup, losetup), from /proc/self/stat (clock ticks of 10 ms). */
+async function childrenCpu(): Promise<number> {
+  const fields = (await readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /s, '').split(' ');
+  return (Number(fields[13]) + Number(fields[14])) * 10; // cutime, cstime (fields 16, 17)
+}
+
+/** In the child: stage once, print `{ms, cpuMs}` (its own CPU and its children's, startup excluded). */
 async function stageChild(args: ChildArgs): Promise<void> {
   const { signed, ...paths } = args;
+  const cpu = process.cpuUsage();
+  const children = await childrenCpu();
   const started = process.hrtime.bigint();
   await stageRelease(signed, { paths: resolveUpdatePaths(paths) });
-  process.stdout.write(JSON.stringify({ ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+  const ms = Number(process.hrtime.bigint() - started) / 1e6;
+  const own = process.cpuUsage(cpu);
+  process.stdout.write(`${JSON.stringify({ ms, cpuMs: (own.user + own.system) / 1000 + (await childrenCpu()) - children })}\n`);
+}
+
+/** User + system ms of a shell's children, from the second line of bash's `times` at the end of `stdout` (the pipeline). */
+function childrenCpuMs(stdout: string): number {
+  const lines = stdout.trim().split('\n');
+  const [user, sys] = lines.at(-1)!.trim().split(/\s+/).map((t) => {
+    const m = /^(\d+)m([\d.]+)s$/.exec(t)!;
+    return (Number(m[1]) * 60 + Number(m[2])) * 1000;
+  }) as [number, number];
+  return user + sys;
 }
 
 async function sha512Of(path: string): Promise<string> {
@@ -82,22 +103,28 @@ export async function run(): Promise<boolean> {
     const signed: SignedRelease = { release, payloadUrl: url, signedBy: 'bench' };
 
     const ours: Sample = { name: 'agent stager + verity (1 GiB)', runs: [] };
+    const oursCpu: number[] = [];
+    const pipelineCpu: number[] = [];
     const pipeline: Sample = { name: 'curl|tee|dd; veritysetup verify', runs: [] };
     for (let i = 0; i < RUNS; i++) {
       const args: ChildArgs = { signed, disk: disk.path, cmdlinePath, stateDir: join(dir, `state-${i}`), rebootRequiredPath: join(dir, 'reboot-required') };
       const child = await exec(process.execPath, ['--import', 'tsx', SELF, '--stage', JSON.stringify(args)]);
-      ours.runs.push((JSON.parse(child.stdout) as { ms: number }).ms);
+      const result = JSON.parse(child.stdout) as { ms: number; cpuMs: number };
+      ours.runs.push(result.ms);
+      oursCpu.push(result.cpuMs);
 
       const started = process.hrtime.bigint();
-      await exec('bash', ['-c',
-        'set -o pipefail; curl -s "$1" | tee >(sha512sum >/dev/null) | dd of="$2" bs=1M seek="$3" oflag=seek_bytes conv=notrunc status=none && ' +
+      const base = await exec('bash', ['-c',
+        '{ set -o pipefail; curl -s "$1" | tee >(sha512sum >/dev/null) | dd of="$2" bs=1M seek="$3" oflag=seek_bytes conv=notrunc status=none && ' +
         'loop=$(losetup --find --show --read-only --offset "$3" --sizelimit "$4" "$2") && ' +
-        '{ veritysetup verify "$loop" "$loop" "$5" --hash-offset="$6"; rc=$?; losetup --detach "$loop"; exit $rc; }',
+        '{ veritysetup verify "$loop" "$loop" "$5" --hash-offset="$6"; rc=$?; losetup --detach "$loop"; [ $rc = 0 ]; }; } && times',
         'bash', url, disk.path, String(disk.offset.B), String(size), rootHash, String(GiB)]);
       pipeline.runs.push(Number(process.hrtime.bigint() - started) / 1e6);
+      pipelineCpu.push(childrenCpuMs(base.stdout));
     }
     const met = report(`OS update staging with dm-verity, 1 GiB + tree from loopback HTTP (median of ${RUNS})`, pipeline, [ours], { sample: ours.name, maxRatio: MAX_RATIO });
     console.log(`runs (ms): agent ${ours.runs.map((r) => r.toFixed(0)).join(', ')}; pipeline ${pipeline.runs.map((r) => r.toFixed(0)).join(', ')}`);
+    console.log(`CPU (user+sys of the staging processes and their children, median ms): agent ${median(oursCpu).toFixed(0)}, pipeline ${median(pipelineCpu).toFixed(0)}: ${(median(oursCpu) / median(pipelineCpu)).toFixed(2)}× (the HTTP server's CPU is in neither)`);
     return met;
   } finally {
     server.closeAllConnections();

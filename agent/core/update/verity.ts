@@ -69,6 +69,27 @@ export function verityHashAreaBytes(v: Verity): number {
 }
 
 /**
+ * The byte ranges `[from, to)` of the image that `veritysetup verify` reads and checks
+ * against the root hash (the data, the tree; not a superblock), in image order.
+ */
+export function verityCoveredRanges(v: Verity): Array<[number, number]> {
+  const tree = (v.hashTree === 'appended' ? v.hashOffset : verityDataBytes(v)) + (v.superblock ? v.hashBlockSize : 0);
+  return [[0, verityDataBytes(v)], [tree, tree + hashTreeBytes(v)]];
+}
+
+/** The byte ranges of a `size`-byte image that the root hash does not cover (padding, a superblock). */
+export function verityUncoveredRanges(v: Verity, size: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  let pos = 0;
+  for (const [from, to] of verityCoveredRanges(v)) {
+    if (from > pos) out.push([pos, from]);
+    pos = Math.max(pos, to);
+  }
+  if (pos < size) out.push([pos, size]);
+  return out;
+}
+
+/**
  * Validate `json` (the `payload.verity` object) for a payload of `payloadSize` bytes: every
  * field typed, the root hash as long as the algorithm's digest, and the data and the whole
  * tree inside the payload (a truncated image is refused before anything is written).

@@ -5,7 +5,8 @@
  *     writes, with an fsync and an atomic journal checkpoint every `checkpointBytes`;
  *  3. check size and sha512 against the signed manifest, fsync, re-read the written range
  *     and check its sha512 again; with `payload.verity`, `veritysetup verify` the slot
- *     against the signed root hash (./verity.ts);
+ *     against the signed root hash (./verity.ts): that re-reads the bytes the root hash
+ *     covers, so the sha512 read-back checks only the others (padding, a superblock);
  *  4. write the slot's boot entry (`verity.usrhash=`), then `successful=0 tries=1` and a
  *     priority above the booted slot's, journal `staged`;
  *  5. write the reboot-required flag file.
@@ -29,7 +30,7 @@ import { decompress } from '../stream/decompress.js';
 import { clearJournal, readJournal, writeJournal, type StagingJournal } from './journal.js';
 import type { UpdatePaths } from './paths.js';
 import { writeBootEntry } from './boot-entry.js';
-import { verityDataBytes } from '../../core/update/verity.js';
+import { verityDataBytes, verityUncoveredRanges } from '../../core/update/verity.js';
 import { verifySlotVerity, type VerityCheckOptions } from './verity.js';
 
 export interface StageHooks {
@@ -77,6 +78,12 @@ async function hashSlot(writer: SlotWriter, from: number, to: number, hash: Hash
     pos += n;
   }
   return hash;
+}
+
+/** The parts of `[from, to)` inside `ranges`; all of it when `ranges` is undefined. */
+function within(ranges: ReadonlyArray<[number, number]> | undefined, from: number, to: number): Array<[number, number]> {
+  if (!ranges) return from < to ? [[from, to]] : [];
+  return ranges.map(([a, b]): [number, number] => [Math.max(a, from), Math.min(b, to)]).filter(([a, b]) => a < b);
 }
 
 function sameRelease(j: StagingJournal, signed: SignedRelease, slot: Slot): boolean {
@@ -154,7 +161,11 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
     // Checkpoints (fsync, then the journal) and the read-back check run behind the download,
     // one checkpoint at a time: each synced range is read from the disk and hashed while the
     // next one arrives (a resumed prefix was read from the disk already).
-    const readbackHash = hash.copy();
+    // With verity, veritysetup re-reads what the root hash covers: the sha512 read-back takes
+    // the rest (from here on), checked against the same bytes hashed as they were written.
+    const readbackRanges = verity ? verityUncoveredRanges(verity, size) : undefined;
+    const expectedReadback = readbackRanges ? createHash('sha512') : undefined;
+    const readbackHash = readbackRanges ? createHash('sha512') : hash.copy();
     let readbackPos = resumeFrom;
     let background: Promise<void> = Promise.resolve();
     const readbackBuf = Buffer.alloc(chunk.length);
@@ -162,7 +173,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       background = background.then(async () => {
         await writer.sync();
         if (journal) await writeJournal(paths.journalPath, journal);
-        await hashSlot(writer, readbackPos, at, readbackHash, readbackBuf);
+        for (const [from, to] of within(readbackRanges, readbackPos, at)) await hashSlot(writer, from, to, readbackHash, readbackBuf);
         readbackPos = at;
       });
       background.catch(() => undefined); // surfaced by the next await
@@ -178,6 +189,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       }
       const data = chunk.subarray(0, fill);
       hash.update(data);
+      for (const [from, to] of expectedReadback ? within(readbackRanges, pos, pos + fill) : []) expectedReadback!.update(data.subarray(from - pos, to - pos));
       await writer.write(data, pos);
       pos += fill;
       fill = 0;
@@ -223,7 +235,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
     checkpoint(size, undefined);
     await background;
     const onDisk = readbackHash.digest('hex');
-    if (onDisk !== release.payload.sha512) {
+    if (onDisk !== (expectedReadback?.digest('hex') ?? release.payload.sha512)) {
       await clearJournal(paths.journalPath);
       throw stagingError('update.readback-mismatch', `${slot.label} does not read back what was written`, paths.disk, 'The disk may be failing; check its health (smartctl, dmesg) before trying again');
     }

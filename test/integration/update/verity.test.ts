@@ -122,6 +122,16 @@ for (const [layout, superblock] of [['appended', true], ['appended', false], ['p
   });
 }
 
+test('an image padded after its tree verifies; the padding and the superblock are read back by sha512', async (t) => {
+  const w = await makeWorld(t, template, keys);
+  const image = await verityImage(w, 'appended');
+  const padded = Buffer.concat([image.payload, Buffer.alloc(65536, 0x5a)]);
+  await w.publish('2.0.0', { image: padded, compression: 'none', verity: { ...image.verity } });
+  await w.engine({ chunkBytes: 100_003 }).update();
+  assert.deepEqual(await diskBytes(w.disk.path, w.disk.offset.B, padded.length), padded);
+  assert.deepEqual(await cgptAttributes(w.disk.path, 'B'), { priority: 2, tries: 1, successful: false });
+});
+
 test('a flipped data byte, a flipped hash-tree byte, a wrong root hash: update.verity-mismatch, the slot stays unbootable', async (t) => {
   for (const layout of ['appended', 'partition'] as const) {
     const cases: Array<[string, (i: VerityImage) => { payload: Buffer; verity: Record<string, unknown> }]> = [

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { parseRelease } from '../../../../agent/core/update/release.js';
-import { hashTreeBytes, parseVerity, verityCmdline } from '../../../../agent/core/update/verity.js';
+import { hashTreeBytes, parseVerity, verityCmdline, verityCoveredRanges, verityUncoveredRanges } from '../../../../agent/core/update/verity.js';
 import { bootEntryOptions, readBootEntryOptions, renderBootEntry } from '../../../../agent/core/update/boot-entry.js';
 
 const ROOT = 'e6f6859140d1117f0c8f4c8cf411676f6482b4b4b7fa51562ee080c0ad294622';
@@ -73,4 +73,17 @@ test('the boot entry: the slot, verity.usrhash= and the layout in systemd-verity
   assert.deepEqual(readBootEntryOptions(text), bootEntryOptions(entry));
   assert.deepEqual(bootEntryOptions({ label: 'USR-A', version: '1', partUuid: 'bb' }), ['mount.usr=PARTUUID=bb']);
   assert.deepEqual(readBootEntryOptions('title x\n'), []);
+});
+
+test('what veritysetup reads back: the data and the tree, not a superblock nor padding', () => {
+  const D = 768 * 4096;
+  const v = parseVerity(appended, SIZE + 4096);
+  assert.deepEqual(verityCoveredRanges(v), [[0, D], [D + 4096, D + 8 * 4096]]);
+  assert.deepEqual(verityUncoveredRanges(v, SIZE + 4096), [[D, D + 4096], [SIZE, SIZE + 4096]], 'the superblock and the padding');
+  const bare = parseVerity({ ...appended, superblock: false }, D + 7 * 4096);
+  assert.deepEqual(verityUncoveredRanges(bare, D + 7 * 4096), [], 'every byte covered');
+  const gap = parseVerity({ ...appended, hashOffset: D + 512, superblock: false }, D + 512 + 7 * 4096);
+  assert.deepEqual(verityUncoveredRanges(gap, D + 512 + 7 * 4096), [[D, D + 512]]);
+  const partition = parseVerity({ rootHash: ROOT, dataBlocks: 768, hashTree: 'partition' }, SIZE);
+  assert.deepEqual(verityUncoveredRanges(partition, SIZE), [[D, D + 4096]]);
 });
