@@ -21,6 +21,7 @@ import { readSlots } from '../../../agent/host/slots/slots.js';
 import { verifySlotVerity } from '../../../agent/host/update/verity.js';
 import { imageBytes } from './helpers/release.js';
 import { makeKeys, makeWorld, type Keys, type World } from './helpers/world.js';
+import { makeService, trustReleaseKey } from '../update-service/helpers.js';
 
 const run = promisify(execFile);
 const exists = (p: string): Promise<boolean> => access(p).then(() => true, () => false);
@@ -150,6 +151,21 @@ test('a flipped data byte, a flipped hash-tree byte, a wrong root hash: update.v
       assert.equal(states.some((s) => s.kind === 'FINALIZING'), false, `${layout}: ${what}: never promoted`);
     }
   }
+});
+
+test('agentd\'s update service shows update.verity-mismatch as its last error; the slot stays unbootable', async (t) => {
+  const w = await makeWorld(t, template, keys);
+  const image = await verityImage(w, 'appended');
+  await w.publish('2.0.0', { image: flip(image.payload, 12345), compression: 'none', verity: { ...image.verity } });
+  await trustReleaseKey(w);
+  const { service, log } = makeService(t, w, '1.0.0');
+  await assert.rejects(service.apply(), { code: 'update.verity-mismatch' });
+  const status = service.status();
+  assert.equal(status.state, 'IDLE');
+  assert.equal(status.lastError?.code, 'update.verity-mismatch');
+  assert.match(status.lastError?.message ?? '', /USR-B does not verify against the signed dm-verity root hash [0-9a-f]{64}/);
+  assert.ok(log.some((l) => /OS update apply failed: .*dm-verity/.test(l)), log.join('\n'));
+  await assertUnbootable(w);
 });
 
 test('a truncated image: refused before any write when the release says so; veritysetup refuses a cut-off tree on the disk', async (t) => {
