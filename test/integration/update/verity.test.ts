@@ -184,8 +184,11 @@ test('a truncated image: refused before any write when the release says so; veri
   const slot = (await readSlots(disk.path)).B;
   const verity = parseVerity(image.verity, image.payload.length);
   await verifySlotVerity(disk.path, slot, verity);
+  // Without veritysetup: its own error, and the loop device is detached as on every path.
+  await assert.rejects(verifySlotVerity(disk.path, slot, verity, { veritysetupPath: join(dir, 'no-veritysetup') }), { code: 'update.verity-unavailable' });
   await truncate(disk.path, disk.offset.B + image.hashAreaAt + 4096 + 8192);
   await assert.rejects(verifySlotVerity(disk.path, slot, verity), { code: 'update.verity-mismatch' });
+  assert.equal((await run('losetup', ['--associated', disk.path])).stdout, '', 'no loop device left on the disk');
 });
 
 test('the disk as a loop device (a block device): a good image verifies and boots, a flipped byte does not', async (t) => {
