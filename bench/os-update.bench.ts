@@ -7,9 +7,8 @@
  * child process (this file with `--stage`) so its VmHWM is its own.
  */
 import { execFile } from 'node:child_process';
-import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, open, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -21,6 +20,7 @@ import { resolveUpdatePaths } from '../agent/host/update/paths.js';
 import { stageRelease } from '../agent/host/update/stage.js';
 import type { SignedRelease } from '../agent/host/update/channel.js';
 import { median, report, type Sample } from './lib/measure.js';
+import { makePayload } from './lib/payload.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -49,28 +49,6 @@ async function stageChild(args: ChildArgs): Promise<void> {
   process.stdout.write(JSON.stringify({ ms, hwmKiB: Number(hwm?.[1] ?? 0) }));
 }
 
-/** 1 GiB of incompressible bytes, written 1 MiB at a time; returns its sha512. */
-async function makePayload(path: string): Promise<string> {
-  const hash = createHash('sha512');
-  const fh = await open(path, 'w');
-  try {
-    let block = createHash('sha512').update('payload').digest();
-    const buf = Buffer.alloc(MiB);
-    for (let written = 0; written < GiB; written += MiB) {
-      for (let off = 0; off < MiB; off += 64) {
-        block = off % 4096 === 0 ? createHash('sha512').update(block).digest() : block;
-        block.copy(buf, off);
-        buf.writeUInt32LE(written + off, off);
-      }
-      hash.update(buf);
-      await fh.write(buf);
-    }
-  } finally {
-    await fh.close();
-  }
-  return hash.digest('hex');
-}
-
 export async function run(): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'host-agent-bench-update-'));
   const server = createServer((req, res) => {
@@ -82,7 +60,7 @@ export async function run(): Promise<boolean> {
   });
   try {
     await mkdir(join(dir, 'www'));
-    const sha512 = await makePayload(join(dir, 'www', 'usr.img'));
+    const sha512 = await makePayload(join(dir, 'www', 'usr.img'), GiB);
     const disk = await makeDisk(dir, 1024 + 16, 'disk.img'); // sparse: only what is written takes space
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
     const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/usr.img`;

@@ -212,8 +212,9 @@ scenario.step('boot the host: systemd-nspawn --boot as a unit, systemd PID 1 rea
       // target at the same path, so the link resolves inside for scripts/install.
       ...(modules.startsWith(`${repo}/`) ? [] : [`--bind-ro=${modules}:${modules}`]),
     ],
-    // The bootloader, before every boot: the slot from the GPT attributes, a try spent.
-    beforeBoot: [`/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')}`],
+    // The bootloader, before every boot: the slot from the GPT attributes, a try spent, the
+    // agent's boot entry of that slot on the command line (a verity.usrhash= checked).
+    beforeBoot: [`/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')} ${join(state, 'updates', 'boot-entries')}`],
   });
   assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\n', 'the bootloader booted USR-A');
   assert.match((await host.exec(['cat', CMDLINE_INSIDE])).stdout, new RegExp(`mount\\.usr=PARTUUID=${disk.partUuid.A}`));

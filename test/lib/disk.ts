@@ -1,7 +1,9 @@
 /**
  * GPT disk images for tests, made and read by the reference tools (sgdisk, cgpt), never by
  * our own GPT code, so our results are checked independently. Layout (CoreOS-like):
- * 1 EFI-SYSTEM (1 MiB), 3 USR-A, 4 USR-B (typed 5dfbf5f4-…), USR-A priority 1 successful 1.
+ * 1 EFI-SYSTEM (1 MiB), 3 USR-A, 4 USR-B (typed 5dfbf5f4-…), USR-A priority 1 successful 1;
+ * optionally 5 USR-A-verity and 6 USR-B-verity (systemd's x86-64 usr-verity type), for
+ * dm-verity hash trees kept in a partition.
  */
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -13,6 +15,9 @@ const run = promisify(execFile);
 
 export const USR_TYPE = '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6';
 export const SLOT_INDEX = { A: 3, B: 4 } as const;
+export const VERITY_INDEX = { A: 5, B: 6 } as const;
+/** systemd's Discoverable Partitions type of a usr-verity partition on x86-64. */
+export const USR_VERITY_TYPE = '77ff5f63-e7b6-4633-acf4-1565b864c0e6';
 export type TestSlot = keyof typeof SLOT_INDEX;
 
 export interface TestDisk {
@@ -35,16 +40,23 @@ async function cgptShow(disk: string, index: number, flag: string): Promise<stri
   return stdout.trim();
 }
 
-/** Make a disk image in `dir` with two `slotMiB` slots; USR-A is the booted, good slot. */
-export async function makeDisk(dir: string, slotMiB = 8, name = 'disk.img'): Promise<TestDisk> {
+/**
+ * Make a disk image in `dir` with two `slotMiB` slots; USR-A is the booted, good slot. With
+ * `verityMiB`, each slot also gets a verity partition of that size.
+ */
+export async function makeDisk(dir: string, slotMiB = 8, name = 'disk.img', verityMiB = 0): Promise<TestDisk> {
   const path = join(dir, name);
   await writeFile(path, '');
-  await truncate(path, (2 * slotMiB + 4) * 1024 * 1024);
+  await truncate(path, (2 * slotMiB + 2 * verityMiB + 4) * 1024 * 1024);
   await run('sgdisk', [
     '-o',
     '-n', '1:2048:+1M', '-t', '1:ef00', '-c', '1:EFI-SYSTEM',
     '-n', `3:0:+${slotMiB}M`, '-t', `3:${USR_TYPE}`, '-c', '3:USR-A',
     '-n', `4:0:+${slotMiB}M`, '-t', `4:${USR_TYPE}`, '-c', '4:USR-B',
+    ...(verityMiB > 0 ? (['A', 'B'] as const).flatMap((s) => {
+      const i = VERITY_INDEX[s];
+      return ['-n', `${i}:0:+${verityMiB}M`, '-t', `${i}:${USR_VERITY_TYPE}`, '-c', `${i}:USR-${s}-verity`];
+    }) : []),
     path,
   ]);
   await run('cgpt', ['add', '-i', '3', '-P', '1', '-T', '0', '-S', '1', path]);

@@ -3,9 +3,11 @@
  * whether to take it. The manifest's `size` and `sha512` describe the USR image as it lands
  * in the slot (after decompression), so the slot can be checked against them later. Its
  * `expires` (RFC 3339, required) bounds how long a captured release can be replayed.
+ * `payload.verity` (optional, ./verity.ts) carries the image's dm-verity root hash and layout.
  */
 import { AgentError } from '../errors.js';
 import { compareVersions, isVersion } from './version.js';
+import { parseVerity, VerityFieldError, type Verity } from './verity.js';
 
 export const COMPRESSIONS = ['none', 'gzip', 'xz'] as const;
 export type Compression = (typeof COMPRESSIONS)[number];
@@ -25,6 +27,8 @@ export interface Release {
     /** Lower-case hex sha256 of those bytes, for a release that names no sha512 (an Omaha offer). */
     sha256?: string;
     compression: Compression;
+    /** dm-verity of the image (./verity.ts): the slot must verify against this signed root hash before it may boot. */
+    verity?: Verity;
   };
 }
 
@@ -44,12 +48,22 @@ export function parseRelease(json: unknown, subject: string): Release {
   if (typeof version !== 'string' || !isVersion(version)) throw bad(subject, `version ${JSON.stringify(version)} is not a version (it must start with a digit: 2.0.0, 12, 2.0, 1:2.0-3)`);
   if (typeof expires !== 'string' || parseTime(expires) === undefined) throw bad(subject, `expires ${JSON.stringify(expires)} is not an RFC 3339 time (e.g. 2027-01-31T00:00:00Z)`);
   if (typeof payload !== 'object' || payload === null) throw bad(subject, 'payload is missing');
-  const { url, size, sha512, compression = 'none' } = payload as Record<string, unknown>;
+  const { url, size, sha512, compression = 'none', verity } = payload as Record<string, unknown>;
   if (typeof url !== 'string' || url === '') throw bad(subject, 'payload.url is missing');
   if (typeof size !== 'number' || !Number.isSafeInteger(size) || size <= 0) throw bad(subject, `payload.size ${JSON.stringify(size)} is not a positive integer`);
   if (typeof sha512 !== 'string' || !/^[0-9a-fA-F]{128}$/.test(sha512)) throw bad(subject, 'payload.sha512 is not 128 hex digits');
   if (!COMPRESSIONS.includes(compression as Compression)) throw bad(subject, `payload.compression ${JSON.stringify(compression)} is not one of ${COMPRESSIONS.join(', ')}`);
-  return { version, expires, payload: { url, size, sha512: sha512.toLowerCase(), compression: compression as Compression } };
+  let checkedVerity: Verity | undefined;
+  try {
+    checkedVerity = verity === undefined ? undefined : parseVerity(verity, size);
+  } catch (e) {
+    if (e instanceof VerityFieldError) throw bad(subject, e.message);
+    throw e;
+  }
+  return {
+    version, expires,
+    payload: { url, size, sha512: sha512.toLowerCase(), compression: compression as Compression, ...(checkedVerity && { verity: checkedVerity }) },
+  };
 }
 
 /** The digest the staged image is checked against: the release's sha512, else its sha256. */

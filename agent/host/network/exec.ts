@@ -1,6 +1,6 @@
 /**
- * Running one program of the network setup (a CNI plugin, unshare, umount): stdin in,
- * stdout out, a deadline, and the exit status. Never through a shell.
+ * Running one program (a CNI plugin, unshare, umount, losetup, veritysetup): stdin in,
+ * stdout out, a deadline, an optional cancel signal, and the exit status. Never through a shell.
  */
 import { spawn } from 'node:child_process';
 
@@ -14,18 +14,31 @@ export interface ExecOptions {
   env?: NodeJS.ProcessEnv;
   stdin?: string;
   timeoutMs: number;
+  /** Kills the program (SIGKILL) and rejects with an AbortError. */
+  signal?: AbortSignal;
 }
 
 export function execProgram(program: string, args: readonly string[], opts: ExecOptions): Promise<ExecResult> {
   return new Promise((resolve, reject) => {
-    const child = spawn(program, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], timeout: opts.timeoutMs, killSignal: 'SIGKILL' });
+    const child = spawn(program, args, { env: opts.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'], killSignal: 'SIGKILL', ...(opts.signal && { signal: opts.signal }) });
+    // Our own deadline, cleared on every ending: spawn's `timeout` keeps its timer (and the
+    // process) alive when the program cannot be started at all.
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+    }, opts.timeoutMs);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));
     child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      if (signal === 'SIGKILL' && code === null) stderr += `\n(killed after ${opts.timeoutMs} ms)`;
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      if (timedOut) stderr += `\n(killed after ${opts.timeoutMs} ms)`;
       resolve({ code, stdout, stderr });
     });
     child.stdin.on('error', () => undefined);

@@ -1,5 +1,6 @@
 /**
- * The A/B view of a disk: finds the USR-A/USR-B partitions (by label and type GUID) and
+ * The A/B view of a disk: finds the USR-A/USR-B partitions (by label and type GUID), each
+ * slot's dm-verity partition when the disk has one (labelled `USR-A-verity`/`USR-B-verity`), and
  * changes their boot attributes. Each call opens the disk, reads the table fresh, writes
  * both GPT copies and closes, so the bootloader (or a simulator of it) may change the
  * table between calls. The booted slot is never made unbootable.
@@ -7,16 +8,15 @@
 import { open } from 'node:fs/promises';
 import { AgentError } from '../../core/errors.js';
 import { decodeSlotAttributes, encodeSlotAttributes, isBootable, type SlotAttributes } from './attributes.js';
-import { readGpt, writeGptAttributes, type GptTable } from './gpt.js';
+import { readGpt, writeGptAttributes, type GptEntry, type GptTable } from './gpt.js';
 
 export const USR_TYPE_GUID = '5dfbf5f4-2848-4bac-aa5e-0d9a20b745a6';
 export const SLOT_NAMES = ['A', 'B'] as const;
 export type SlotName = (typeof SLOT_NAMES)[number];
 export const MAX_PRIORITY = 15;
 
-export interface Slot {
-  name: SlotName;
-  /** `USR-A` or `USR-B`. */
+/** A partition's place on the disk. */
+export interface PartitionExtent {
   label: string;
   /** 1-based GPT partition number. */
   index: number;
@@ -26,9 +26,16 @@ export interface Slot {
   offset: number;
   /** Partition size in bytes. */
   size: number;
+}
+
+/** One of the A/B slots; `label` is `USR-A` or `USR-B`. */
+export interface Slot extends PartitionExtent {
+  name: SlotName;
   attributes: SlotAttributes;
   /** The whole 64-bit attribute field as read. */
   rawAttributes: bigint;
+  /** The partition labelled `USR-A-verity`/`USR-B-verity` (any type GUID), when there is one. */
+  verity?: PartitionExtent;
 }
 
 export type SlotPair = Record<SlotName, Slot>;
@@ -41,7 +48,20 @@ export function slotLabel(name: SlotName): string {
   return `USR-${name}`;
 }
 
+/** The label of `name`'s dm-verity partition. */
+export function verityLabel(name: SlotName): string {
+  return `${slotLabel(name)}-verity`;
+}
+
 function slotsOf(table: GptTable, disk: string): SlotPair {
+  const sector = BigInt(table.sectorSize);
+  const extent = (e: GptEntry): PartitionExtent => ({
+    label: e.name,
+    index: e.index,
+    partUuid: e.uniqueGuid,
+    offset: Number(e.firstLba * sector),
+    size: Number((e.lastLba - e.firstLba + 1n) * sector),
+  });
   const find = (name: SlotName): Slot => {
     const label = slotLabel(name);
     const matches = table.entries.filter((e) => e.name === label && e.typeGuid === USR_TYPE_GUID);
@@ -54,16 +74,21 @@ function slotsOf(table: GptTable, disk: string): SlotPair {
       });
     }
     const e = matches[0]!;
-    const sector = BigInt(table.sectorSize);
+    const verity = table.entries.filter((v) => v.name === verityLabel(name));
+    if (verity.length > 1) {
+      throw new AgentError({
+        code: 'slots.ambiguous',
+        message: `more than one partition labelled ${verityLabel(name)}`,
+        subject: disk,
+        hint: `Keep exactly one ${verityLabel(name)} partition (the hash tree of ${label})`,
+      });
+    }
     return {
+      ...extent(e),
       name,
-      label,
-      index: e.index,
-      partUuid: e.uniqueGuid,
-      offset: Number(e.firstLba * sector),
-      size: Number((e.lastLba - e.firstLba + 1n) * sector),
       attributes: decodeSlotAttributes(e.attributes),
       rawAttributes: e.attributes,
+      ...(verity[0] && { verity: extent(verity[0]) }),
     };
   };
   return { A: find('A'), B: find('B') };

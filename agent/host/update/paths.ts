@@ -1,7 +1,7 @@
 /**
  * Host paths of the OS updater, each overridable (tests, sandboxes): the disk holding
  * USR-A/USR-B, the kernel command line, the state directory (staging journal, failed
- * versions) and the reboot-required flag file.
+ * versions), the reboot-required flag file and the slots' boot entries.
  */
 import { join } from 'node:path';
 import { DEFAULT_CMDLINE_PATH } from '../slots/booted.js';
@@ -15,6 +15,8 @@ export interface UpdatePathOptions {
   stateDir?: string;
   /** Default /run/reboot-required. */
   rebootRequiredPath?: string;
+  /** Where the staged slot's boot entry (USR-X.conf) goes for the bootloader; default `<stateDir>/boot-entries`. */
+  bootEntriesDir?: string;
 }
 
 export interface UpdatePaths {
@@ -22,6 +24,7 @@ export interface UpdatePaths {
   cmdlinePath: string;
   stateDir: string;
   rebootRequiredPath: string;
+  bootEntriesDir: string;
   /** `<stateDir>/staging.json`: what is being (or was) written to the inactive slot. */
   journalPath: string;
   /** `<stateDir>/failed-versions.json`: versions never to install again. */
@@ -35,6 +38,7 @@ export function resolveUpdatePaths(o: UpdatePathOptions): UpdatePaths {
     cmdlinePath: o.cmdlinePath ?? DEFAULT_CMDLINE_PATH,
     stateDir,
     rebootRequiredPath: o.rebootRequiredPath ?? '/run/reboot-required',
+    bootEntriesDir: o.bootEntriesDir ?? join(stateDir, 'boot-entries'),
     journalPath: join(stateDir, 'staging.json'),
     failedVersionsPath: join(stateDir, 'failed-versions.json'),
   };

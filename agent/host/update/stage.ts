@@ -6,8 +6,11 @@
  *     atomic journal checkpoint every `checkpointBytes`;
  *  3. check size and digest against the release, fsync, re-read the written range and
  *     check its digest again; then the channel's own check of the written bytes, if any
- *     (an Omaha payload's detached signature);
- *  4. `successful=0 tries=1` and a priority above the booted slot's, journal `staged`;
+ *     (an Omaha payload's detached signature); with `payload.verity`, `veritysetup verify`
+ *     the slot against the signed root hash (./verity.ts): that re-reads the bytes the root
+ *     hash covers, so the digest read-back checks only the others (padding, a superblock);
+ *  4. write the slot's boot entry (`verity.usrhash=`), then `successful=0 tries=1` and a
+ *     priority above the booted slot's, journal `staged`;
  *  5. write the reboot-required flag file.
  * An interrupted run resumes from the journal's synced, re-hashed prefix (uncompressed
  * payloads, by an HTTP range request) or restarts from byte 0. The booted slot is never
@@ -30,6 +33,9 @@ import { bodyMeter, expectOk, httpGet, type HttpOptions, type HttpResponse } fro
 import { decompress } from '../stream/decompress.js';
 import { clearJournal, readJournal, writeJournal, type StagingJournal } from './journal.js';
 import type { UpdatePaths } from './paths.js';
+import { writeBootEntry } from './boot-entry.js';
+import { verityDataBytes, verityUncoveredRanges } from '../../core/update/verity.js';
+import { verifySlotVerity, type VerityCheckOptions } from './verity.js';
 
 export interface StageHooks {
   /** Writing begins into `target`; `resumedFrom` bytes were already there and checked. */
@@ -56,6 +62,8 @@ export interface StageOptions extends StageHooks {
    * the target unbootable and the journal cleared.
    */
   verifyWritten?: (read: Readable) => Promise<void>;
+  /** veritysetup/losetup paths and deadline of the dm-verity check (its cancel is `http.signal`). */
+  verity?: Omit<VerityCheckOptions, 'signal'>;
 }
 
 export interface StageResult {
@@ -95,6 +103,12 @@ function slotStream(writer: SlotWriter, size: number, chunkBytes: number): Reada
   })());
 }
 
+/** The parts of `[from, to)` inside `ranges`; all of it when `ranges` is undefined. */
+function within(ranges: ReadonlyArray<[number, number]> | undefined, from: number, to: number): Array<[number, number]> {
+  if (!ranges) return from < to ? [[from, to]] : [];
+  return ranges.map(([a, b]): [number, number] => [Math.max(a, from), Math.min(b, to)]).filter(([a, b]) => a < b);
+}
+
 function sameRelease(j: StagingJournal, signed: SignedRelease, slot: Slot): boolean {
   return j.sha512 === imageDigest(signed.release).hex && j.size === signed.release.payload.size && j.partUuid === slot.partUuid;
 }
@@ -118,8 +132,13 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   if (!slots[booted].attributes.successful) {
     throw stagingError('update.booted-on-trial', `${slots[booted].label} runs on trial (not marked good yet): installing now would overwrite ${slot.label}, the slot to fall back to`, paths.disk, 'Wait until the after-boot health check marks the running slot good (agentctl update status, "Boot check"), or reboot to fall back');
   }
-  if (size > slot.size) {
-    throw stagingError('update.too-large', `the ${size}-byte image does not fit in ${slot.label} (${slot.size} bytes)`, signed.payloadUrl, 'Publish a release built for this disk layout');
+  const verity = release.payload.verity;
+  // A tree in a partition: image bytes from the end of the data on go to USR-X-verity.
+  const verityFrom = verity?.hashTree === 'partition' ? verityDataBytes(verity) : undefined;
+  const capacity = verityFrom === undefined ? slot.size : Math.min(verityFrom, slot.size) + (slot.verity?.size ?? 0);
+  if (size > capacity || (verityFrom !== undefined && (verityFrom > slot.size || !slot.verity))) {
+    const where = verityFrom === undefined ? `${slot.label} (${slot.size} bytes)` : `${slot.label} (${slot.size} bytes) and ${slot.label}-verity (${slot.verity ? `${slot.verity.size} bytes` : 'missing'})`;
+    throw stagingError('update.too-large', `the ${size}-byte image${verityFrom === undefined ? '' : ` (${verityFrom} bytes of data, then its hash tree)`} does not fit in ${where}`, signed.payloadUrl, 'Publish a release built for this disk layout');
   }
 
   const journal = await readJournal(paths.journalPath);
@@ -128,7 +147,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
   }
 
   const chunk = Buffer.alloc(options.chunkBytes ?? MiB);
-  const writer = await openSlotWriter(paths.disk, slot, booted);
+  const writer = await openSlotWriter(paths.disk, slot, booted, verityFrom);
   try {
     // 1. Resume from a checked prefix, or make the target unbootable and start over.
     let hash = createHash(digest.algorithm);
@@ -166,7 +185,11 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
     // Checkpoints (fsync, then the journal) and the read-back check run behind the download,
     // one checkpoint at a time: each synced range is read from the disk and hashed while the
     // next one arrives (a resumed prefix was read from the disk already).
-    const readbackHash = hash.copy();
+    // With verity, veritysetup re-reads what the root hash covers: the sha512 read-back takes
+    // the rest (from here on), checked against the same bytes hashed as they were written.
+    const readbackRanges = verity ? verityUncoveredRanges(verity, size) : undefined;
+    const expectedReadback = readbackRanges ? createHash('sha512') : undefined;
+    const readbackHash = readbackRanges ? createHash('sha512') : hash.copy();
     let readbackPos = resumeFrom;
     let background: Promise<void> = Promise.resolve();
     const readbackBuf = Buffer.alloc(chunk.length);
@@ -174,7 +197,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       background = background.then(async () => {
         await writer.sync();
         if (journal) await writeJournal(paths.journalPath, journal);
-        await hashSlot(writer, readbackPos, at, readbackHash, readbackBuf);
+        for (const [from, to] of within(readbackRanges, readbackPos, at)) await hashSlot(writer, from, to, readbackHash, readbackBuf);
         readbackPos = at;
       });
       background.catch(() => undefined); // surfaced by the next await
@@ -190,6 +213,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
       }
       const data = chunk.subarray(0, fill);
       hash.update(data);
+      for (const [from, to] of expectedReadback ? within(readbackRanges, pos, pos + fill) : []) expectedReadback!.update(data.subarray(from - pos, to - pos));
       await writer.write(data, pos);
       pos += fill;
       fill = 0;
@@ -235,7 +259,7 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
     checkpoint(size, undefined);
     await background;
     const onDisk = readbackHash.digest('hex');
-    if (onDisk !== digest.hex) {
+    if (onDisk !== (expectedReadback?.digest('hex') ?? digest.hex)) {
       await clearJournal(paths.journalPath);
       throw stagingError('update.readback-mismatch', `${slot.label} does not read back what was written`, paths.disk, 'The disk may be failing; check its health (smartctl, dmesg) before trying again');
     }
@@ -245,9 +269,21 @@ export async function stageRelease(signed: SignedRelease, options: StageOptions)
         throw e;
       });
     }
+    if (verity) {
+      try {
+        await verifySlotVerity(paths.disk, slot, verity, { ...options.verity, ...(options.http?.signal && { signal: options.http.signal }) });
+      } catch (e) {
+        if (!(e instanceof AgentError) || e.code !== 'update.cancelled') await clearJournal(paths.journalPath);
+        throw e;
+      }
+    }
 
     // 4-5. Make it the next boot, remember it is staged, ask for a reboot.
     options.onFinalizing?.();
+    await writeBootEntry(paths.bootEntriesDir, {
+      label: slot.label, version: release.version, partUuid: slot.partUuid,
+      ...(verity && { verity: { verity, hashPartUuid: verity.hashTree === 'partition' ? slot.verity!.partUuid : slot.partUuid } }),
+    });
     await updateSlotAttributes(paths.disk, promoteChanges(await readSlots(paths.disk), target), booted);
     await writeJournal(paths.journalPath, { ...base, phase: 'staged', verifiedBytes: size, prefixSha512: digest.hex });
     await writeFileAtomic(paths.rebootRequiredPath, '', { mkdirs: true });

@@ -47,6 +47,8 @@ export interface PublishOptions {
   /** Override manifest fields (to publish lies). */
   size?: number;
   sha512?: string;
+  /** `payload.verity` of the manifest (test/lib/verity.ts makes it). */
+  verity?: Record<string, unknown>;
 }
 
 const EXT: Record<Compression, string> = { none: '', gzip: '.gz', xz: '.xz' };
@@ -70,7 +72,7 @@ export async function publish(o: PublishOptions): Promise<{ release: Release; pa
   const release: Release = {
     version: o.version,
     expires: o.expires ?? new Date(Date.now() + 86_400_000).toISOString(),
-    payload: { url: name, size: o.size ?? o.image.length, sha512: o.sha512 ?? sha512(o.image), compression: o.compression },
+    payload: { url: name, size: o.size ?? o.image.length, sha512: o.sha512 ?? sha512(o.image), compression: o.compression, ...(o.verity && { verity: o.verity as never }) },
   };
   const manifest = join(groupDir, 'release.json');
   await writeFile(manifest, `${JSON.stringify(release, null, 2)}\n`);
