@@ -82,6 +82,14 @@ function comment(name: string): string {
   return `# Written by host-agent for container ${name}. Edits are overwritten: change host-agent.containers instead.\n`;
 }
 
+/**
+ * What the manager's environment may hold that the network helper must not inherit: a CA
+ * bundle node parses at every start (40 ms of each container start for a helper that
+ * never speaks TLS) and node options the helper's command line does not give. nspawn
+ * passes none of its environment to the payload, so the unit can drop them for all.
+ */
+const HELPER_UNSET_ENV = ['NODE_EXTRA_CA_CERTS', 'NODE_OPTIONS'];
+
 function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, hash: string): string {
   const net = networkCommands(c, host);
   const cleanup: Lines = [
@@ -96,7 +104,7 @@ function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, h
     ['Restart', c.restart],
     ...limits.properties,
     ...output(host),
-    ...(net ? [['ExecStartPre', commandLine(net[0])] as [string, string]] : []),
+    ...(net ? [['UnsetEnvironment', HELPER_UNSET_ENV.join(' ')] as [string, string], ['ExecStartPre', commandLine(net[0])] as [string, string]] : []),
     ['ExecStart', commandLine(nspawnCommand(c, host, limits))],
     ...cleanup,
   ];

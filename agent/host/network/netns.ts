@@ -20,15 +20,17 @@ async function run(program: string, args: string[], what: string): Promise<void>
 }
 
 /**
- * Creates the namespace file and brings its loopback up. Also lets the container's root
- * bind ports below 1024: the namespace belongs to the host's user namespace, where the
- * container's root has no CAP_NET_BIND_SERVICE.
+ * Creates the namespace file and, in the new namespace, brings its loopback up. Also lets
+ * the container's root bind ports below 1024: the namespace belongs to the host's user
+ * namespace, where the container's root has no CAP_NET_BIND_SERVICE. One chain of
+ * processes (unshare bind-mounts the namespace on the file, then execs the shell in it,
+ * which execs ip): a container start waits for it.
  */
 export async function createNetns(path: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o755 });
   await (await open(path, 'wx', 0o444)).close();
-  await run('unshare', [`--net=${path}`, 'true'], `cannot create network namespace ${path}`);
-  await run('nsenter', [`--net=${path}`, '--', '/bin/sh', '-c', 'ip link set lo up && echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start'], `cannot set up loopback in ${path}`);
+  await run('unshare', [`--net=${path}`, '--', '/bin/sh', '-c', 'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start && exec ip link set lo up'],
+    `cannot create network namespace ${path} with its loopback up`);
 }
 
 /** Unmounts and removes the namespace file; missing or unmounted is fine. */

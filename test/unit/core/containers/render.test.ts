@@ -67,13 +67,14 @@ test('nspawn, every field, on a user manager over cgroup v1 with output to a fil
 test('networks: host adds nothing, none is --private-network, a CNI network runs the helper around nspawn in its namespace', () => {
   const text = (fields: Parameters<typeof input>[0]): string => render(input(fields, { network: networkHost })).files[0]!.text;
   const host = text({ network: { mode: 'host' } });
-  assert.doesNotMatch(host, /ExecStartPre|nsenter|--private-network|--resolv-conf/);
+  assert.doesNotMatch(host, /ExecStartPre|UnsetEnvironment|nsenter|--private-network|--resolv-conf/);
   assert.match(text({ network: { mode: 'none' } }), / --private-network /);
   const cni = text({ network: everything.network, ports: everything.ports });
   const pre = /^ExecStartPre=(.*)$/m.exec(cni)![1]!;
   const post = /^ExecStopPost=(.*)$/m.exec(cni)![1]!;
   assert.ok(pre.startsWith('/usr/bin/node /usr/lib/host-agent/dist/agent/net-helper.js up "{'));
   assert.equal(post, `-${pre.replace(' up ', ' down ')}`, 'down gets the same attachment');
+  assert.match(cni, /^UnsetEnvironment=NODE_EXTRA_CA_CERTS NODE_OPTIONS$/m, 'the helper takes no CA bundle or node options from the manager');
   assert.match(cni, / nsenter --net=\/run\/host-agent\/netns\/web -- systemd-nspawn /);
   assert.match(cni, / --resolv-conf=off --bind-ro=\/run\/host-agent\/network\/containers\/web\/resolv.conf:\/etc\/resolv.conf:idmap --bind-ro=\/run\/host-agent\/network\/containers\/web\/hosts:\/etc\/hosts:idmap /);
   assert.match(pre, /\\"ports\\":\[\{\\"hostPort\\":8080,\\"containerPort\\":80,\\"protocol\\":\\"tcp\\"\}\]/);
