@@ -287,7 +287,7 @@ export class ImageUpdateService {
         const reference = newestReference(c);
         this.opts.log.info(`container ${c.name}: looking for a newer image of ${reference}`);
         const found = await this.opts.fetchNewest(reference);
-        const decision = decideUpdate(record, running, found);
+        const decision = decideUpdate(record, running, found, isDockerReference(c.image));
         record = decision.kind === 'stage'
           ? stage(record, found, `${found.version ?? found.id} fetched and verified`, at())
           : noted(record, decision.result, decision.message, at());
