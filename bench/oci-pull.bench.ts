@@ -21,7 +21,7 @@ import { writeOciLayout, type LayerSpec } from '../test/lib/oci-image.js';
 import { startRegistry } from '../test/lib/registry.js';
 import { median, report, type Sample } from './lib/measure.js';
 
-const run = promisify(execFile);
+const exec = promisify(execFile);
 const RUNS = 3;
 const LAYER_BYTES = 64 << 20; // 4 × 64 MiB = 256 MiB of content
 const MAX_RATIO = 1.0;
@@ -42,7 +42,12 @@ function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; rs
   });
 }
 
-const layer = (n: number, bytes: number): LayerSpec => ({ entries: [{ name: `data-${n}`, content: { random: bytes } }] });
+/** A layer holding one file of random bytes, written once so that two images can share the layer. */
+async function layer(dir: string, n: number, bytes: number): Promise<LayerSpec> {
+  const file = join(dir, `random-${n}`);
+  await exec('head', ['-c', String(bytes), '/dev/urandom'], { encoding: 'buffer', maxBuffer: bytes + 1 }).then(({ stdout }) => writeFile(file, stdout));
+  return { entries: [{ name: `data-${n}`, content: { file } }] };
+}
 
 export async function run(): Promise<boolean> {
   const cleanups: Array<() => unknown> = [];
@@ -65,11 +70,11 @@ export async function run(): Promise<boolean> {
     await writeFile(policy, JSON.stringify({ default: [{ type: 'reject' }], transports: { docker: { [registry.host]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: keyFile }] } } }));
 
     const layout = join(dir, 'layout');
-    const shared = [layer(1, LAYER_BYTES), layer(2, LAYER_BYTES), layer(3, LAYER_BYTES)];
-    await writeOciLayout(layout, 'one', { layers: [...shared, layer(4, LAYER_BYTES)] });
-    await writeOciLayout(layout, 'two', { layers: [...shared, layer(5, 1 << 20)] });
+    const shared = [await layer(dir, 1, LAYER_BYTES), await layer(dir, 2, LAYER_BYTES), await layer(dir, 3, LAYER_BYTES)];
+    await writeOciLayout(layout, 'one', { layers: [...shared, await layer(dir, 4, LAYER_BYTES)] });
+    await writeOciLayout(layout, 'two', { layers: [...shared, await layer(dir, 5, 1 << 20)] });
     for (const [tag, repo] of [['one', 'bench/app:one'], ['two', 'bench/app:two']] as const) {
-      await run('skopeo', ['copy', '--quiet', '--insecure-policy', '--preserve-digests', '--registries.d', regD, '--dest-tls-verify=false',
+      await exec('skopeo', ['copy', '--quiet', '--insecure-policy', '--preserve-digests', '--registries.d', regD, '--dest-tls-verify=false',
         '--sign-by', key.fingerprint, `oci:${layout}:${tag}`, `docker://${registry.host}/${repo}`], { env: gpgEnv, timeout: 600_000 });
     }
 
@@ -84,7 +89,7 @@ export async function run(): Promise<boolean> {
     const fetchArgv = (image: string) => [process.execPath, join(REPO, 'dist/agent/cli/main.js'), 'fetch', image];
     const rootless = process.getuid?.() === 0 ? [] : ['--rootless'];
     const baselineArgv = ['sh', '-ec',
-      `skopeo copy --quiet --policy "$1" --registries.d "$2" --src-tls-verify=false "$3" "oci:$4/layout:x"; umoci unpack ${rootless.join(' ')} --image "$4/layout:x" "$4/bundle" >/dev/null`,
+      `skopeo copy --quiet --policy "$1" --registries.d "$2" --src-tls-verify=false --remove-signatures "$3" "oci:$4/layout:x"; umoci unpack ${rootless.join(' ')} --image "$4/layout:x" "$4/bundle" >/dev/null`,
       'sh', policy, regD, ref, target];
 
     const ours: Sample = { name: 'agentctl fetch docker:// (256 MiB)', runs: [] };
