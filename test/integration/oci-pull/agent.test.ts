@@ -161,3 +161,13 @@ test('a new digest under the tag whose command fails is fetched, tried in the wi
   const c = await eventually(web, (s) => s?.state === 'running' && s.imageId === ids.v1, 'web back on v1', 30_000);
   assert.equal(c!.imageId, ids.v1);
 });
+
+test('agentctl run docker://… runs the stored OCI image once with its Env and WorkingDir, or a command given', async () => {
+  const ref = `docker://${registry.host}/team/web:stable`;
+  const env = await agentctl(['run', '--name', 'once', '--network', 'host', ref, '--', '/bin/sh', '-c', 'echo "release=$RELEASE cwd=$(pwd)"'], { env: sbx.env });
+  assert.equal(env.code, 0, env.stderr);
+  assert.match(env.stdout, /release=v\d cwd=\//);
+  const missing = await agentctl(['run', '--name', 'nope', `docker://${registry.host}/team/none:1`], { env: sbx.env });
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /team\/none/);
+});
