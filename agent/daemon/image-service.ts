@@ -34,7 +34,7 @@ import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
 import type { ExclusiveRunner } from './runner.js';
 import { nodePlatform, type Platform } from '../core/oci/platform.js';
 import { ociImageId } from '../core/oci/record.js';
-import { DOCKER_TRANSPORT, parseReference, repositoryName, type DockerReference } from '../core/oci/reference.js';
+import { DOCKER_TRANSPORT, formatReference, parseReference, repositoryName, type DockerReference } from '../core/oci/reference.js';
 import { DEFAULT_EXTRACT_LIMITS } from '../host/images/extract.js';
 import { defaultMaxBytes } from '../host/images/fetch.js';
 import { LayerStore } from '../host/oci/layer-store.js';
@@ -221,7 +221,7 @@ export class ImageService {
     const warnings: string[] = [];
     const host = this.options.host ?? hostAppDefaults();
     const source = classifyImageArgument(request.image, (text) => parseImageReference(text, host));
-    if (source.kind === 'docker') return { image: summary(await this.pull(source.reference, insecure, onProgress)), warnings };
+    if (source.kind === 'docker') return { image: summary(await this.pull(source.reference, insecure, warnings, onProgress)), warnings };
     if (source.kind === 'file') source.path = resolve(source.path);
     const fetcher = new Fetcher({
       store: this.store,
@@ -238,7 +238,7 @@ export class ImageService {
   }
 
   /** Pulls an OCI image from its registry (../host/oci/pull.ts). */
-  private async pull(reference: DockerReference, insecure: ReadonlySet<InsecureOption>, onProgress?: (p: FetchProgress) => void): Promise<ImageInfo> {
+  private async pull(reference: DockerReference, insecure: ReadonlySet<InsecureOption>, warnings: string[], onProgress?: (p: FetchProgress) => void): Promise<ImageInfo> {
     const client = new RegistryClient({
       ...(this.options.http && { http: this.options.http }),
       insecureHttp: insecure.has('http'),
@@ -246,7 +246,7 @@ export class ImageService {
       platform: this.platform(),
     });
     const maxBytes = this.options.limits?.maxBytes ?? (await defaultMaxBytes(this.layers.dir));
-    const { image } = await pullOciImage(reference, {
+    const { image, scope } = await pullOciImage(reference, {
       images: this.store,
       layers: this.layers,
       client,
@@ -259,6 +259,7 @@ export class ImageService {
       commit: (_what, op) => this.storeLocked(op),
       ...(onProgress && { onProgress }),
     });
+    if (scope === 'insecure') warnings.push(`${formatReference(reference, { transport: true })} was accepted without verification: there is no policy file (--insecure-options=image)`);
     return image;
   }
 

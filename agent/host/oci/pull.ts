@@ -53,6 +53,8 @@ export interface OciPullResult {
   image: ImageInfo;
   /** Layer IDs downloaded by this pull (the others were stored already). */
   downloaded: string[];
+  /** The policy scope that accepted the image; `insecure`: no policy file, accepted unverified (--insecure-options=image). */
+  scope: string;
 }
 
 /** Failures worth another connection: the layer's bytes were good so far. */
@@ -81,7 +83,7 @@ export async function pullOciImage(ref: DockerReference, options: OciPullOptions
     if (isAgentError(e, 'image.not-in-store')) return undefined;
     throw e;
   });
-  if (stored) return { image: stored, downloaded: [] };
+  if (stored) return { image: stored, downloaded: [], scope: decision.scope };
 
   const resolved = await client.resolveFrom(ref, top, { signal });
   const { config } = resolved;
@@ -140,5 +142,5 @@ export async function pullOciImage(ref: DockerReference, options: OciPullOptions
       throw e;
     }
   });
-  return { image, downloaded };
+  return { image, downloaded, scope: decision.scope };
 }

@@ -88,6 +88,8 @@ before(async () => {
   await push('b', 'team/app:2', alice);
   await push('a', 'team/unsigned:1');
   await push('a', 'other/app:1', alice);
+  await writeOciLayout(join(dir, 'layout'), 'arm', { layers: [{ entries: data(9) }], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
+  await push('arm', 'team/arm:1', alice);
 });
 
 test('a signed image is stored with its record, signer and layers; a second sharing 3 of 4 layers downloads one', async (t) => {
@@ -144,6 +146,30 @@ test('refused images (unsigned under signedBy, default reject) never have their 
   assert.ok(ours.some((l) => l.includes('GET /v2/team/unsigned/manifests/1')), 'the access log shows the manifest request');
   assert.deepEqual(ours.filter((l) => /\/v2\/(team\/unsigned|other\/app)\/blobs\//.test(l)), [], 'no blob of a refused image was asked for');
   assert.equal((await service.list()).length, 0);
+});
+
+test('a single manifest for another platform is refused after the policy, before any layer: image.platform-missing names both', async (t) => {
+  const service = await openService(t);
+  await assert.rejects(
+    service.fetch({ image: `docker://${registry.host}/team/arm:1`, insecureOptions: [] }),
+    (e) => isAgentError(e, 'image.platform-missing') && /linux\/arm64\/v8, not for this host \(linux\/amd64\)/.test((e as Error).message),
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  const ours = (await registryLog()).split('\n').filter((l) => l.startsWith('127.0.0.1 ') && !l.includes('"skopeo/') && l.includes('/v2/team/arm/blobs/'));
+  assert.equal(ours.length, 1, 'only the config was fetched');
+});
+
+test('without any policy file, --insecure-options=image accepts with a warning; without it the image is refused (image.no-policy)', async (t) => {
+  const state = await tmpdir(t, 'oci-state-');
+  const service = await ImageService.open({
+    stateDir: state, keystore: { adminDir: join(state, 'trust'), systemDir: join(state, 'trust-system') },
+    policyFile: join(state, 'no-policy.json'), registriesDir: regD, platform: amd64, limits: { maxBytes: 1 << 30 },
+  });
+  t.after(() => service.close());
+  await assert.rejects(service.fetch({ image: `docker://${registry.host}/team/unsigned:1`, insecureOptions: [] }), (e) => isAgentError(e, 'image.no-policy'));
+  const r = await service.fetch({ image: `docker://${registry.host}/team/unsigned:1`, insecureOptions: ['image'] });
+  assert.equal(r.image.signer, null);
+  assert.match(r.warnings.join('\n'), /accepted without verification/);
 });
 
 test('--insecure-options=image does not override a policy rule; a bad reference names the form', async (t) => {
