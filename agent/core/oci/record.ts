@@ -25,7 +25,6 @@ export interface OciImageFacts {
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
 const USER_PART = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,31}$/;
-// eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
 
 function badConfig(subject: string, field: string, message: string): AgentError {
