@@ -136,6 +136,11 @@ test('a container declared with image: docker://… is fetched (signature verifi
   assert.equal(record.reference, `docker://${registry.host}/team/web:stable`);
   assert.deepEqual(record.run?.exec, ['/bin/sh', '-c', 'echo started v1; exec sleep 600']);
   assert.equal(record.layers.length, 2);
+  // agentctl fetch through agentd: the stored image, by its digest.
+  assert.equal((await ctl(['fetch', `docker://${registry.host}/team/web:stable`])).trim(), ids.v1);
+  const missing = await agentctl(['fetch', `docker://${registry.host}/other/web:1`], { env: sbx.env });
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, new RegExp(`the registry ${registry.host} \\(repository other/web\\) has no manifest 1.*skopeo list-tags`));
 });
 
 test('kill -9 of agentd: the restarted agent adopts the running container (same PID)', async () => {
