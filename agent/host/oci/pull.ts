@@ -4,7 +4,8 @@
  *   2. the policy (./policy-check.ts) decides on exactly those bytes and that digest — the
  *      digest signatures name — before anything else is fetched: a refused image never has
  *      its config or a layer downloaded;
- *   3. an image already stored under that digest is returned as it is;
+ *   3. an image already stored under that digest is returned as it is (indexed under this
+ *      tag too, so a second tag naming the same digest finds it);
  *   4. the platform's manifest and config (a single manifest's config must be this host's
  *      platform), mapped to an image record by the OCI adapter, checked before any layer;
  *   5. the layers the layer store lacks, in parallel, each streamed from the registry
@@ -83,7 +84,11 @@ export async function pullOciImage(ref: DockerReference, options: OciPullOptions
     if (isAgentError(e, 'image.not-in-store')) return undefined;
     throw e;
   });
-  if (stored) return { image: stored, downloaded: [], scope: decision.scope };
+  if (stored) {
+    // Another tag may name the same digest: it finds the image too.
+    if (ref.tag !== undefined) await images.alias(id, stored.name, [{ name: 'version', value: ref.tag }, ...stored.labels.filter((l) => l.name !== 'version')]);
+    return { image: stored, downloaded: [], scope: decision.scope };
+  }
 
   const resolved = await client.resolveFrom(ref, top, { signal });
   const { config } = resolved;

@@ -78,7 +78,12 @@ before(async () => {
   policyFile = join(dir, 'policy.json');
   await writeFile(policyFile, JSON.stringify({
     default: [{ type: 'reject' }],
-    transports: { docker: { [`${registry.host}/team`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: aliceKey }] } },
+    transports: {
+      docker: {
+        [`${registry.host}/team`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: aliceKey }],
+        [`${registry.host}/team/app:also-2`]: [{ type: 'signedBy', keyType: 'GPGKeys', keyPath: aliceKey, signedIdentity: { type: 'matchRepository' } }],
+      },
+    },
   }));
   const shared = [{ entries: busyboxLayer() }, { entries: data(1) }, { entries: data(2), compression: 'none' as const }];
   const config = { Entrypoint: ['/bin/sh', '-c'], Cmd: ['echo hi'], Env: ['PATH=/bin'], User: '1000:1000', WorkingDir: '/srv' };
@@ -86,6 +91,7 @@ before(async () => {
   layoutB = await writeOciLayout(join(dir, 'layout'), 'b', { layers: [...shared, { entries: data(4) }], config });
   await push('a', 'team/app:1', alice);
   await push('b', 'team/app:2', alice);
+  await push('b', 'team/app:also-2'); // the same digest as team/app:2, whose signature names app:2
   await push('a', 'team/unsigned:1');
   await push('a', 'other/app:1', alice);
   await writeOciLayout(join(dir, 'layout'), 'arm', { layers: [{ entries: data(9) }], platform: { os: 'linux', architecture: 'arm64', variant: 'v8' } });
@@ -123,6 +129,12 @@ test('a signed image is stored with its record, signer and layers; a second shar
   progress.length = 0;
   assert.equal((await service.fetch({ image: `docker://${registry.host}/team/app:2`, insecureOptions: [] }, (p) => progress.push(p))).image.id, second.image.id);
   assert.equal(progress.length, 0);
+
+  // Another tag naming the same digest: the same image, found by that tag too.
+  const alias = await service.fetch({ image: `docker://${registry.host}/team/app:also-2`, insecureOptions: [] });
+  assert.equal(alias.image.id, second.image.id);
+  assert.equal((await service.get(`docker://${registry.host}/team/app:also-2`)).image.id, second.image.id);
+  assert.equal((await service.get(`docker://${registry.host}/team/app:2`)).image.id, second.image.id);
 
   // gc: the second image removed, its own layer goes; the shared ones stay for the first.
   await service.remove(second.image.id);
