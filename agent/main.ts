@@ -123,6 +123,9 @@ async function runAgent(options: AgentOptions, log: Logger): Promise<void> {
     // on, and the staged and rollback images of auto-updates.
     holders: async () => [...containers.imageHolders(), ...autoUpdateHolders(imageUpdates.document())],
     runner,
+    policyFile: options.policyFile,
+    registriesDir: options.registriesDir,
+    registryAuthFile: options.registryAuthFile,
   });
   const output = options.bus === 'system' ? 'journal' : 'file';
   const containers = new ContainerService({

@@ -64,6 +64,8 @@ export interface FetchProgressEvent {
   done: number;
   /** Bytes expected, when known. */
   total: number | null;
+  /** OCI images: the layer (`sha256:` and 12 hex digits) this event counts; each layer has its own. */
+  layer?: string;
 }
 
 export interface GcRequest {

@@ -17,7 +17,7 @@ import { randomBytes } from 'node:crypto';
 import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
 import type { ContainerNetworkStatus } from '../api/containers.js';
 import type { Container, HostConfig } from '../core/config/types.js';
-import { answersToAppRef, labelOf } from '../core/image/match.js';
+import { answersTo, labelOf } from '../core/image/match.js';
 import type { ImageRecord } from '../core/image/record.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
@@ -512,7 +512,7 @@ export class ContainerService {
   ): Promise<{ image: ImageRecord; rendered: RenderedContainer } | undefined> {
     if (installed?.imageId === undefined || installed.hash === undefined) return undefined;
     const image = await find(installed.imageId);
-    if (!image || !answersToAppRef(image, spec.image)) return undefined;
+    if (!image || !answersTo(image, spec.image)) return undefined;
     // Refused with this image: the declared reference is resolved anew (and its error reported).
     const rendered = await this.opts.units.render(toSpec(spec, image, this.networks)).catch(() => undefined);
     return rendered?.hash === installed.hash ? { image, rendered } : undefined;

@@ -7,6 +7,11 @@
  *
  * An image a container holds (see ImageHolder) is in use: remove refuses it, naming the
  * containers, and gc keeps it; both ask the same `holders` function.
+ *
+ * OCI images (`docker://…`) are pulled by ../host/oci/pull.ts into both stores: the image
+ * store (records) and the layer store (`<stateDir>/layers`). Publishing an image and
+ * removing unused layers (gc) take turns on one lock, so gc never removes a layer an image
+ * being published lists.
  */
 import { execFile } from 'node:child_process';
 import { readFile, rm, stat } from 'node:fs/promises';
@@ -27,6 +32,14 @@ import type { HttpOptions } from '../host/net/http.js';
 import { ImageStore, type ImageInfo } from '../host/images/store.js';
 import { Keystore, type KeystorePaths } from '../host/trust/keystore.js';
 import type { ExclusiveRunner } from './runner.js';
+import { nodePlatform, type Platform } from '../core/oci/platform.js';
+import { ociImageId } from '../core/oci/record.js';
+import { DOCKER_TRANSPORT, formatReference, parseReference, repositoryName, type DockerReference } from '../core/oci/reference.js';
+import { DEFAULT_EXTRACT_LIMITS } from '../host/images/extract.js';
+import { defaultMaxBytes } from '../host/images/fetch.js';
+import { LayerStore } from '../host/oci/layer-store.js';
+import { pullOciImage } from '../host/oci/pull.js';
+import { RegistryClient } from '../host/oci/registry-client.js';
 import type { Warn } from '../host/fs/state-file.js';
 
 const run = promisify(execFile);
@@ -54,7 +67,17 @@ export interface ImageServiceOptions {
   lockWaitMs?: number;
   /** Where warnings about damaged store files go; default stderr. */
   warn?: Warn;
+  /** OCI: the containers policy.json; default /etc/host-agent/policy.json. */
+  policyFile?: string;
+  /** OCI: the registries.d directory naming lookaside stores; default /etc/host-agent/registries.d. */
+  registriesDir?: string;
+  /** OCI: the containers-auth.json with registry credentials; default /etc/host-agent/auth.json. */
+  registryAuthFile?: string;
+  /** OCI: the platform images are chosen for; default this host's. */
+  platform?: Platform;
 }
+
+export const DEFAULT_REGISTRY_AUTH_FILE = '/etc/host-agent/auth.json';
 
 /** A container that holds an image: it runs it, is declared on it, or auto-update keeps it. */
 export interface ImageHolder {
@@ -104,15 +127,15 @@ function summary(info: ImageInfo): ImageSummary {
   return { id, format, name, labels, size, imported, lastUsed, source, signer };
 }
 
-/** Reports at most every `intervalMs` per phase, plus each phase's first and last event. */
+/** Reports at most every `intervalMs` per phase (per layer), plus each one's first and last event. */
 export function throttleProgress(emit: (p: FetchProgress) => void, intervalMs = 100): (p: FetchProgress) => void {
-  let phase: string | undefined;
-  let last = 0;
+  const last = new Map<string, number>();
   return (p) => {
     const now = Date.now();
-    if (p.phase !== phase || p.done === p.total || now - last >= intervalMs) {
-      phase = p.phase;
-      last = now;
+    const key = `${p.phase} ${p.layer ?? ''}`;
+    const before = last.get(key);
+    if (before === undefined || p.done === p.total || now - before >= intervalMs) {
+      last.set(key, now);
       emit(p);
     }
   };
@@ -133,8 +156,12 @@ export function insecureOptions(values: readonly string[]): Set<InsecureOption> 
 }
 
 export class ImageService {
+  /** Image publication (OCI) and layer removal take turns on this chain. */
+  private storeTurn: Promise<unknown> = Promise.resolve();
+
   private constructor(
     private readonly store: ImageStore,
+    private readonly layers: LayerStore,
     private readonly keystore: Keystore,
     private readonly options: ImageServiceOptions,
   ) {}
@@ -142,11 +169,17 @@ export class ImageService {
   /** Opens the store (cleaning leftovers of interrupted work) and the keystore. */
   static async open(options: ImageServiceOptions): Promise<ImageService> {
     let store: ImageStore;
+    let layers: LayerStore;
+    const paths = {
+      stateDir: options.stateDir,
+      ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
+      ...(options.warn && { warn: options.warn }),
+    };
     try {
-      store = await ImageStore.open({
-        stateDir: options.stateDir,
-        ...(options.lockWaitMs !== undefined && { lockWaitMs: options.lockWaitMs }),
-        ...(options.warn && { warn: options.warn }),
+      store = await ImageStore.open(paths);
+      layers = await LayerStore.open(paths).catch(async (e: unknown) => {
+        await store.close();
+        throw e;
       });
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
@@ -159,11 +192,12 @@ export class ImageService {
         cause: e,
       });
     }
-    return new ImageService(store, new Keystore(options.keystore), options);
+    return new ImageService(store, layers, new Keystore(options.keystore), options);
   }
 
-  /** Lets go of the store. */
+  /** Lets go of the stores. */
   async close(): Promise<void> {
+    await this.layers.close();
     await this.store.close();
   }
 
@@ -187,6 +221,7 @@ export class ImageService {
     const warnings: string[] = [];
     const host = this.options.host ?? hostAppDefaults();
     const source = classifyImageArgument(request.image, (text) => parseImageReference(text, host));
+    if (source.kind === 'docker') return { image: summary(await this.pull(source.reference, insecure, warnings, onProgress)), warnings };
     if (source.kind === 'file') source.path = resolve(source.path);
     const fetcher = new Fetcher({
       store: this.store,
@@ -200,6 +235,43 @@ export class ImageService {
       onWarning: (w) => warnings.push(w),
     });
     return { image: summary(await fetcher.fetch(source)), warnings };
+  }
+
+  /** Pulls an OCI image from its registry (../host/oci/pull.ts). */
+  private async pull(reference: DockerReference, insecure: ReadonlySet<InsecureOption>, warnings: string[], onProgress?: (p: FetchProgress) => void): Promise<ImageInfo> {
+    const client = new RegistryClient({
+      ...(this.options.http && { http: this.options.http }),
+      insecureHttp: insecure.has('http'),
+      authFile: this.options.registryAuthFile ?? DEFAULT_REGISTRY_AUTH_FILE,
+      platform: this.platform(),
+    });
+    const maxBytes = this.options.limits?.maxBytes ?? (await defaultMaxBytes(this.layers.dir));
+    const { image, scope } = await pullOciImage(reference, {
+      images: this.store,
+      layers: this.layers,
+      client,
+      platform: this.platform(),
+      insecureImage: insecure.has('image'),
+      ...(this.options.policyFile !== undefined && { policyFile: this.options.policyFile }),
+      ...(this.options.registriesDir !== undefined && { registriesDir: this.options.registriesDir }),
+      ...(this.options.http && { http: this.options.http }),
+      limits: { ...DEFAULT_EXTRACT_LIMITS, ...this.options.limits, maxBytes },
+      commit: (_what, op) => this.storeLocked(op),
+      ...(onProgress && { onProgress }),
+    });
+    if (scope === 'insecure') warnings.push(`${formatReference(reference, { transport: true })} was accepted without verification: there is no policy file (--insecure-options=image)`);
+    return image;
+  }
+
+  private platform(): Platform {
+    return this.options.platform ?? nodePlatform(process.arch, (process.config.variables as { arm_version?: string }).arm_version);
+  }
+
+  /** Runs `op` when no other publication or layer removal runs. */
+  private storeLocked<T>(op: () => Promise<T>): Promise<T> {
+    const next = this.storeTurn.then(op);
+    this.storeTurn = next.catch(() => undefined);
+    return next;
   }
 
   /** Removes an image no container holds; refuses one in use (image.in-use). */
@@ -221,6 +293,7 @@ export class ImageService {
       const before = new Map((await this.store.list()).map((i) => [i.id, i]));
       const referenced = new Set((await this.holders()).map((h) => h.imageId));
       const removed = await this.store.gc(referenced, request.graceSeconds * 1000);
+      await this.removeUnusedLayers();
       return { removed: removed.map((id) => summary(before.get(id)!)) };
     });
   }
@@ -235,7 +308,7 @@ export class ImageService {
         if (!isAbsolute(request.image) && classifyImageArgument(request.image, parseAppString).kind === 'file') {
           throw new AgentError({ code: 'image.relative-path', message: 'the agent needs an absolute path', subject: request.image, hint: 'Give the image file as an absolute path' });
         }
-        const progress = throttleProgress((p) => emit({ requestId: request.requestId, phase: p.phase, done: p.done, total: p.total ?? null }));
+        const progress = throttleProgress((p) => emit({ requestId: request.requestId, phase: p.phase, done: p.done, total: p.total ?? null, ...(p.layer !== undefined && { layer: p.layer }) }));
         try {
           return [JSON.stringify(await this.fetch(request, progress))];
         } catch (e) {
@@ -245,6 +318,18 @@ export class ImageService {
       RemoveImage: async (ref) => [JSON.stringify(await this.remove(String(ref)))],
       GcImages: async (json) => [JSON.stringify(await this.gc(parseJson<GcRequest>(json, 'GcImages')))],
     };
+  }
+
+  /** Removes the layers no stored image lists (after gc), in turn with image publication. */
+  private removeUnusedLayers(): Promise<string[]> {
+    return this.storeLocked(async () => {
+      const inUse = new Set<string>();
+      for (const image of await this.store.list()) {
+        if (image.format !== 'oci') continue;
+        for (const layer of (await this.store.record(image.id)).layers) inUse.add(layer);
+      }
+      return this.layers.removeUnused(inUse);
+    });
   }
 
   private exclusive<T>(what: string, op: () => Promise<T>): Promise<T> {
@@ -257,6 +342,11 @@ export class ImageService {
 
   private async find(ref: string) {
     if (looksLikeImageId(ref)) return this.store.get(ref);
+    if (ref.startsWith(DOCKER_TRANSPORT)) {
+      const docker = parseReference(ref);
+      if (docker.digest !== undefined) return this.store.get(ociImageId(docker.digest));
+      return this.store.get(repositoryName(docker), [{ name: 'version', value: docker.tag! }]);
+    }
     const app = parseAppString(ref);
     const labels: ImageLabel[] = Object.entries(app.labels).map(([name, value]) => ({ name, value }));
     return this.store.get(app.name, labels);

@@ -2,8 +2,8 @@
  * Container image auto-update in agentd. On the `host-agent.images.check` schedule (node-cron),
  * on `agentctl update containers --now` (UpdateContainers) and when a waited-for window
  * opens, one pass goes through every container with `auto-update: true`: discovers the
- * newest image of its name (version `latest`, fetched and signature-verified into the store
- * through ImageService: the staged slot), and inside `host-agent.images.window` pins the
+ * newest image of its name (appc: version `latest`; OCI: the image the declared tag names
+ * now; fetched and signature-verified into the store through ImageService: the staged slot), and inside `host-agent.images.window` pins the
  * container to it (ContainerService.setImagePins) and reconciles, which restarts it. The unit
  * must then stay active for the settle time; if it fails, restarts or is not active at the
  * end, the container is pinned back to the previous image and restarted, and the image ID is
@@ -20,7 +20,7 @@ import type { ContainerStatus, ImageRollback, ImageUpdatesDocument, UnitStatus }
 import type { Container, HostConfig, ImagePolicy } from '../core/config/types.js';
 import { AgentError, describeError } from '../core/errors.js';
 import { isImageId } from '../core/image/id.js';
-import { labelOf } from '../core/image/match.js';
+import { isDockerReference, labelOf } from '../core/image/match.js';
 import {
   activate, confirm, decideUpdate, latestRollback, noted, recordFor, rollBack, settleProblem, stage, windowOpen,
   type FailedImage, type ImageRef, type ImageUpdateRecord, type SettleSample,
@@ -92,8 +92,13 @@ export function newestFromService(images: ImageService): (reference: string) => 
   };
 }
 
-/** The reference discovery looks up: the declared name and labels, without a version (so `latest`). */
+/**
+ * The reference to look up: appc, the declared name and labels without a version (so
+ * discovery finds `latest`); OCI, the declared reference itself, so the tag's current
+ * digest (podman's registry mode: a new digest is a new image, fetched and verified).
+ */
 function newestReference(c: Container): string {
+  if (isDockerReference(c.image)) return c.imageText;
   return [c.image.name, ...Object.entries(c.image.labels).filter(([k]) => k !== 'version').map(([k, v]) => `${k}=${v}`)].join(',');
 }
 
@@ -282,7 +287,7 @@ export class ImageUpdateService {
         const reference = newestReference(c);
         this.opts.log.info(`container ${c.name}: looking for a newer image of ${reference}`);
         const found = await this.opts.fetchNewest(reference);
-        const decision = decideUpdate(record, running, found);
+        const decision = decideUpdate(record, running, found, isDockerReference(c.image));
         record = decision.kind === 'stage'
           ? stage(record, found, `${found.version ?? found.id} fetched and verified`, at())
           : noted(record, decision.result, decision.message, at());

@@ -42,6 +42,12 @@ export interface AgentOptions {
   maxImageBytes: number | undefined;
   /** Members of this group (name or gid) read container output over D-Bus, as root does. */
   readGroup: string | undefined;
+  /** OCI images: the containers policy.json deciding which images are trusted. */
+  policyFile: string;
+  /** OCI images: the registries.d directory naming each registry's lookaside signature store. */
+  registriesDir: string;
+  /** OCI images: the containers-auth.json with registry credentials. */
+  registryAuthFile: string;
 }
 
 /** agentd's options: the parser, `agentd --help` and agentd(8) read this table. */
@@ -66,6 +72,9 @@ export const AGENTD_OPTIONS = [
   { name: 'log-level', arg: 'LEVEL', text: 'error, warn, info or debug (default info)' },
   { name: 'max-image-size', arg: 'SIZE', text: "most an image may unpack to, e.g. 20G (K, M, G, T); default: the image store's free space at each fetch, less 5% of its size (at most 1G)" },
   { name: 'read-group', arg: 'GROUP', text: 'its members see container output and environment values over D-Bus, as root does (default: only root)' },
+  { name: 'policy', arg: 'FILE', text: 'OCI images: the containers policy.json saying which signatures each registry needs (default /etc/host-agent/policy.json)' },
+  { name: 'registries-d', arg: 'DIR', text: 'OCI images: registries.d files naming the lookaside signature stores (default /etc/host-agent/registries.d)' },
+  { name: 'registry-auth-file', arg: 'FILE', text: 'OCI images: containers-auth.json with registry credentials (default /etc/host-agent/auth.json)' },
   { name: 'help', short: 'h', text: 'show this help' },
   { name: 'version', text: 'print the version' },
 ] as const satisfies readonly OptionDoc[];
@@ -137,6 +146,9 @@ export function parseAgentArgs(argv: string[], env: NodeJS.ProcessEnv = process.
       logLevel: values['log-level'] ?? 'info',
       maxImageBytes,
       readGroup: values['read-group'],
+      policyFile: values.policy ?? '/etc/host-agent/policy.json',
+      registriesDir: values['registries-d'] ?? '/etc/host-agent/registries.d',
+      registryAuthFile: values['registry-auth-file'] ?? '/etc/host-agent/auth.json',
     },
   };
 }

@@ -1,7 +1,9 @@
 /**
- * agentctl fetch IMAGE…: fetch, verify and store images by file path, URL or name
- * (discovery), through agentd when it runs, directly otherwise; prints each image ID on
- * stdout, a progress bar on stderr when it is a terminal, warnings on stderr.
+ * agentctl fetch IMAGE…: fetch, verify and store images by file path, URL, name
+ * (discovery) or `docker://` reference (an OCI image in a registry, verified against the
+ * policy), through agentd when it runs, directly otherwise; prints each image ID on
+ * stdout, a progress bar (one per layer for OCI images) on stderr when it is a terminal,
+ * warnings on stderr.
  */
 import { resolve } from 'node:path';
 import type { InsecureOptionName } from '../../api/agent1.js';
@@ -26,10 +28,13 @@ export function parseInsecureOptions(value: string | undefined): InsecureOptionN
 export const fetchVerb: Verb = {
   name: 'fetch',
   synopsis: '[--insecure-options=http,image] IMAGE…',
-  help: `  IMAGE is a file (./app.aci, /srv/app.aci), an https:// URL, or NAME[:VERSION][,LABEL=VALUE]…
-  found by appc discovery (version "latest" and this host's os/arch unless given).
-  --insecure-options=http     allow plain http for discovery and downloads
-  --insecure-options=image    store the image without checking its signature (warns)
+  help: `  IMAGE is a file (./app.aci, /srv/app.aci), an https:// URL, NAME[:VERSION][,LABEL=VALUE]…
+  found by appc discovery (version "latest" and this host's os/arch unless given), or an OCI
+  image in a registry: docker://HOST[:PORT]/REPOSITORY[:TAG|@sha256:DIGEST], checked against
+  agentd's --policy (a signedBy rule: signatures from the lookaside store registries.d names).
+  --insecure-options=http     allow plain http for discovery, downloads and registries
+  --insecure-options=image    ACIs: store without checking the signature (warns); OCI: accept
+                              an image when there is no policy file at all
 ${STORE_HELP}`,
   options: { 'insecure-options': { type: 'string' }, ...STORE_OPTIONS },
   positionals: { min: 1, max: Infinity },

@@ -27,6 +27,8 @@ export const STORE_OPTIONS = {
 export const STORE_HELP = `  --state-dir DIR          the store without agentd (default /var/lib/host-agent; env HOST_AGENT_STATE_DIR)
   --trust-dir DIR          admin trusted keys (default /etc/host-agent/trustedkeys; env HOST_AGENT_TRUST_DIR)
   --system-trust-dir DIR   system trusted keys (default /usr/lib/host-agent/trustedkeys; env HOST_AGENT_SYSTEM_TRUST_DIR)
+  OCI images without agentd: env HOST_AGENT_POLICY, HOST_AGENT_REGISTRIES_D, HOST_AGENT_REGISTRY_AUTH_FILE
+  (defaults /etc/host-agent/policy.json, /etc/host-agent/registries.d, /etc/host-agent/auth.json)
 `;
 
 export interface ImageBackend {
@@ -81,6 +83,10 @@ export function serviceOptions(ctx: CliContext, values: VerbArgs['values']): Ima
     keystore: keystorePaths(ctx, values),
     ...(port !== undefined && { discoveryPort: port }),
     holders: () => installedUnitHolders(ctx),
+    // OCI images without agentd: the files agentd's --policy, --registries-d, --registry-auth-file name.
+    ...(ctx.env.HOST_AGENT_POLICY && { policyFile: ctx.env.HOST_AGENT_POLICY }),
+    ...(ctx.env.HOST_AGENT_REGISTRIES_D && { registriesDir: ctx.env.HOST_AGENT_REGISTRIES_D }),
+    ...(ctx.env.HOST_AGENT_REGISTRY_AUTH_FILE && { registryAuthFile: ctx.env.HOST_AGENT_REGISTRY_AUTH_FILE }),
   };
 }
 
@@ -126,7 +132,7 @@ async function directBackend(ctx: CliContext, values: VerbArgs['values']): Promi
     get: (ref) => service.get(ref),
     remove: (ref) => service.remove(ref),
     gc: (graceSeconds) => service.gc({ graceSeconds }),
-    fetch: (request, onProgress) => service.fetch(request, (p) => onProgress({ requestId: '', phase: p.phase, done: p.done, total: p.total ?? null })),
+    fetch: (request, onProgress) => service.fetch(request, (p) => onProgress({ requestId: '', phase: p.phase, done: p.done, total: p.total ?? null, ...(p.layer !== undefined && { layer: p.layer }) })),
     close: () => service.close(),
   };
 }

@@ -56,6 +56,8 @@ export function renderImages(images: ImageSummary[], now = new Date()): string {
     { header: 'SIZE', value: (i) => humanSize(i.size) },
     { header: 'IMPORTED', value: (i) => ago(i.imported, now) },
     { header: 'LAST USED', value: (i) => ago(i.lastUsed, now) },
+    { header: 'REFERENCE', value: (i) => (i.format === 'oci' ? i.source : '-') },
+    { header: 'DIGEST', value: (i) => (i.format === 'oci' ? `sha256:${i.id.slice('sha256-'.length)}` : '-') },
   ]);
 }
 
@@ -169,7 +171,8 @@ export const imageVerb: Verb = {
   name: 'image',
   synopsis: Object.values(SUBVERBS).map((s) => s.synopsis).join(' | '),
   help: `  validate FILE            check a manifest (JSON) or an image archive (.aci); exit 1 when invalid
-  list [--json]            stored images: ID, format (appc, oci), name, version, size, imported, last used
+  list [--json]            stored images: ID, format (appc, oci), name, version, size, imported, last used,
+                           and for OCI images the reference fetched and the manifest digest
   rm ID|NAME…              remove images (root); refused for an image a container uses,
                            naming the containers (no --force: change them first)
   gc [--grace DURATION]    remove images no container uses, unused for DURATION (default ${DEFAULT_GRACE}) (root)

@@ -6,7 +6,7 @@
  * the first `exec` word. Defaults are filled in here. Entries name the file of the node.
  * Pure: no I/O.
  */
-import { parseAppString } from '../appc/app-string.js';
+import { parseImageText } from '../image/match.js';
 import type { RebootStrategy } from '../schedule/strategy.js';
 import { parseWindow } from '../schedule/window.js';
 import { parseCpuPercent, parseSize } from './checks.js';
@@ -213,7 +213,7 @@ function readContainer(reader: Reader, item: MapNode): Container | undefined {
   const privateUsers = r.text(item, 'private_users');
   return {
     name,
-    image: parseAppString(imageText),
+    image: parseImageText(imageText),
     imageText,
     ...optional('exec', exec),
     environment,

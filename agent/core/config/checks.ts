@@ -4,7 +4,7 @@
  * example, or undefined when the value is fine.
  * Pure: no I/O.
  */
-import { parseAppString } from '../appc/app-string.js';
+import { parseImageText } from '../image/match.js';
 import { acIdentifierProblem, acNameProblem } from '../appc/names.js';
 import { describeError, isAgentError } from '../errors.js';
 import { cronExpressionProblem } from '../schedule/cron.js';
@@ -41,7 +41,7 @@ export const checkContainerName: ValueCheck<string> = (v) => {
 
 export const checkImage: ValueCheck<string> = (v) => {
   try {
-    parseAppString(v);
+    parseImageText(v);
     return undefined;
   } catch (e) {
     const hint = isAgentError(e) && e.hint ? `; ${e.hint.charAt(0).toLowerCase()}${e.hint.slice(1)}` : '';

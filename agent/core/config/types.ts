@@ -3,7 +3,7 @@
  * from a configuration without errors; defaults are filled in (see docs/config.md), so a field
  * left out of every file still has its documented value here. Pure: types only.
  */
-import type { AppRef } from '../appc/app-string.js';
+import type { ImageReference } from '../image/match.js';
 import type { RebootStrategy } from '../schedule/strategy.js';
 import type { Window } from '../schedule/window.js';
 import type { ISOLATIONS, PROTOCOLS, RESTART_POLICIES } from './checks.js';
@@ -126,8 +126,11 @@ export interface Port {
 export interface Container {
   /** AC Name; also names the unit. */
   name: string;
-  /** The image as parsed (no defaults added: `version` is absent when not written). */
-  image: AppRef;
+  /**
+   * The image as parsed: an appc name and labels (no defaults added: `version` is absent
+   * when not written), or an OCI reference (`docker://…`, tag `latest` when none is written).
+   */
+  image: ImageReference;
   /** The image as written. */
   imageText: string;
   /** Command line; absent: the image's own `exec`. */

@@ -5,19 +5,19 @@
  * an edit never produces a file skopeo or agentd would refuse. Pure: no I/O.
  */
 import { AgentError } from '../errors.js';
-import { dockerName, dockerString, parseDockerName } from './docker-name.js';
+import { repositoryName, formatReference, parseDockerName } from './reference.js';
 import { parsePolicy, type Policy, type Requirement } from './policy.js';
 
 export type TrustType = 'accept' | 'reject' | 'signedBy';
 
 
-/** Whether `scope` is something the docker transport looks up (see docker-name.ts). */
+/** Whether `scope` is something the docker transport looks up (see reference.ts). */
 export function isDockerScope(scope: string): boolean {
   if (/^\*\.[a-zA-Z0-9-]+(?:\.[a-zA-Z0-9-]+)*$/.test(scope)) return true;
   if (/^[a-zA-Z0-9.-]+(?::[0-9]+)?$/.test(scope) && scope.includes('.')) return true;
   if (/^localhost(?::[0-9]+)?$/.test(scope)) return true;
   const ref = parseDockerName(scope);
-  return ref !== undefined && (dockerString(ref) === scope || dockerName(ref) === scope);
+  return ref !== undefined && (formatReference(ref) === scope || repositoryName(ref) === scope);
 }
 
 /**

@@ -7,7 +7,7 @@
  * (agent/host/oci/policy-check.ts); this module decides. Pure: no I/O.
  */
 import { AgentError } from '../errors.js';
-import { dockerName, dockerNamespaces, dockerString, parseDockerName, type DockerReference } from './docker-name.js';
+import { repositoryName, dockerNamespaces, formatReference, parseDockerName, type DockerReference } from './reference.js';
 import { exactObject, isObject, jsonPath, JsonPathError, parseStrictJson, stringAt, type Json } from './strict-json.js';
 
 export type SignedIdentity =
@@ -81,7 +81,7 @@ function remapPrefix(value: Json | undefined, path: string): string {
   const text = stringAt(value, path);
   if (HOST.test(text)) return text;
   const ref = parseDockerName(text);
-  if (!ref || ref.tag !== undefined || ref.digest !== undefined || dockerName(ref) !== text) {
+  if (!ref || ref.tag !== undefined || ref.digest !== undefined || repositoryName(ref) !== text) {
     throw new JsonPathError(path, `${JSON.stringify(text)} is neither a host name nor a fully expanded repository namespace`);
   }
   return text;
@@ -159,7 +159,7 @@ export function parsePolicy(text: string, file: string): Policy {
 export function chooseRule(policy: Policy, ref: DockerReference): ChosenRule {
   const scopes = policy.transports.docker;
   if (scopes) {
-    for (const scope of [dockerString(ref), ...dockerNamespaces(ref), '']) {
+    for (const scope of [formatReference(ref), ...dockerNamespaces(ref), '']) {
       const requirements = scopes[scope];
       if (requirements) return { scope: `transports.docker[${JSON.stringify(scope)}]`, requirements };
     }
@@ -169,8 +169,8 @@ export function chooseRule(policy: Policy, ref: DockerReference): ChosenRule {
 
 /** matchRepoDigestOrExact: by digest, the same repository; by tag, exactly the same reference. */
 function repoDigestOrExact(image: DockerReference, signed: DockerReference): boolean {
-  if (image.digest !== undefined) return dockerName(image) === dockerName(signed);
-  return image.tag !== undefined && dockerString(image) === dockerString(signed);
+  if (image.digest !== undefined) return repositoryName(image) === repositoryName(signed);
+  return image.tag !== undefined && formatReference(image) === formatReference(signed);
 }
 
 function isNameOnly(ref: DockerReference): boolean {
@@ -185,22 +185,22 @@ export function identityMatches(identity: SignedIdentity, image: DockerReference
     case 'matchRepoDigestOrExact':
       return repoDigestOrExact(image, signed);
     case 'matchExact':
-      return !isNameOnly(image) && !isNameOnly(signed) && dockerString(image) === dockerString(signed);
+      return !isNameOnly(image) && !isNameOnly(signed) && formatReference(image) === formatReference(signed);
     case 'matchRepository':
-      return dockerName(image) === dockerName(signed);
+      return repositoryName(image) === repositoryName(signed);
     case 'exactReference': {
       const wanted = parseDockerName(identity.dockerReference);
-      return wanted !== undefined && !isNameOnly(signed) && dockerString(wanted) === dockerString(signed);
+      return wanted !== undefined && !isNameOnly(signed) && formatReference(wanted) === formatReference(signed);
     }
     case 'exactRepository': {
       const wanted = parseDockerName(identity.dockerRepository);
-      return wanted !== undefined && dockerName(wanted) === dockerName(signed);
+      return wanted !== undefined && repositoryName(wanted) === repositoryName(signed);
     }
     case 'remapIdentity': {
-      const name = dockerName(image);
+      const name = repositoryName(image);
       const { prefix } = identity;
       const under = name === prefix || (name.startsWith(prefix) && name[prefix.length] === '/');
-      const remapped = under ? parseDockerName(identity.signedPrefix + dockerString(image).slice(prefix.length)) : image;
+      const remapped = under ? parseDockerName(identity.signedPrefix + formatReference(image).slice(prefix.length)) : image;
       return remapped !== undefined && repoDigestOrExact(remapped, signed);
     }
   }

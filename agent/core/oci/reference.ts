@@ -4,7 +4,10 @@
  * when it has a `.` or a `:` or is `localhost`; otherwise the image is on Docker Hub
  * (`docker.io`), whose one-component names live under `library/` (`busybox` →
  * `docker.io/library/busybox:latest`); `index.docker.io` is `docker.io`. Without a tag or a
- * digest the tag is `latest`. Pure: no I/O.
+ * digest the tag is `latest`. Also the names as signatures and policies write them
+ * (`parseDockerName`: no default tag, undefined instead of an error, as containers/image's
+ * ParseNormalizedNamed) and the policy scopes of a reference, most specific first. One
+ * normaliser for both. Pure: no I/O.
  */
 import { AgentError } from '../errors.js';
 
@@ -55,8 +58,26 @@ function checkRepository(input: string, repository: string): void {
   }
 }
 
-/** Parses a reference, with or without `docker://`, and normalises Docker Hub short names. */
+/** Parses a reference, with or without `docker://`, and normalises Docker Hub short names; the tag is `latest` when none is written. */
 export function parseReference(input: string): DockerReference {
+  const ref = parseNamed(input);
+  return ref.tag === undefined && ref.digest === undefined ? { ...ref, tag: DEFAULT_TAG } : ref;
+}
+
+/**
+ * A docker reference as signatures and policy files write it (`busybox`, `quay.io/a/b:1`),
+ * normalised, without a default tag; undefined when it is not one.
+ */
+export function parseDockerName(text: string): DockerReference | undefined {
+  if (text.startsWith(DOCKER_TRANSPORT)) return undefined;
+  try {
+    return parseNamed(text);
+  } catch {
+    return undefined;
+  }
+}
+
+function parseNamed(input: string): DockerReference {
   let rest = input.startsWith(DOCKER_TRANSPORT) ? input.slice(DOCKER_TRANSPORT.length) : input;
   if (rest === '') throw bad(input, 'the reference is empty');
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(rest)) throw bad(input, 'only the docker:// transport is supported');
@@ -79,7 +100,8 @@ export function parseReference(input: string): DockerReference {
 
   const slash = rest.indexOf('/');
   const first = slash < 0 ? rest : rest.slice(0, slash);
-  const hasRegistry = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost');
+  // As ParseNormalizedNamed: a first component with a dot, a port, `localhost` or upper case is a host.
+  const hasRegistry = slash >= 0 && (first.includes('.') || first.includes(':') || first === 'localhost' || first !== first.toLowerCase());
   let registry = hasRegistry ? first : DOCKER_HUB;
   let repository = hasRegistry ? rest.slice(slash + 1) : rest;
   if (registry === 'index.docker.io') registry = DOCKER_HUB;
@@ -91,7 +113,6 @@ export function parseReference(input: string): DockerReference {
   checkRepository(input, repository);
   if (registry.length + 1 + repository.length > MAX_NAME) throw bad(input, `the name is longer than ${MAX_NAME} characters`);
 
-  if (tag === undefined && digest === undefined) tag = DEFAULT_TAG;
   return { registry, repository, ...(tag !== undefined && { tag }), ...(digest !== undefined && { digest }) };
 }
 
@@ -107,4 +128,22 @@ export function repositoryName(ref: Pick<DockerReference, 'registry' | 'reposito
 export function formatReference(ref: DockerReference, options: { transport?: boolean } = {}): string {
   const name = `${repositoryName(ref)}${ref.tag === undefined ? '' : `:${ref.tag}`}${ref.digest === undefined ? '' : `@${ref.digest}`}`;
   return options.transport ? `${DOCKER_TRANSPORT}${name}` : name;
+}
+
+/** The repository and its parent namespaces down to the host, then the host's `*.domain` wildcards: policy and registries.d scopes, most specific first. */
+export function dockerNamespaces(ref: Pick<DockerReference, 'registry' | 'repository'>): string[] {
+  const out: string[] = [];
+  let name = repositoryName(ref);
+  for (;;) {
+    out.push(name);
+    const slash = name.lastIndexOf('/');
+    if (slash < 0) break;
+    name = name.slice(0, slash);
+  }
+  let host = name.includes(':') ? name.slice(0, name.indexOf(':')) : name;
+  for (let dot = host.indexOf('.'); dot >= 0; dot = host.indexOf('.')) {
+    host = host.slice(dot + 1);
+    out.push(`*.${host}`);
+  }
+  return out;
 }

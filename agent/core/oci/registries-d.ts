@@ -9,7 +9,7 @@
  * agent/host/oci/registries-d-reader.ts.
  */
 import { AgentError } from '../errors.js';
-import { dockerNamespaces, dockerString, type DockerReference } from './docker-name.js';
+import { dockerNamespaces, formatReference, type DockerReference } from './reference.js';
 
 export interface SignatureStorage {
   lookaside?: string;
@@ -80,7 +80,7 @@ export function mergeRegistriesD(files: RegistriesDFile[]): RegistriesD {
 /** The lookaside base URL for reading (or, with `write`, staging) `ref`'s signatures. */
 export function lookasideBase(config: RegistriesD, ref: DockerReference, write = false): string | undefined {
   const pick = (s: SignatureStorage | undefined) => (write ? s?.lookasideStaging ?? s?.lookaside : s?.lookaside);
-  for (const scope of [dockerString(ref), ...dockerNamespaces(ref)]) {
+  for (const scope of [formatReference(ref), ...dockerNamespaces(ref)]) {
     const url = pick(config.docker[scope]);
     if (url) return url;
   }

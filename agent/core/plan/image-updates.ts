@@ -97,15 +97,19 @@ function label(image: ImageRef): string {
   return `${image.version ?? '(no version)'} (${image.id.slice(0, 19)}…)`;
 }
 
-/** What to do with the image discovery found, given what the container runs. */
-export function decideUpdate(record: ImageUpdateRecord, running: ImageRef | undefined, found: ImageRef): UpdateDecision {
+/**
+ * What to do with the image discovery found, given what the container runs. `followsTag`
+ * (OCI, podman's registry mode): the declared tag names the image to run, so another image
+ * ID is the update whatever its version label (the tag, the same for both).
+ */
+export function decideUpdate(record: ImageUpdateRecord, running: ImageRef | undefined, found: ImageRef, followsTag = false): UpdateDecision {
   const current = record.current ?? running;
   if (current?.id === found.id || record.staged?.id === found.id) {
     return { kind: 'none', result: 'up to date', message: `${label(found)} is the newest` };
   }
   const failed = isFailedImage(record, found.id);
   if (failed) return { kind: 'none', result: 'skipped', message: `${label(found)} was rolled back at ${failed.at} (${failed.reason}): not retried` };
-  if (!isNewerVersion(current?.version, found.version)) {
+  if (!followsTag && !isNewerVersion(current?.version, found.version)) {
     return { kind: 'none', result: 'up to date', message: `${label(found)} is not newer than ${current ? label(current) : 'the running image'}` };
   }
   return { kind: 'stage', image: found };

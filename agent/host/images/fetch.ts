@@ -40,6 +40,7 @@ import { DigestTap } from '../stream/digest-tap.js';
 import { DEFAULT_EXTRACT_LIMITS, extractAci, type ExtractLimits } from './extract.js';
 import { bodyMeter, expectOk, httpGet, pageGetter, readText, type HttpOptions } from '../net/http.js';
 import { peekManifest } from './peek.js';
+import { DOCKER_TRANSPORT, parseReference, type DockerReference } from '../../core/oci/reference.js';
 import type { ImageInfo, ImageStore } from './store.js';
 import { explainWriteError } from '../fs/disk-full.js';
 
@@ -48,12 +49,18 @@ export type InsecureOption = 'http' | 'image';
 export type ImageSource =
   | { kind: 'file'; path: string }
   | { kind: 'url'; url: string }
-  | { kind: 'name'; app: AppRef };
+  | { kind: 'name'; app: AppRef }
+  | { kind: 'docker'; reference: DockerReference };
+
+/** The sources this fetcher (ACIs) takes; `docker` ones go to ../oci/pull.ts. */
+export type AppcSource = Exclude<ImageSource, { kind: 'docker' }>;
 
 export interface FetchProgress {
   phase: 'download' | 'verify' | 'extract';
   done: number;
   total: number | undefined;
+  /** OCI images: the layer (its short digest) the event is about; each layer has its own. */
+  layer?: string;
 }
 
 export interface FetchOptions {
@@ -224,13 +231,13 @@ export class Fetcher {
   }
 
   /** Fetches, verifies and stores one image; resolves with what the store holds. A full disk is `disk.full`. */
-  fetch(source: ImageSource): Promise<ImageInfo> {
+  fetch(source: AppcSource): Promise<ImageInfo> {
     return this.fetchInto(source).catch(async (e: unknown) => {
       throw await explainWriteError(e, this.options.store.dir);
     });
   }
 
-  private async fetchInto(source: ImageSource): Promise<ImageInfo> {
+  private async fetchInto(source: AppcSource): Promise<ImageInfo> {
     const wanted = source.kind === 'name' ? source.app : undefined;
     const located = await this.locate(source, wanted);
     if ('stored' in located) return located.stored;
@@ -245,7 +252,7 @@ export class Fetcher {
     }
   }
 
-  private async locate(source: ImageSource, wanted: AppRef | undefined): Promise<Located | { stored: ImageInfo }> {
+  private async locate(source: AppcSource, wanted: AppRef | undefined): Promise<Located | { stored: ImageInfo }> {
     if (source.kind === 'file') {
       await stat(source.path).catch((e: NodeJS.ErrnoException) => {
         throw new AgentError({
@@ -425,10 +432,12 @@ export class Fetcher {
 }
 
 /**
- * What a person means by an image argument: an http(s) URL, a file path (absolute,
- * relative with `./` or `../`, or ending in `.aci`), or else an image name for discovery.
+ * What a person means by an image argument: a `docker://` reference (an OCI image in a
+ * registry), an http(s) URL, a file path (absolute, relative with `./` or `../`, or ending
+ * in `.aci`), or else an appc image name for discovery.
  */
 export function classifyImageArgument(arg: string, toApp: (text: string) => AppRef): ImageSource {
+  if (arg.startsWith(DOCKER_TRANSPORT)) return { kind: 'docker', reference: parseReference(arg) };
   if (/^https?:\/\//.test(arg)) return { kind: 'url', url: arg };
   if (arg.startsWith('/') || arg.startsWith('./') || arg.startsWith('../') || arg.endsWith('.aci')) return { kind: 'file', path: arg };
   return { kind: 'name', app: toApp(arg) };

@@ -331,6 +331,16 @@ export class ImageStore {
     return stored;
   }
 
+  /**
+   * Indexes the stored image `id` under another name and labels as well (an OCI image whose
+   * digest a second tag names). Derived, like the whole index: after a restart the entry is
+   * gone until the image is fetched under that name again.
+   */
+  async alias(id: string, name: string, labels: Label[]): Promise<void> {
+    if (!(await this.readMeta(id))) throw notFound(id);
+    await this.updateIndex((index) => [...index.filter((e) => !(e.name === name && sameLabels(e.labels, labels))), { name, labels, id }]);
+  }
+
   /** Removes an image: it disappears at once (one rename), its files are deleted after. */
   async remove(id: string): Promise<void> {
     if (!(await this.readMeta(id))) throw notFound(id);

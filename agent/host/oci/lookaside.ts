@@ -10,7 +10,7 @@ import { open } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { AgentError } from '../../core/errors.js';
 import { signatureUrl } from '../../core/oci/registries-d.js';
-import type { DockerReference } from '../../core/oci/docker-name.js';
+import type { DockerReference } from '../../core/oci/reference.js';
 import { expectOk, httpGet, readBody, type HttpOptions } from '../net/http.js';
 
 /** containers/image's bound for one signature. */

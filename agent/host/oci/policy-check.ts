@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import type { PublicKey } from 'openpgp';
 import { AgentError, describeError } from '../../core/errors.js';
-import { dockerString, type DockerReference } from '../../core/oci/docker-name.js';
+import { formatReference, type DockerReference } from '../../core/oci/reference.js';
 import { chooseRule, identityMatches, parsePolicy, type Requirement } from '../../core/oci/policy.js';
 import { lookasideBase } from '../../core/oci/registries-d.js';
 import type { HttpOptions } from '../net/http.js';
@@ -84,7 +84,7 @@ export async function checkImagePolicy(input: PolicyCheckInput): Promise<PolicyD
   const rule = chooseRule(parsePolicy(text, policyFile), ref);
   const actual = manifestDigest(manifest);
   if (actual !== input.digest) {
-    throw new AgentError({ code: 'image.digest-mismatch', message: `the manifest's bytes hash to ${actual}, not ${input.digest}`, subject: dockerString(ref), hint: 'Fetch the image again' });
+    throw new AgentError({ code: 'image.digest-mismatch', message: `the manifest's bytes hash to ${actual}, not ${input.digest}`, subject: formatReference(ref), hint: 'Fetch the image again' });
   }
 
   let signatures: FetchedSignature[] | undefined;
@@ -113,7 +113,7 @@ export async function checkImagePolicy(input: PolicyCheckInput): Promise<PolicyD
           accepted = verified.fingerprint;
           break;
         }
-        reasons.push(`${signature.url}: signed for ${verified.dockerReference}, which ${requirement.signedIdentity.type} does not accept for ${dockerString(ref)}`);
+        reasons.push(`${signature.url}: signed for ${verified.dockerReference}, which ${requirement.signedIdentity.type} does not accept for ${formatReference(ref)}`);
       } catch (e) {
         reasons.push(describeError(e));
       }
@@ -128,7 +128,7 @@ export async function checkImagePolicy(input: PolicyCheckInput): Promise<PolicyD
         subject: policyFile,
         hint:
           signatures.length === 0
-            ? `Check the lookaside URL for ${ref.registry} in the registries.d directory, or ask the publisher to sign ${dockerString(ref)} (skopeo copy --sign-by)`
+            ? `Check the lookaside URL for ${ref.registry} in the registries.d directory, or ask the publisher to sign ${formatReference(ref)} (skopeo copy --sign-by)`
             : `Trust the key that signed it for this scope (agentctl trust set --type signedBy --pubkeysfile KEY ${ref.registry}/${ref.repository}) only if you trust the publisher`,
       });
     }

@@ -247,7 +247,14 @@ export class RegistryClient {
    * the reference names one), config and layers, each checked against its digest.
    */
   async resolve(ref: DockerReference, options: CallOptions = {}): Promise<ResolvedImage> {
-    const top = await this.manifest(ref, options);
+    return this.resolveFrom(ref, await this.manifest(ref, options), options);
+  }
+
+  /**
+   * As `resolve`, from the manifest `top` the reference names, fetched already (so its
+   * digest can be checked against the policy before anything else is fetched).
+   */
+  async resolveFrom(ref: DockerReference, top: FetchedManifest, options: CallOptions = {}): Promise<ResolvedImage> {
     let manifest = top;
     if (top.document.kind === 'index') {
       const entry = choosePlatform(top.document.manifests, this.platform, subjectOf(ref));

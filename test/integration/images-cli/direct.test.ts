@@ -175,8 +175,8 @@ test('fetch by file, URL and name; list, inspect, cat-manifest, export, rm and g
   assert.equal(images[0]!.signer, world.app.fingerprint);
 
   r = await agentctl(['image', 'list'], { env });
-  assert.match(r.stdout, /^ID +FORMAT +NAME +VERSION +SIZE +IMPORTED +LAST USED$/m);
-  assert.match(r.stdout, new RegExp(`^${id.slice(0, 19)} +appc +localhost/app +1\\.0\\.0 +[\\d.]+ [KM]iB +\\d+s ago +never$`, 'm'));
+  assert.match(r.stdout, /^ID +FORMAT +NAME +VERSION +SIZE +IMPORTED +LAST USED +REFERENCE +DIGEST$/m);
+  assert.match(r.stdout, new RegExp(`^${id.slice(0, 19)} +appc +localhost/app +1\\.0\\.0 +[\\d.]+ [KM]iB +\\d+s ago +never +- +-$`, 'm'));
   assert.equal(images[0]!.format, 'appc');
 
   r = await agentctl(['image', 'inspect', 'localhost/app:1.0.0'], { env });

@@ -14,7 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { join, normalize } from 'node:path';
 import { promisify } from 'node:util';
 import { isAgentError } from '../../../agent/core/errors.js';
-import type { DockerReference } from '../../../agent/core/oci/docker-name.js';
+import type { DockerReference } from '../../../agent/core/oci/reference.js';
 import { checkImagePolicy } from '../../../agent/host/oci/policy-check.js';
 import { makeGpg, type Gpg, type GpgKey } from '../../lib/gpg.js';
 import { startRegistry, type Registry } from '../../lib/registry.js';

@@ -240,3 +240,14 @@ test('a host port forwarded by two containers refuses the configuration, naming 
   assert.deepEqual(report(two('{host: 8080, container: 80, protocol: udp}')), []);
   assert.deepEqual(report(two('{host: 8081, container: 80}')), []);
 });
+
+test('image: docker://… is an OCI reference; a bad one is refused naming the line and the form', () => {
+  const ok = validate(cc('host-agent:\n  containers:\n    - name: web\n      image: docker://127.0.0.1:5000/team/app:1.0\n      auto-update: true\n'));
+  assert.deepEqual(ok.entries, []);
+  const web = ok.config!.containers[0]!;
+  assert.deepEqual(web.image, { registry: '127.0.0.1:5000', repository: 'team/app', tag: '1.0' });
+  assert.equal(web.imageText, 'docker://127.0.0.1:5000/team/app:1.0');
+  const bad = report(cc('host-agent:\n  containers:\n    - name: web\n      image: docker://quay.io/Team/app\n'));
+  assert.equal(bad.length, 1);
+  assert.match(bad[0]!, /^line 5: error: invalid image "docker:\/\/quay\.io\/Team\/app": the repository name must be lowercase; give an image reference as \[docker:\/\/\]HOST/);
+});

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { isAgentError } from '../../../../agent/core/errors.js';
-import { dockerNamespaces, parseDockerName } from '../../../../agent/core/oci/docker-name.js';
+import { dockerNamespaces, parseDockerName } from '../../../../agent/core/oci/reference.js';
 import { chooseRule, identityMatches, parsePolicy, type SignedIdentity } from '../../../../agent/core/oci/policy.js';
 import { lookasideBase, mergeRegistriesD, signatureUrl } from '../../../../agent/core/oci/registries-d.js';
 

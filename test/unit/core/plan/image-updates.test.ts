@@ -64,6 +64,15 @@ test('decideUpdate: same image, already staged, failed before, older, newer', ()
   assert.deepEqual(decideUpdate(r, V1, { id: id(4), version: 'latest' }), { kind: 'stage', image: { id: id(4), version: 'latest' } });
 });
 
+test('decideUpdate following a tag (OCI registry mode): another digest under the same tag is the update; a failed one is not retried', () => {
+  const r = recordFor(undefined, 'docker://quay.io/team/web:stable');
+  const stable = (n: number) => ({ id: id(n), version: 'stable' });
+  assert.equal(decideUpdate(r, stable(1), stable(2)).kind, 'none', 'without followsTag a tag is not a newer version');
+  assert.deepEqual(decideUpdate(r, stable(1), stable(2), true), { kind: 'stage', image: stable(2) });
+  assert.equal(decideUpdate(r, stable(1), stable(1), true).kind, 'none');
+  assert.equal(decideUpdate({ ...r, failed: [{ ...stable(2), reason: 'x', at: AT }] }, stable(1), stable(2), true).kind, 'none');
+});
+
 test('a record follows one declaration; a new one keeps only the failed IDs', () => {
   const r: ImageUpdateRecord = { declared: 'a:1.0.0', current: V2, previous: V1, failed: [{ ...V3, reason: 'x', at: AT }] };
   assert.equal(recordFor(r, 'a:1.0.0'), r);
