@@ -11,16 +11,19 @@
 import { after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdir, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { REPO } from '../lib/repo.js';
 import { cgptAttributes, expectedBits, makeDisk, sgdiskBits, slotHash, type TestDisk } from '../lib/disk.js';
 import { goodImage, writeAci } from '../lib/aci.js';
-import { makeGpg, type Gpg } from '../lib/gpg.js';
-import { imageBytes, publish, sha512 } from '../integration/update/helpers/release.js';
-import { serveDir } from '../integration/update/helpers/server.js';
+import { makeGpg, type Gpg, type GpgKey } from '../lib/gpg.js';
+import { imageBytes, sha512 } from '../integration/update/helpers/release.js';
+import { serveDir, type TestServer } from '../integration/update/helpers/server.js';
+import { startOmahaServer, type OmahaServer } from '../lib/omaha-server.js';
+import { COREOS_APP_ID } from '../../agent/core/update/omaha.js';
 import type { AgentStatus, ContainerStatus, UpdateStatusDocument } from '../../agent/api/agent1.js';
 import { DISK_INSIDE, E2E_USER, RealHost } from './lib/real-host.js';
 import { Scenario } from './lib/scenario.js';
@@ -42,13 +45,24 @@ const PODMAN_MASK = '00000000800405fb';
 const UPDATE_GROUP = 'e2e';
 /** Newer than anything: Debian's VERSION_ID (12) is not a semantic version, so any release is taken. */
 const NEW_VERSION = '13.0.0';
+/** The second update, which breaks a service of the cloud-config (BROKEN_UNIT): its boot is unhealthy. */
+const BAD_VERSION = '14.0.0';
+const BROKEN_UNIT = 'e2e-os-check.service';
+/** Each slot's os-release (test/e2e/lib/usr-release.ts): what the release staged there carries. */
+const USR_RELEASES = 'usr-release';
 const scenario = new Scenario();
 let host: RealHost;
 let dir: string;
 let disk: TestDisk;
 let gpg: Gpg;
-/** The update channel's URL on loopback, once served. */
-let channelUrl: string | undefined;
+/** The key of the update keyring that signs the payloads. */
+let releaseKey: GpgKey;
+/** The Omaha server on loopback (its /v1/update/ URL is the cloud-config's update server), once started. */
+let omaha: OmahaServer | undefined;
+/** Serves the payloads and their .asc on loopback. */
+let payloads: TestServer;
+/** The version the host ran before its first update (the image's VERSION_ID). */
+let oldVersion: string;
 
 after(async () => {
   await scenario.tearDown();
@@ -104,12 +118,24 @@ async function assertAgentStartedAtBoot(): Promise<void> {
  * this machine's network namespace without CAP_NET_ADMIN, so it cannot make the bridges of
  * the default network (those are tested on the sandbox: test/integration/containers/network.test.ts).
  */
-function cloudConfig(parts: { containers?: boolean; update?: boolean } = {}): string {
-  if (parts.update && !channelUrl) throw new Error('the update channel is not served yet');
+function cloudConfig(parts: { containers?: boolean; update?: boolean; broken?: boolean } = {}): string {
+  if (parts.update && !omaha) throw new Error('the Omaha server is not started yet');
   const update = parts.update ? `  update:
-    server: ${channelUrl}
+    server: ${omaha!.url}
     group: ${UPDATE_GROUP}
     reboot-strategy: "off"
+` : '';
+  // Required for a healthy boot (enabled and started); it fails when the host runs BAD_VERSION.
+  const broken = parts.broken ? `    - name: ${BROKEN_UNIT}
+      command: start
+      enable: true
+      content: |
+        [Unit]
+        Description=a service that release ${BAD_VERSION} breaks
+        [Service]
+        ExecStart=/bin/sh -c 'if grep -qx VERSION_ID=${BAD_VERSION} /etc/os-release; then echo broken by ${BAD_VERSION}; exit 1; fi; exec sleep infinity'
+        [Install]
+        WantedBy=multi-user.target
 ` : '';
   const containers = parts.containers ? `host-agent:
   containers:
@@ -144,7 +170,7 @@ coreos:
         ExecStart=/bin/sh -c 'echo hello from a real host; exec sleep infinity'
         [Install]
         WantedBy=multi-user.target
-${update}${containers}`;
+${broken}${update}${containers}`;
 }
 const LATE_DROPIN = `#cloud-config
 coreos:
@@ -162,6 +188,37 @@ async function containersJson(): Promise<ContainerStatus[]> {
 
 async function updateStatus(): Promise<UpdateStatusDocument> {
   return JSON.parse((await host.exec(['agentctl', 'update', 'status', '--json'])).stdout) as UpdateStatusDocument;
+}
+
+/** `agentctl update check`: the agent asks the Omaha server now (and posts the events due). */
+async function updateCheck(): Promise<UpdateStatusDocument> {
+  return JSON.parse((await host.exec(['agentctl', 'update', 'check', '--json'], { timeoutMs: 60_000 })).stdout) as UpdateStatusDocument;
+}
+
+/** The Omaha server's package for the group: `usr-V.img` and its `.asc` (signed by the release key) served on loopback. */
+async function offerUpdate(version: string): Promise<Buffer> {
+  const image = imageBytes(version, 3 * 1024 * 1024 + 4321);
+  const name = `usr-${version}.img`;
+  await writeFile(join(dir, 'payloads', name), image);
+  await gpg.sign(join(dir, 'payloads', name), releaseKey);
+  omaha!.groups.get(UPDATE_GROUP)!.package = {
+    version, name, size: image.length, sha256: createHash('sha256').update(image).digest('base64'), codebase: `${payloads.url}/`,
+  };
+  return image;
+}
+
+/** The slot now holds `version`: the boots of that slot run it (its os-release, test/e2e/lib/usr-release.ts). */
+async function slotCarries(slot: 'A' | 'B', version: string): Promise<void> {
+  const image = await readFile(join(host.root, 'usr/lib/os-release'), 'utf8');
+  await writeFile(join(dir, USR_RELEASES, slot), image.replace(/^VERSION_ID=.*$/m, `VERSION_ID=${version}`));
+}
+
+/** The events the Omaha server received from the host, in order: `type/result[ errorcode=N][ previousversion=V]`. */
+async function omahaEvents(): Promise<string[]> {
+  const machineId = (await host.exec(['cat', '/etc/machine-id'])).stdout.trim();
+  assert.deepEqual([...omaha!.instances.keys()], [machineId], 'one instance on the server: the host, by its machine id');
+  return omaha!.instances.get(machineId)!.events.map((e) =>
+    `${e.type}/${e.result}${e.errorCode !== undefined ? ` errorcode=${e.errorCode}` : ''}${e.previousVersion !== undefined ? ` previousversion=${e.previousVersion}` : ''}`);
 }
 
 /** Both declared containers shown running by agentctl ps, and active for systemd. */
@@ -202,6 +259,7 @@ scenario.step('boot the host: systemd-nspawn --boot as a unit, systemd PID 1 rea
   await mkdir(state, { mode: 0o700 });
   const repo = REPO.replace(/\/$/, '');
   const modules = await realpath(join(repo, 'node_modules'));
+  await mkdir(join(dir, USR_RELEASES));
   scenario.onFailure(async () => `host-agent's journal on the host:\n${await host.journal('host-agent.service')}`);
   host = await RealHost.boot(scenario, {
     dir,
@@ -211,10 +269,16 @@ scenario.step('boot the host: systemd-nspawn --boot as a unit, systemd PID 1 rea
       // A checkout whose node_modules links elsewhere (a git worktree sharing one): the
       // target at the same path, so the link resolves inside for scripts/install.
       ...(modules.startsWith(`${repo}/`) ? [] : [`--bind-ro=${modules}:${modules}`]),
+      // The booted slot's os-release (where agentd reads the version it runs).
+      `--bind-ro=${join(dir, 'os-release')}:/usr/lib/os-release`,
     ],
     // The bootloader, before every boot: the slot from the GPT attributes, a try spent, the
     // agent's boot entry of that slot on the command line (a verity.usrhash= checked).
-    beforeBoot: [`/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')} ${join(state, 'updates', 'boot-entries')}`],
+    beforeBoot: [
+      `/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/bootloader.ts ${disk.path} ${join(dir, 'cmdline')} ${join(dir, 'boots')} ${join(state, 'updates', 'boot-entries')}`,
+      // Then the os-release of the slot booted (the image's until a release is staged there).
+      `/usr/bin/env -C ${repo} ${process.execPath} --import tsx test/e2e/lib/usr-release.ts ${join(dir, 'boots')} ${join(dir, USR_RELEASES)} ${join(dir, 'root/usr/lib/os-release')} ${join(dir, 'os-release')}`,
+    ],
   });
   assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\n', 'the bootloader booted USR-A');
   assert.match((await host.exec(['cat', CMDLINE_INSIDE])).stdout, new RegExp(`mount\\.usr=PARTUUID=${disk.partUuid.A}`));
@@ -328,14 +392,14 @@ scenario.step('a fly container under the system manager: no kernel tunables, no_
   assert.equal((await unitProps(`container-${FLY}.service`, 'ActiveState')).ActiveState, 'active');
 });
 
-scenario.step('an OS update is staged from a channel on loopback (signed release.json, USR-B written, GPT attributes)', async () => {
-  const key = await gpg.newKey('E2E Release Signer <release@e2e.example>');
-  const channelDir = join(dir, 'channel');
-  const server = await serveDir(scenario, channelDir);
-  channelUrl = server.url;
-  const image = imageBytes(NEW_VERSION, 3 * 1024 * 1024 + 4321);
-  await publish({ dir: channelDir, group: UPDATE_GROUP, version: NEW_VERSION, image, compression: 'gzip', gpg, key });
-  await host.writeFile(`/etc/host-agent/trustedkeys/update.d/${key.fingerprint}`, key.armored);
+scenario.step('an OS update offered by an Omaha server on loopback is staged (signed payload, USR-B written, events 13/1 14/1 3/1)', async () => {
+  releaseKey = await gpg.newKey('E2E Release Signer <release@e2e.example>');
+  await mkdir(join(dir, 'payloads'));
+  payloads = await serveDir(scenario, join(dir, 'payloads'));
+  omaha = await startOmahaServer(scenario, COREOS_APP_ID);
+  omaha.groups.set(UPDATE_GROUP, { policy: { updatesEnabled: true, safeMode: false, maxUpdatesPerPeriod: 10, periodMs: 3600_000 } });
+  const image = await offerUpdate(NEW_VERSION);
+  await host.writeFile(`/etc/host-agent/trustedkeys/update.d/${releaseKey.fingerprint}`, releaseKey.armored);
   await host.writeFile('/etc/host-agent/cloud-config.yaml', cloudConfig({ containers: true, update: true }));
   // The A/B disk and the bootloader's command line, as a drop-in of the installed unit.
   await host.writeFile('/etc/systemd/system/host-agent.service.d/50-e2e-updates.conf', `[Service]
@@ -345,21 +409,25 @@ ExecStart=/usr/bin/agentd --system --update-disk ${DISK_INSIDE} --boot-cmdline $
   await host.exec(['systemctl', 'daemon-reload']);
   await host.exec(['systemctl', 'restart', 'host-agent.service']);
   await eventually('agentctl status says running', async () => assert.equal((await statusJson()).state, 'running'), 10_000);
-  await eventually('updates enabled, USR-A booted', async () => {
+  await eventually('updates enabled in Omaha mode, USR-A booted', async () => {
     const s = await updateStatus();
-    assert.deepEqual({ enabled: s.enabled, bootedSlot: s.bootedSlot, server: s.server, group: s.group },
-      { enabled: true, bootedSlot: 'A', server: channelUrl, group: UPDATE_GROUP }, JSON.stringify(s));
+    assert.deepEqual({ enabled: s.enabled, bootedSlot: s.bootedSlot, server: s.server, group: s.group, protocol: s.protocol },
+      { enabled: true, bootedSlot: 'A', server: omaha!.url, group: UPDATE_GROUP, protocol: 'omaha' }, JSON.stringify(s));
+    oldVersion = s.currentVersion;
   }, 10_000);
   await host.exec(['agentctl', 'update', 'apply'], { timeoutMs: 120_000 });
   const staged = await updateStatus();
   assert.equal(staged.state, 'UPDATED_NEED_REBOOT', JSON.stringify(staged));
   assert.equal(staged.newVersion, NEW_VERSION);
+  await slotCarries('B', NEW_VERSION);
   // Checked from outside, by cgpt: USR-B written and next for one try, USR-A still good.
   assert.deepEqual(await cgptAttributes(disk.path, 'B'), { priority: 2, tries: 1, successful: false });
   assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 1, tries: 0, successful: true });
-  assert.equal(await slotHash(disk, 'B', image.length), sha512(image), 'USR-B holds the release');
-  const fetched = server.requests.map((r) => r.path);
-  for (const f of ['release.json', 'release.json.asc', `usr-${NEW_VERSION}.img.gz`]) assert.ok(fetched.includes(`/${UPDATE_GROUP}/${f}`), `${f} fetched: ${fetched.join(' ')}`);
+  assert.equal(await slotHash(disk, 'B', image.length), sha512(image), 'USR-B holds the payload');
+  const fetched = payloads.requests.map((r) => r.path);
+  for (const f of [`usr-${NEW_VERSION}.img`, `usr-${NEW_VERSION}.img.asc`]) assert.ok(fetched.includes(`/${f}`), `${f} fetched: ${fetched.join(' ')}`);
+  assert.equal(omaha.grants.length, 1, 'the server granted the update once');
+  assert.deepEqual(await omahaEvents(), ['13/1', '14/1', '3/1']);
   await assertContainersRunning(); // the agent's restart left them alone
 });
 
@@ -378,7 +446,7 @@ scenario.step('after the reboot: host-agent started at boot again, the enabled u
   assert.equal((await host.exec(['hostname'])).stdout.trim(), 'e2e-real-host');
 });
 
-scenario.step('booted into the new slot (bootloader from the GPT attributes), marked good', async () => {
+scenario.step('booted into the new slot (bootloader from the GPT attributes), marked good; 3/2 with previousversion reported', async () => {
   assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\nB\n', 'the bootloader booted USR-A, then USR-B');
   assert.match((await host.exec(['cat', CMDLINE_INSIDE])).stdout, new RegExp(`mount\\.usr=PARTUUID=${disk.partUuid.B}`));
   const booted = await updateStatus();
@@ -394,6 +462,60 @@ scenario.step('booted into the new slot (bootloader from the GPT attributes), ma
   assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 1, tries: 0, successful: true });
   assert.deepEqual(await sgdiskBits(disk.path, 'B'), expectedBits({ priority: 2, tries: 0, successful: true }));
   await assertContainersRunning();
+  // The first check of this boot tells the server the update is complete, naming the version it replaced.
+  const checked = await updateCheck();
+  assert.deepEqual({ state: checked.state, currentVersion: checked.currentVersion, answer: checked.omaha?.status },
+    { state: 'IDLE', currentVersion: NEW_VERSION, answer: 'noupdate' }, JSON.stringify(checked));
+  assert.deepEqual(await omahaEvents(), ['13/1', '14/1', '3/1', `3/2 previousversion=${oldVersion}`]);
+  assert.equal(omaha!.instances.values().next().value?.status, 'complete');
+});
+
+// The cheapest real unhealthy boot: the new release breaks a service the cloud-config
+// requires (it fails at once when the host runs BAD_VERSION), so after agentd's grace the
+// health check fails and the slot is never marked good; the bootloader falls back next boot.
+scenario.step('a second Omaha update that breaks a required service: staged into USR-A, its boot degraded, not marked good', async () => {
+  await host.writeFile('/etc/host-agent/cloud-config.yaml', cloudConfig({ containers: true, update: true, broken: true }));
+  await eventually(`${BROKEN_UNIT} active`, async () => {
+    assert.equal((await unitProps(BROKEN_UNIT, 'ActiveState')).ActiveState, 'active');
+  });
+  await offerUpdate(BAD_VERSION);
+  await host.exec(['agentctl', 'update', 'apply'], { timeoutMs: 120_000 });
+  const staged = await updateStatus();
+  assert.deepEqual({ state: staged.state, newVersion: staged.newVersion }, { state: 'UPDATED_NEED_REBOOT', newVersion: BAD_VERSION }, JSON.stringify(staged));
+  await slotCarries('A', BAD_VERSION);
+  assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 3, tries: 1, successful: false });
+  assert.deepEqual(await omahaEvents(), ['13/1', '14/1', '3/1', `3/2 previousversion=${oldVersion}`, '13/1', '14/1', '3/1']);
+
+  await host.reboot(60_000, 'degraded');
+  assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\nB\nA\n', 'the bootloader tried USR-A');
+  const failed = await host.exec(['systemctl', '--failed', '--no-legend', '--plain']);
+  assert.deepEqual(failed.stdout.trim().split('\n').map((l) => l.split(' ')[0]), [BROKEN_UNIT], 'the one failed unit');
+  await eventually('the health check failed', async () => {
+    const s = await updateStatus();
+    assert.deepEqual({ bootedSlot: s.bootedSlot, currentVersion: s.currentVersion, boot: s.boot.status },
+      { bootedSlot: 'A', currentVersion: BAD_VERSION, boot: 'health-failed' }, JSON.stringify(s));
+    assert.ok(s.boot.detail?.includes(BROKEN_UNIT), `the health check names ${BROKEN_UNIT}: ${s.boot.detail}`);
+  }, 30_000);
+  assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 3, tries: 0, successful: false });
+});
+
+scenario.step('the next boot falls back to USR-B: the server receives 3/0 errorcode 44, the failed version is not taken again', async () => {
+  await host.reboot();
+  assert.equal(await readFile(join(dir, 'boots'), 'utf8'), 'A\nB\nA\nB\n', 'the bootloader fell back to USR-B');
+  assert.match((await host.exec(['cat', CMDLINE_INSIDE])).stdout, new RegExp(`mount\\.usr=PARTUUID=${disk.partUuid.B}`));
+  await eventually('USR-B runs, good before', async () => {
+    const s = await updateStatus();
+    assert.deepEqual({ bootedSlot: s.bootedSlot, currentVersion: s.currentVersion, boot: s.boot.status },
+      { bootedSlot: 'B', currentVersion: NEW_VERSION, boot: 'already-good' }, JSON.stringify(s));
+  }, 30_000);
+  await assertHelloRunning();
+  await assertContainersRunning();
+  const checked = await updateCheck();
+  assert.deepEqual({ state: checked.state, answer: checked.omaha?.status, offered: checked.omaha?.version }, { state: 'IDLE', answer: 'ok', offered: BAD_VERSION },
+    `the server offers ${BAD_VERSION} again, but it failed here: not taken (${JSON.stringify(checked)})`);
+  assert.deepEqual((await omahaEvents()).slice(4), ['13/1', '14/1', '3/1', '3/0 errorcode=44']);
+  assert.deepEqual(await cgptAttributes(disk.path, 'B'), { priority: 2, tries: 0, successful: true });
+  assert.deepEqual(await cgptAttributes(disk.path, 'A'), { priority: 3, tries: 0, successful: false }, 'USR-A not written again');
 });
 
 // Broke on the real host, not in the sandbox: agentd wrote container units without

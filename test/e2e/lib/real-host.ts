@@ -185,14 +185,17 @@ export class RealHost {
     await copyFile(source, file);
   }
 
-  /** Wait until the host's systemd says `running` (or fail with its state and the console). */
-  async waitRunning(timeoutMs = 60_000): Promise<void> {
+  /**
+   * Wait until the host's systemd says `running` (or fail with its state and the console).
+   * With `expect` `degraded`, until it says so instead (a boot with a failed unit).
+   */
+  async waitRunning(timeoutMs = 60_000, expect: 'running' | 'degraded' = 'running'): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     let state = 'no PID 1';
     for (;;) {
       try {
         state = (await this.exec(['systemctl', 'is-system-running'], { allowFailure: true, timeoutMs: 5000 })).stdout.trim();
-        if (state === 'running') return;
+        if (state === expect) return;
         if (state === 'degraded') {
           const failed = await this.exec(['systemctl', '--failed', '--no-legend', '--plain'], { allowFailure: true });
           throw new Error(`the host booted degraded; failed units:\n${failed.stdout}`);
@@ -210,9 +213,9 @@ export class RealHost {
 
   /**
    * Reboot for real: `systemctl reboot` inside, nspawn exits 133, the unit starts it again;
-   * resolves when the new boot is `running`.
+   * resolves when the new boot is `running` (or `degraded`, when expected: see waitRunning).
    */
-  async reboot(timeoutMs = 60_000): Promise<{ restarts: number; ms: number }> {
+  async reboot(timeoutMs = 60_000, expect: 'running' | 'degraded' = 'running'): Promise<{ restarts: number; ms: number }> {
     const start = performance.now();
     const before = Number(await this.unitProperty('NRestarts'));
     const oldLeader = await this.leader();
@@ -225,7 +228,7 @@ export class RealHost {
       if (Date.now() > deadline) throw new Error(`the host did not come back from reboot; console:\n${await this.consoleTail()}`);
       await sleep(50);
     }
-    await this.waitRunning(Math.max(1000, deadline - Date.now()));
+    await this.waitRunning(Math.max(1000, deadline - Date.now()), expect);
     return { restarts: Number(await this.unitProperty('NRestarts')), ms: performance.now() - start };
   }
 
