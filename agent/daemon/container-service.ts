@@ -353,7 +353,7 @@ export class ContainerService {
       const held = [...this.declaredForwards(), ...this.runForwards()];
       const conflict = portConflict(name, ports, held, await this.listeningIf(network.mode !== 'host' && ports.length > 0));
       if (conflict) throw conflict;
-      const spec = await this.opts.units.withNetwork({
+      const spec = await this.opts.units.complete({
         name, image, environment: {}, volumes: [], ports, restart: 'no', isolation: 'nspawn', network,
         ...(request.exec !== undefined && request.exec.length > 0 && { exec: request.exec }),
       });

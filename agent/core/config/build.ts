@@ -185,9 +185,10 @@ function readContainer(reader: Reader, item: MapNode): Container | undefined {
   const r = reader.forItem(name);
   const imageText = r.required(item, 'image', `container "${name}"`, 'example.com/web:1.4.0');
   const exec = r.strings(item, 'exec');
-  if (exec !== undefined && !exec[0]?.startsWith('/')) {
+  const program = exec?.[0];
+  if (exec !== undefined && !(program && (program.startsWith('/') || !program.includes('/')))) {
     const at = present(item, 'exec')!;
-    r.error(at.node, at.line, `the exec of container "${name}" must begin with an absolute path, e.g. [/bin/httpd, -f]`);
+    r.error(at.node, at.line, `the exec of container "${name}" must begin with an absolute path or a program name looked up on PATH, e.g. [/bin/httpd, -f] or [httpd, -f]`);
     return undefined;
   }
   const volumes: Volume[] = [];

@@ -71,7 +71,7 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
   if (!exec || exec.length === 0) {
     add('exec', 'no command: the image has none (appc app.exec, OCI Entrypoint and Cmd), so the container must declare exec');
   } else {
-    if (!exec[0].startsWith('/')) add(`${execField}[0]`, `the program must be an absolute path, got "${exec[0]}"`);
+    if (!exec[0].startsWith('/')) add(`${execField}[0]`, `the program must be an absolute path or a name found on the container's PATH in the image, got "${exec[0]}"`);
     exec.forEach((arg, i) => {
       if (CONTROL.test(arg)) add(`${execField}[${i}]`, 'arguments must not contain newlines or other control characters');
     });

@@ -16,6 +16,7 @@ import { defaultNetworkConflist, type NetworkSettings } from '../network/default
 import { CniRunner } from '../network/cni.js';
 import { CONTAINER_IFNAME, resultAddresses } from '../../core/network/conflist.js';
 import type { HostFacts } from './host-facts.js';
+import { withResolvedExec } from './resolve-exec.js';
 import { prepareLayer, removeLayer } from './layer.js';
 import { containerPaths, type ContainerPaths } from './paths.js';
 
@@ -124,6 +125,15 @@ export class ContainerUnits {
     return resultAddresses(cached?.result)[0];
   }
 
+  /**
+   * The spec as it runs: the `default` network given its conflist, and a bare program name
+   * resolved on PATH in the image's layers (./resolve-exec.ts).
+   */
+  async complete(declared: ContainerSpec): Promise<ContainerSpec> {
+    const spec = await this.withNetwork(declared);
+    return withResolvedExec(spec, this.hostFor(spec).imageLayers);
+  }
+
   /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */
   async withNetwork(spec: ContainerSpec): Promise<ContainerSpec> {
     if (spec.network?.mode !== 'default' || this.options.network === undefined) return spec;
@@ -131,12 +141,13 @@ export class ContainerUnits {
   }
 
   /**
-   * Every check (the spec's, then the host's: volume host paths must exist, a non-root
+   * The spec completed (complete()), every
+   * check (the spec's, then the host's: volume host paths must exist, a non-root
    * user under nspawn needs getent in the image) and the
    * rendered units. Throws ContainerSpecError listing the problems of this container.
    */
   async render(declared: ContainerSpec): Promise<RenderedContainer> {
-    const spec = await this.withNetwork(declared);
+    const spec = await this.complete(declared);
     if (!this.options.facts.overlay) {
       throw new AgentError({
         code: 'container.no-overlay',

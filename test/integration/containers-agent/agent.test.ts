@@ -55,7 +55,7 @@ function cloudConfig(scratch: string, o: Options = {}): string {
       volumes: [{host: web, path: /data}]
     - name: relative-exec
       image: ${IMAGE}
-      exec: [sh, -c, "exec sleep 600"]
+      exec: [bin/sh, -c, "exec sleep 600"]
     - name: twice
       image: ${IMAGE}
     - name: twice

@@ -206,9 +206,10 @@ test('windows: both keys or neither, and a length shorter than the period', () =
   assert.match(daily[0]!, /^line 4: error: invalid window length "25h": it must be shorter than a day/);
 });
 
-test('exec must begin with an absolute path', () => {
-  assert.deepEqual(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: [httpd, -f]\n')), [
-    'line 6: error: the exec of container "web" must begin with an absolute path, e.g. [/bin/httpd, -f]']);
+test('exec must begin with an absolute path or a bare program name (looked up on PATH)', () => {
+  assert.deepEqual(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: [./httpd, -f]\n')), [
+    'line 6: error: the exec of container "web" must begin with an absolute path or a program name looked up on PATH, e.g. [/bin/httpd, -f] or [httpd, -f]']);
+  assert.deepEqual(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: [httpd, -f]\n')), []);
   assert.equal(report(cc('host-agent:\n  containers:\n    - name: web\n      image: example.com/web\n      exec: []\n')).length, 1);
 });
 

@@ -19,7 +19,7 @@ test('a bad value rejects that container only, with its file, line and field', (
   const cases: Array<[string, RegExp]> = [
     ['    - name: Web_1\n      image: example.com/web\n', /^line 7: error: invalid container name "Web_1"/],
     ['    - name: web\n      image: example.com/web\n      volumes: [{host: data, path: /data}]\n', /^line 9: error: invalid volume host path "data": it must be an absolute path/],
-    ['    - name: web\n      image: example.com/web\n      exec: [httpd, -f]\n', /^line 9: error: the exec of container "web" must begin with an absolute path/],
+    ['    - name: web\n      image: example.com/web\n      exec: [./httpd, -f]\n', /^line 9: error: the exec of container "web" must begin with an absolute path/],
     ['    - name: web\n      image: example.com/web\n      memory: lots\n', /^line 9: error: invalid memory size "lots"/],
     ['    - name: web\n      image: Example.com/Web\n', /^line 8: error: invalid image "Example.com\/Web"/],
     ['    - name: web\n', /^line 7: error: container "web" has no "image"/],

@@ -23,7 +23,7 @@ test('exec: newlines and control characters are refused; quotes and ; are fine',
   assert.deepEqual(fields(spec({ exec: ['/bin/sh', '-c', 'echo "a;b" \'c\'; $X', ';'] })), {});
   assert.equal(fields(spec({ exec: ['/bin/sh', '-c', 'echo a\nreboot'] }))['exec[2]'], 'arguments must not contain newlines or other control characters');
   assert.equal(fields(spec({ exec: ['/bin/echo', 'a\0b'] }))['exec[1]'], 'arguments must not contain newlines or other control characters');
-  assert.equal(fields(spec({ exec: ['httpd'] }))['exec[0]'], 'the program must be an absolute path, got "httpd"');
+  assert.equal(fields(spec({ exec: ['httpd'] }))['exec[0]'], 'the program must be an absolute path or a name found on the container\'s PATH in the image, got "httpd"');
   const none = 'no command: the image has none (appc app.exec, OCI Entrypoint and Cmd), so the container must declare exec';
   assert.equal(fields(spec({ exec: [] })).exec, none);
   const { run: _run, ...bare } = spec().image;
