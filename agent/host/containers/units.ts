@@ -4,7 +4,7 @@
  * marker, lists the ones installed with their spec hash, and removes them. It neither
  * reloads nor starts anything: the reconciler does that through SystemdManager.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import { createHash } from 'node:crypto';
@@ -17,7 +17,7 @@ import { CniRunner } from '../network/cni.js';
 import { CONTAINER_IFNAME, resultAddresses } from '../../core/network/conflist.js';
 import type { HostFacts } from './host-facts.js';
 import { prepareLayer, removeLayer } from './layer.js';
-import { containerPaths, type ContainerPaths } from './paths.js';
+import { appPaths, containerPaths, podFiles, type ContainerPaths } from './paths.js';
 
 const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -49,12 +49,14 @@ export interface InstalledContainer {
 
 async function volumeProblems(spec: ContainerSpec): Promise<SpecProblem[]> {
   const problems: SpecProblem[] = [];
-  for (const [i, v] of spec.volumes.entries()) {
+  const volumes = spec.apps === undefined ? spec.volumes.map((v, i) => ({ v, field: `volumes[${i}]` }))
+    : spec.apps.flatMap((a, j) => a.volumes.map((v, i) => ({ v, field: `apps[${j}].volumes[${i}]` })));
+  for (const { v, field } of volumes) {
     if (!v.host.startsWith('/')) continue; // reported by specProblems
     try {
       await stat(v.host);
     } catch {
-      problems.push({ field: `volumes[${i}].host`, message: `${v.host} does not exist on this host; create it first` });
+      problems.push({ field: `${field}.host`, message: `${v.host} does not exist on this host; create it first` });
     }
   }
   return problems;
@@ -69,7 +71,7 @@ const GETENT = ['usr/bin/getent', 'bin/getent', 'usr/sbin/getent', 'sbin/getent'
  */
 async function userProblems(spec: ContainerSpec, layers: readonly string[]): Promise<SpecProblem[]> {
   const user = spec.user ?? spec.image.run?.user ?? '0';
-  if (spec.isolation !== 'nspawn' || user === '0' || user === 'root') return [];
+  if (spec.isolation !== 'nspawn' || spec.apps !== undefined || user === '0' || user === 'root') return [];
   for (const path of layers.flatMap((layer) => GETENT.map((p) => join(layer, p)))) {
     if (await stat(path).then(() => true, () => false)) return [];
   }
@@ -105,14 +107,23 @@ export class ContainerUnits {
   hostFor(spec: ContainerSpec): ContainerHost {
     const { facts, output, wantedBy } = this.options;
     const p = this.paths(spec.name);
+    const layerDirs = (ids: readonly string[]): string[] => ids.map((id) => this.options.images.layerDir(id));
+    const pod = spec.apps && {
+      apps: spec.apps.map((a) => {
+        const ap = appPaths(this.options.stateDir, spec.name, a.name);
+        return { imageLayers: layerDirs(a.image.layers), layer: { upper: ap.upper, work: ap.work, merged: ap.merged } };
+      }),
+      ...podFiles(this.options.stateDir, spec.name),
+    };
     return {
-      imageLayers: spec.image.layers.map((id) => this.options.images.layerDir(id)),
+      imageLayers: layerDirs(spec.image.layers),
       layer: { upper: p.upper, work: p.work, merged: p.merged },
       metacopy: facts.metacopy,
       ...(facts.legacyCgroups && { legacyCgroups: facts.legacyCgroups }),
       ...(output === 'file' && { outputFile: p.output }),
       ...(wantedBy !== undefined && { wantedBy }),
       ...(this.options.network && { network: { helper: this.options.network.helper, runDir: this.options.network.runDir, netnsDir: this.options.network.netnsDir, cniPath: this.options.network.cniPath } }),
+      ...(pod && { pod }),
     };
   }
 
@@ -152,13 +163,18 @@ export class ContainerUnits {
   }
 
   /**
-   * Creates the writable layer over the image layers `layerIds` (bottom first; kept if present), writes the unit
+   * Creates the writable layer over the image layers `layerIds` (bottom first; kept if present;
+   * a pod: also each app's over its image's layers), writes the unit
    * files atomically and removes the container's files that are no longer rendered.
    * `installedFiles`: its files as installed() last listed them (a reconciler has them;
    * default: read them again).
    */
   async install(name: string, rendered: RenderedContainer, layerIds: readonly string[], installedFiles?: readonly string[]): Promise<void> {
-    await prepareLayer(this.paths(name), layerIds.map((id) => this.options.images.layerDir(id)));
+    if (rendered.apps === undefined) await prepareLayer(this.paths(name), layerIds.map((id) => this.options.images.layerDir(id)));
+    else await mkdir(this.paths(name).dir, { recursive: true, mode: 0o700 });
+    for (const app of rendered.apps ?? []) {
+      await prepareLayer(appPaths(this.options.stateDir, name, app.name), app.layers.map((id) => this.options.images.layerDir(id)));
+    }
     for (const file of rendered.files) await this.options.unitFiles.write(file.name, file.text);
     const previous = installedFiles ?? await this.filesOf(name);
     for (const file of previous.filter((f) => !rendered.files.some((r) => r.name === f))) await this.options.unitFiles.remove(file);
