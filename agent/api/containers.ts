@@ -40,6 +40,23 @@ export interface ContainerStatus {
   hidden?: string[];
   /** Its network (declared containers): `default`, `host`, `none` or a declared network. */
   network?: ContainerNetworkStatus;
+  /** A pod's apps, in declared order (the pod's own state is the container's). */
+  apps?: AppStatus[];
+}
+
+/** One app of a pod: its unit `container-<pod>.<app>.service`. */
+export interface AppStatus {
+  name: string;
+  /** The image as written. */
+  image: string;
+  imageId?: string;
+  version?: string;
+  unit: string;
+  state: ContainerStatus['state'];
+  activeState: string;
+  mainPid: number;
+  /** Exit status of its last run, when it ended with one. */
+  exitStatus?: number;
 }
 
 export interface ContainerNetworkStatus {

@@ -123,10 +123,28 @@ export interface Port {
   protocol: Protocol;
 }
 
+/** One app of a pod (`apps:` of a container). */
+export interface App {
+  /** AC Name, unique in the pod. */
+  name: string;
+  image: AppRef;
+  imageText: string;
+  exec?: string[];
+  environment: Record<string, string>;
+  volumes: Volume[];
+  user?: string;
+  group?: string;
+  workingDirectory?: string;
+  origin: Origin;
+}
+
 export interface Container {
   /** AC Name; also names the unit. */
   name: string;
-  /** The image as parsed (no defaults added: `version` is absent when not written). */
+  /**
+   * The image as parsed (no defaults added: `version` is absent when not written). A pod's
+   * is its first app's.
+   */
   image: AppRef;
   /** The image as written. */
   imageText: string;
@@ -154,6 +172,11 @@ export interface Container {
   network?: string;
   /** Nameservers for the container's resolv.conf; empty: the host's. */
   dns: string[];
+  /**
+   * A pod: these apps share its network (and ports, DNS) and one IPC namespace. Then the
+   * container itself has no exec, environment, volumes, user, group or working directory.
+   */
+  apps?: App[];
   origin: Origin;
 }
 
