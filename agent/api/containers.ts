@@ -15,7 +15,7 @@ export interface ContainerStatus {
   name: string;
   /** `declared` (host-agent.containers) or `run` (a one-off `agentctl run`). */
   kind: 'declared' | 'run';
-  /** The image as written, or the image name of an installed unit. */
+  /** The image as written, or the image name of an installed unit; empty for a pod (see `apps`). */
   image: string;
   imageId?: string;
   /** The image's `version` label, when known. */

@@ -654,7 +654,7 @@ export class ContainerService {
       const d = this.declared.get(c.name);
       const error = d?.error;
       out.push({
-        name: c.name, kind: 'declared', image: c.imageText, unit, ...this.states.partOf(unit),
+        name: c.name, kind: 'declared', image: c.apps ? '' : c.imageText, unit, ...this.states.partOf(unit),
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),

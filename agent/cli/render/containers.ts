@@ -33,7 +33,7 @@ export function renderContainers(list: ContainerStatus[], color: boolean, now = 
   const own = (r: Row, value: (c: ContainerStatus) => string): string => (r.app ? '-' : value(r.c));
   const table = renderTable(rows, [
     { header: 'NAME', value: (r) => (r.app ? `  ${r.c.name}/${r.app.name}` : r.c.name) },
-    { header: 'IMAGE', value: (r) => (r.app ? r.app.image : r.c.image || '-') },
+    { header: 'IMAGE', value: (r) => (r.app ? r.app.image : r.c.apps ? `pod of ${r.c.apps.length} apps` : r.c.image || '-') },
     { header: 'VERSION', value: (r) => (r.app ? r.app.version : r.c.version) ?? '-' },
     {
       header: 'STATE', value: (r) => (r.app ? appStateText(r.app) : stateText(r.c)),
