@@ -91,7 +91,7 @@ test('a pod: apps on one localhost, its port from the host, ps shows it with its
   assert.equal(res, 'served by the pod\n');
 
   const ps = await agentctl(['ps'], env);
-  assert.match(ps.stdout, /^duo\s+pod of 2 apps\s+-\s+running\s+\d+\s+\S+\s+0\s+default 172\.\S+\s+\d+:8080\/tcp$/m, ps.stdout);
+  assert.match(ps.stdout, /^duo\s+pod of 2 apps\s+-\s+running\s+\d+\s+\S+\s+0\s+default \d+\.\S+\s+\d+:8080\/tcp$/m, ps.stdout);
   assert.match(ps.stdout, /^ {2}duo\/server\s+example\.com\/busybox:1\.0\.0\s+1\.0\.0\s+running\s+\d+\s+-/m, ps.stdout);
   assert.match(ps.stdout, /^ {2}duo\/client\s+example\.com\/busybox:2\.0\.0\s+2\.0\.0\s+running\s+\d+\s+-/m, ps.stdout);
 
