@@ -2,7 +2,8 @@
  * A pod declared in cloud-config (a container with `apps:`), run by agentd from real signed
  * busybox ACIs (one version per app) on the default network of the world's own bridge:
  * the apps reach each other on 127.0.0.1, the pod's port reaches its server from the host;
- * `agentctl ps` (and --json) shows the pod and its apps; stop, start and rm act on the
+ * `agentctl ps` (and --json) shows the pod and its apps; `agentctl enter POD/APP` enters
+ * an app (a pod alone is refused, naming its apps); stop, start and rm act on the
  * whole pod; removing it leaves no lease, veth, rule or namespace.
  */
 import { test, before, after } from 'node:test';
@@ -94,6 +95,12 @@ test('a pod: apps on one localhost, its port from the host, ps shows it with its
   assert.match(ps.stdout, /^duo\s+pod of 2 apps\s+-\s+running\s+\d+\s+\S+\s+0\s+default \d+\.\S+\s+\d+:8080\/tcp$/m, ps.stdout);
   assert.match(ps.stdout, /^ {2}duo\/server\s+example\.com\/busybox:1\.0\.0\s+1\.0\.0\s+running\s+\d+\s+-/m, ps.stdout);
   assert.match(ps.stdout, /^ {2}duo\/client\s+example\.com\/busybox:2\.0\.0\s+2\.0\.0\s+running\s+\d+\s+-/m, ps.stdout);
+
+  const entered = await agentctl(['enter', 'duo/server', '--', '/bin/busybox', 'cat', '/www/index.html'], env);
+  assert.deepEqual([entered.code, entered.stdout], [0, 'served by the pod\n'], entered.stderr);
+  const whole = await agentctl(['enter', 'duo'], env);
+  assert.equal(whole.code, 1);
+  assert.match(whole.stderr, /this is a pod: enter one of its apps.*agentctl enter duo\/server or duo\/client/s);
 
   assert.equal((await agentctl(['stop', 'duo'], env)).code, 0);
   const stopped = await w.eventually(() => w.container('duo'), (c) => c?.state === 'stopped' && c.apps!.every((a) => a.state === 'stopped'), 'the whole pod to stop');
