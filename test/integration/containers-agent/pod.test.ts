@@ -3,7 +3,8 @@
  * busybox ACIs (one version per app) on the default network of the world's own bridge:
  * the apps reach each other on 127.0.0.1, the pod's port reaches its server from the host;
  * `agentctl ps` (and --json) shows the pod and its apps; `agentctl enter POD/APP` enters
- * an app (a pod alone is refused, naming its apps); stop, start and rm act on the
+ * an app (a pod alone is refused, naming its apps); kill -9 of agentd: the restarted agent
+ * adopts the pod (same PIDs); stop, start and rm act on the
  * whole pod; removing it leaves no lease, veth, rule or namespace.
  */
 import { test, before, after } from 'node:test';
@@ -13,7 +14,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { agentctl } from '../../lib/agent.js';
 import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
-import { IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
+import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
 
 let w: AgentWorld;
 let net: TestNetworks;
@@ -101,6 +102,17 @@ test('a pod: apps on one localhost, its port from the host, ps shows it with its
   const whole = await agentctl(['enter', 'duo'], env);
   assert.equal(whole.code, 1);
   assert.match(whole.stderr, /this is a pod: enter one of its apps.*agentctl enter duo\/server or duo\/client/s);
+
+  // kill -9 of agentd: the restarted agent adopts the pod and its apps (same PIDs).
+  const pids = [duo!.mainPid, ...duo!.apps!.map((a) => a.mainPid)];
+  const agent = await w.systemd.unitStatus(AGENT_UNIT);
+  process.kill(agent.mainPid, 'SIGKILL');
+  await w.eventually(async () => (await w.systemd.unitStatus(AGENT_UNIT)).mainPid, (pid) => pid > 0 && pid !== agent.mainPid, 'agentd to be restarted');
+  const adopted = await w.eventually(() => w.container('duo').catch(() => undefined), running, 'the restarted agent to see the pod', 60_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const again = await w.container('duo');
+  assert.deepEqual([again!.mainPid, ...again!.apps!.map((a) => a.mainPid)], pids, 'adopted, not restarted');
+  assert.equal(adopted!.state, 'running');
 
   assert.equal((await agentctl(['stop', 'duo'], env)).code, 0);
   const stopped = await w.eventually(() => w.container('duo'), (c) => c?.state === 'stopped' && c.apps!.every((a) => a.state === 'stopped'), 'the whole pod to stop');

@@ -2,12 +2,12 @@
  * Pods (agent/core/containers/pod.ts) through a real systemd, the real CNI plugins and
  * iptables, on the test's own bridge and subnet: two apps share one network namespace
  * (one serves on 127.0.0.1, the other reaches it) and one IPC namespace, each in a root
- * of its own; one failing app fails the pod; a stop leaves no lease, veth, rule, namespace
- * or mount. Traffic only inside the pod's namespace.
+ * of its own; one failing app fails the pod; a stop, and a kill -9 of the pod's main
+ * process, leave no lease, veth, rule, namespace or mount. Traffic only inside the pod's namespace.
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, readdir, readFile, readlink, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeWorld, waitForFile, waitInactive, type World } from './world.js';
 import type { AppSpec, ContainerSpec } from '../../../agent/core/containers/spec.js';
@@ -119,7 +119,7 @@ test('one failing app fails the pod with its exit status and stops the others; n
   assert.deepEqual(await w.net!.leftovers(['failing']), []);
 });
 
-test('a pod starts again after a stop, and restarts as a whole', async () => {
+test('a pod starts again after a stop, its app with it', async () => {
   const data = await dataDir('again');
   const spec = pod('again', [app('only', 'echo $$ >> /data/starts; exec sleep 1000', data)]);
   const unit = await run(spec);
@@ -133,5 +133,23 @@ test('a pod starts again after a stop, and restarts as a whole', async () => {
   }
   await w.systemd.stop(unit);
   assert.deepEqual(await w.net!.leftovers(['again']), []);
-  await writeFile(join(data, 'done'), '');
 });
+
+test('kill -9 of the pod\'s main process fails the pod, stops its apps and leaves nothing', async () => {
+  const data = await dataDir('killed');
+  const unit = await run(pod('killed', [app('one', 'exec sleep 1000', data), app('two', 'exec sleep 1000', data)]));
+  for (const a of ['one', 'two']) await waitActive(appUnitName('killed', a));
+  process.kill((await w.systemd.unitStatus(unit)).mainPid, 'SIGKILL');
+  assert.equal(await waitInactive(w.systemd, unit), 'failed');
+  for (const a of ['one', 'two']) assert.match(await waitInactive(w.systemd, appUnitName('killed', a)), /^(inactive|failed)$/);
+  assert.deepEqual(await w.net!.leftovers(['killed']), []);
+  assert.equal(await mounted(join(w.stateDir, 'containers/killed/ipc')), false);
+});
+
+async function waitActive(unit: string): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while ((await w.systemd.unitStatus(unit)).activeState !== 'active') {
+    assert.ok(Date.now() < deadline, `${unit} to be active`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
