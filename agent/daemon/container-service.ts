@@ -155,6 +155,8 @@ export class ContainerService {
   private installedFiles = new Map<string, string[]>();
   /** The image ID each installed container unit runs, as last observed. */
   private installedImages = new Map<string, string>();
+  /** Every image ID the unit files of each installed container name (a pod: its apps'). */
+  private installedImageSets = new Map<string, string[]>();
   private readonly runs = new Map<string, Run>();
   private leftovers: string[] = [];
   private readonly states: ContainerStates;
@@ -239,10 +241,12 @@ export class ContainerService {
       if (imageId !== undefined) holders.push({ imageId, container, why });
     };
     for (const [name, d] of this.declared) {
-      add(d.imageId, name, 'declared');
+      if (d.apps === undefined) add(d.imageId, name, 'declared');
       for (const a of d.apps ?? []) add(a.imageId, name, `declared (app ${a.name})`);
     }
-    for (const [name, id] of this.installedImages) add(id, name, `unit ${this.states.partOf(containerUnitName(name)).state}`);
+    for (const [name, ids] of this.installedImageSets) {
+      for (const id of ids) add(id, name, `unit ${this.states.partOf(containerUnitName(name)).state}`);
+    }
     for (const r of this.runs.values()) add(r.imageId, r.name, `one-off run ${this.states.partOf(r.unit).state}`);
     return holders;
   }
@@ -559,6 +563,7 @@ export class ContainerService {
     const installed = await this.opts.units.installed();
     this.installedFiles = new Map(installed.map((u) => [u.name, u.files]));
     this.installedImages = new Map(installed.flatMap((u) => (u.imageId === undefined ? [] : [[u.name, u.imageId] as const])));
+    this.installedImageSets = new Map(installed.map((u) => [u.name, u.imageIds]));
     const layers = await readdir(containersDir(this.opts.stateDir)).catch(() => [] as string[]);
     this.leftovers = layers.filter((n) => acNameProblem(n) === undefined);
     return installed.map((u) => ({ name: u.name, unit: u.unit, hash: u.hash, activeState: 'inactive' }));

@@ -43,8 +43,10 @@ export interface InstalledContainer {
   hash: string | undefined;
   /** `X-HostAgent-Image=` of the main unit: the image ID it runs; undefined when missing. */
   imageId: string | undefined;
-  /** Every unit file of the container (fly: also its rootfs unit). */
+  /** Every unit file of the container (fly: also its rootfs unit; a pod: its apps' units). */
   files: string[];
+  /** The `X-HostAgent-Image=` of every file: a pod's are its apps' images. */
+  imageIds: string[];
 }
 
 async function volumeProblems(spec: ContainerSpec): Promise<SpecProblem[]> {
@@ -85,11 +87,13 @@ export async function installedContainers(unitFiles: UnitFileStore): Promise<Ins
   for (const file of await unitFiles.listManaged()) {
     const name = containerOfOrigin(file.origin);
     if (name === undefined) continue;
-    const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [] };
+    const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [], imageIds: [] };
     entry.files.push(file.name);
+    const imageId = new RegExp(`^${IMAGE_KEY}=(sha(?:256|512)-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+    if (imageId !== undefined && !entry.imageIds.includes(imageId)) entry.imageIds.push(imageId);
     if (file.name === entry.unit) {
       entry.hash = specHashOf(file.text);
-      entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha(?:256|512)-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+      entry.imageId = imageId;
     }
     byName.set(name, entry);
   }

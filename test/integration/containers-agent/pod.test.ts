@@ -103,6 +103,10 @@ test('a pod: apps on one localhost, its port from the host, ps shows it with its
   assert.equal(whole.code, 1);
   assert.match(whole.stderr, /this is a pod: enter one of its apps.*agentctl enter duo\/server or duo\/client/s);
 
+  const rmImage = await agentctl(['image', 'rm', clientImage], env);
+  assert.equal(rmImage.code, 1, 'an app\'s image is in use');
+  assert.match(rmImage.stderr, /duo/);
+
   // kill -9 of agentd: the restarted agent adopts the pod and its apps (same PIDs).
   const pids = [duo!.mainPid, ...duo!.apps!.map((a) => a.mainPid)];
   const agent = await w.systemd.unitStatus(AGENT_UNIT);
