@@ -15,7 +15,7 @@ export interface ContainerStatus {
   name: string;
   /** `declared` (host-agent.containers) or `run` (a one-off `agentctl run`). */
   kind: 'declared' | 'run';
-  /** The image as written, or the image name of an installed unit. */
+  /** The image as written, or the image name of an installed unit; empty for a pod (see `apps`). */
   image: string;
   imageId?: string;
   /** The image's `version` label, when known. */
@@ -40,6 +40,23 @@ export interface ContainerStatus {
   hidden?: string[];
   /** Its network (declared containers): `default`, `host`, `none` or a declared network. */
   network?: ContainerNetworkStatus;
+  /** A pod's apps, in declared order (the pod's own state is the container's). */
+  apps?: AppStatus[];
+}
+
+/** One app of a pod: its unit `container-<pod>.<app>.service`. */
+export interface AppStatus {
+  name: string;
+  /** The image as written. */
+  image: string;
+  imageId?: string;
+  version?: string;
+  unit: string;
+  state: ContainerStatus['state'];
+  activeState: string;
+  mainPid: number;
+  /** Exit status of its last run, when it ended with one. */
+  exitStatus?: number;
 }
 
 export interface ContainerNetworkStatus {

@@ -15,13 +15,15 @@
 import { readdir, writeFile } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import type { ContainerStatus, RunRequest, RunResult, UnitStatus } from '../api/agent1.js';
+import type { AppStatus } from '../api/containers.js';
 import type { ContainerNetworkStatus } from '../api/containers.js';
-import type { Container, HostConfig } from '../core/config/types.js';
+import type { App, Container, HostConfig } from '../core/config/types.js';
 import { answersTo, labelOf } from '../core/image/match.js';
 import type { ImageRecord } from '../core/image/record.js';
 import { acNameProblem } from '../core/appc/names.js';
 import { containerUnitName, type RenderedContainer } from '../core/containers/render.js';
-import type { ContainerSpec, PortSpec } from '../core/containers/spec.js';
+import { appUnitName } from '../core/containers/pod.js';
+import type { AppSpec, ContainerSpec, PortSpec } from '../core/containers/spec.js';
 import { ContainerSpecError } from '../core/containers/validate.js';
 import { chooseNetwork, networkNameOf } from '../core/network/choice.js';
 import { portConflict, type PortHolder } from '../core/network/ports.js';
@@ -105,6 +107,8 @@ export interface ContainerReport {
 
 interface Declared {
   spec: Container;
+  /** A pod's apps: the image each runs. */
+  apps?: Array<{ name: string; imageId: string; version?: string }>;
   imageId?: string;
   /** The image's layer IDs, bottom first. */
   imageLayers?: string[];
@@ -151,6 +155,8 @@ export class ContainerService {
   private installedFiles = new Map<string, string[]>();
   /** The image ID each installed container unit runs, as last observed. */
   private installedImages = new Map<string, string>();
+  /** Every image ID the unit files of each installed container name (a pod: its apps'). */
+  private installedImageSets = new Map<string, string[]>();
   private readonly runs = new Map<string, Run>();
   private leftovers: string[] = [];
   private readonly states: ContainerStates;
@@ -234,8 +240,13 @@ export class ContainerService {
     const add = (imageId: string | undefined, container: string, why: string): void => {
       if (imageId !== undefined) holders.push({ imageId, container, why });
     };
-    for (const [name, d] of this.declared) add(d.imageId, name, 'declared');
-    for (const [name, id] of this.installedImages) add(id, name, `unit ${this.states.partOf(containerUnitName(name)).state}`);
+    for (const [name, d] of this.declared) {
+      if (d.apps === undefined) add(d.imageId, name, 'declared');
+      for (const a of d.apps ?? []) add(a.imageId, name, `declared (app ${a.name})`);
+    }
+    for (const [name, ids] of this.installedImageSets) {
+      for (const id of ids) add(id, name, `unit ${this.states.partOf(containerUnitName(name)).state}`);
+    }
     for (const r of this.runs.values()) add(r.imageId, r.name, `one-off run ${this.states.partOf(r.unit).state}`);
     return holders;
   }
@@ -472,6 +483,10 @@ export class ContainerService {
         // Declared containers among themselves: refused by the configuration (build.ts).
         const conflict = portConflict(spec.name, spec.ports, runForwards, forwardsOnOwnNetwork(spec) ? listening : new Set());
         if (conflict) throw conflict;
+        if (spec.apps) {
+          await this.preparePod(spec, d, find, prepared);
+          return;
+        }
         // A pinned image missing from the store falls back to the declared reference.
         const pinned = spec.autoUpdate && pin?.image === spec.imageText ? await find(pin.id) : undefined;
         const kept = pinned ? undefined : await this.keptImage(spec, installedUnits.get(spec.name), find);
@@ -500,6 +515,32 @@ export class ContainerService {
   }
 
   /**
+   * A pod: each app's image resolved from its reference (a pod does not keep an older
+   * import as a container does), the first one missing fetched first.
+   */
+  private async preparePod(
+    spec: Container, d: Declared, find: (ref: string) => Promise<ImageRecord | undefined>, prepared: Map<string, PreparedContainer>,
+  ): Promise<void> {
+    const apps = spec.apps ?? [];
+    const images = await Promise.all(apps.map((a) => find(a.imageText)));
+    const missing = apps.find((_, i) => images[i] === undefined);
+    if (missing) {
+      d.pending = true;
+      prepared.set(spec.name, { kind: 'image-missing', image: missing.imageText });
+      return;
+    }
+    const records = images as ImageRecord[];
+    d.imageId = records[0]!.id;
+    d.imageLayers = records[0]!.layers;
+    d.apps = apps.map((a, i) => {
+      const version = labelOf(records[i]!, 'version');
+      return { name: a.name, imageId: records[i]!.id, ...(version !== undefined && { version }) };
+    });
+    d.rendered = await this.opts.units.render(toSpec(spec, records[0]!, this.networks, records));
+    prepared.set(spec.name, { kind: 'rendered', unit: d.rendered.unit, hash: d.rendered.hash, imageId: d.imageId });
+  }
+
+  /**
    * The image the installed unit of `spec` runs, kept while the declaration is unchanged:
    * still stored, still named by the declared reference, and rendering to the installed
    * hash. A newer import of the same name and version does not move a container; a
@@ -522,6 +563,7 @@ export class ContainerService {
     const installed = await this.opts.units.installed();
     this.installedFiles = new Map(installed.map((u) => [u.name, u.files]));
     this.installedImages = new Map(installed.flatMap((u) => (u.imageId === undefined ? [] : [[u.name, u.imageId] as const])));
+    this.installedImageSets = new Map(installed.map((u) => [u.name, u.imageIds]));
     const layers = await readdir(containersDir(this.opts.stateDir)).catch(() => [] as string[]);
     this.leftovers = layers.filter((n) => acNameProblem(n) === undefined);
     return installed.map((u) => ({ name: u.name, unit: u.unit, hash: u.hash, activeState: 'inactive' }));
@@ -591,13 +633,19 @@ export class ContainerService {
 
   private tracks(unit: string): boolean {
     const name = CONTAINER_UNIT.exec(unit)?.[1];
-    return name !== undefined && (this.declared.has(name) || this.installedFiles.has(name) || this.runs.has(name));
+    if (name === undefined) return this.appUnits().includes(unit);
+    return this.declared.has(name) || this.installedFiles.has(name) || this.runs.has(name);
+  }
+
+  /** The app units of the declared pods. */
+  private appUnits(): string[] {
+    return (this.desired ?? []).flatMap((c) => (c.apps ?? []).map((a) => appUnitName(c.name, a.name)));
   }
 
   /** Reads the units whose state is not known yet (all, with `all`); later changes come as signals. */
   private async refreshAll(all = false): Promise<void> {
     const names = new Set([...this.declared.keys(), ...this.installedFiles.keys(), ...this.runs.keys()]);
-    await this.states.read([...names].map(containerUnitName), !all);
+    await this.states.read([...[...names].map(containerUnitName), ...this.appUnits()], !all);
     this.publish();
   }
 
@@ -611,11 +659,12 @@ export class ContainerService {
       const d = this.declared.get(c.name);
       const error = d?.error;
       out.push({
-        name: c.name, kind: 'declared', image: c.imageText, unit, ...this.states.partOf(unit),
+        name: c.name, kind: 'declared', image: c.apps ? '' : c.imageText, unit, ...this.states.partOf(unit),
         ...(d?.imageId !== undefined && { imageId: d.imageId }),
         ...(d?.version !== undefined && { version: d.version }),
         ...(error ? { state: 'error' as const, error } : d?.pending ? { state: 'pending' as const } : {}),
         network: this.networkStatus(c.name, networkNameOf(c), c.ports),
+        ...(c.apps && { apps: this.appStatuses(c, d) }),
       });
     }
     // A rejected declaration: the unit of its last good state, if any, runs on as it is.
@@ -644,6 +693,20 @@ export class ContainerService {
       out.push({ name, kind: 'declared', image: '', unit, ...this.states.partOf(unit), state: 'removed' });
     }
     return out.sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  private appStatuses(c: Container, d: Declared | undefined): AppStatus[] {
+    return (c.apps ?? []).map((a) => {
+      const unit = appUnitName(c.name, a.name);
+      const { state, activeState, mainPid, exitStatus } = this.states.partOf(unit);
+      const resolved = d?.apps?.find((r) => r.name === a.name);
+      return {
+        name: a.name, image: a.imageText, unit, state, activeState, mainPid,
+        ...(exitStatus !== undefined && { exitStatus }),
+        ...(resolved && { imageId: resolved.imageId }),
+        ...(resolved?.version !== undefined && { version: resolved.version }),
+      };
+    });
   }
 
   private publish(): void {
@@ -738,8 +801,8 @@ function parseRunRequest(json: unknown): RunRequest {
   };
 }
 
-/** The renderer's input from a declaration and its stored image. */
-export function toSpec(c: Container, image: ImageRecord, networks: HostConfig['networks'] = []): ContainerSpec {
+/** The renderer's input from a declaration and its stored image (a pod: its apps' images, in order). */
+export function toSpec(c: Container, image: ImageRecord, networks: HostConfig['networks'] = [], appImages: readonly ImageRecord[] = []): ContainerSpec {
   const network = chooseNetwork(c, networks);
   if (typeof network === 'string') throw new ContainerSpecError(c.name, [{ field: 'network', message: network }]);
   return {
@@ -758,5 +821,19 @@ export function toSpec(c: Container, image: ImageRecord, networks: HostConfig['n
     isolation: c.isolation,
     ...(c.privateUsers !== undefined && { privateUsers: c.privateUsers }),
     network,
+    ...(c.apps && { apps: c.apps.map((a, i) => toAppSpec(a, appImages[i] ?? image)) }),
+  };
+}
+
+function toAppSpec(a: App, image: ImageRecord): AppSpec {
+  return {
+    name: a.name,
+    image,
+    ...(a.exec !== undefined && { exec: a.exec }),
+    environment: a.environment,
+    ...(a.user !== undefined && { user: a.user }),
+    ...(a.group !== undefined && { group: a.group }),
+    ...(a.workingDirectory !== undefined && { workingDirectory: a.workingDirectory }),
+    volumes: a.volumes,
   };
 }

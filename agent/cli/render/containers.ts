@@ -1,9 +1,10 @@
 /**
  * Containers as a table for people (`agentctl ps`, `agentctl status`): state coloured on a
- * TTY, and under the table why a container is in error or what a failed one last printed
+ * TTY, a pod's apps as rows `POD/APP` under it, and under the table why a container is in error or what a failed one last printed
  * (`(hidden: run as root)` when the agent withheld it from this user).
  */
 import type { ContainerStatus } from '../../api/agent1.js';
+import type { AppStatus } from '../../api/containers.js';
 import { HIDDEN } from '../../api/redact.js';
 import { humanDuration } from './duration.js';
 import { styler, type Style } from './style.js';
@@ -18,19 +19,31 @@ function stateText(c: ContainerStatus): string {
   return c.state;
 }
 
+/** A table row: a container (or pod), or one app of a pod under it. */
+type Row = { c: ContainerStatus; app?: undefined } | { c: ContainerStatus; app: AppStatus };
+
+function appStateText(a: AppStatus): string {
+  return a.state === 'failed' && a.exitStatus !== undefined ? `failed (exit ${a.exitStatus})` : a.state;
+}
+
 export function renderContainers(list: ContainerStatus[], color: boolean, now = new Date()): string {
   if (list.length === 0) return 'No containers.\n';
   const paint = styler(color);
-  const table = renderTable(list, [
-    { header: 'NAME', value: (c) => c.name },
-    { header: 'IMAGE', value: (c) => c.image || '-' },
-    { header: 'VERSION', value: (c) => c.version ?? '-' },
-    { header: 'STATE', value: stateText, style: (c, t) => { const s = STATE_STYLE[c.state]; return s ? paint(s, t) : t; } },
-    { header: 'PID', value: (c) => (c.mainPid ? String(c.mainPid) : '-') },
-    { header: 'UPTIME', value: (c) => (c.state === 'running' && c.activeSince ? humanDuration((now.getTime() - Date.parse(c.activeSince)) / 1000) : '-') },
-    { header: 'RESTARTS', value: (c) => String(c.nRestarts) },
-    { header: 'NETWORK', value: (c) => (c.network ? [c.network.name, c.network.address].filter(Boolean).join(' ') : '-') },
-    { header: 'PORTS', value: (c) => (c.network?.ports.length ? c.network.ports.join(',') : '-') },
+  const rows: Row[] = list.flatMap((c): Row[] => [{ c }, ...(c.apps ?? []).map((app) => ({ c, app }))]);
+  const own = (r: Row, value: (c: ContainerStatus) => string): string => (r.app ? '-' : value(r.c));
+  const table = renderTable(rows, [
+    { header: 'NAME', value: (r) => (r.app ? `  ${r.c.name}/${r.app.name}` : r.c.name) },
+    { header: 'IMAGE', value: (r) => (r.app ? r.app.image : r.c.apps ? `pod of ${r.c.apps.length} apps` : r.c.image || '-') },
+    { header: 'VERSION', value: (r) => (r.app ? r.app.version : r.c.version) ?? '-' },
+    {
+      header: 'STATE', value: (r) => (r.app ? appStateText(r.app) : stateText(r.c)),
+      style: (r, t) => { const s = STATE_STYLE[r.app ? r.app.state : r.c.state]; return s ? paint(s, t) : t; },
+    },
+    { header: 'PID', value: (r) => { const pid = r.app ? r.app.mainPid : r.c.mainPid; return pid ? String(pid) : '-'; } },
+    { header: 'UPTIME', value: (r) => own(r, (c) => (c.state === 'running' && c.activeSince ? humanDuration((now.getTime() - Date.parse(c.activeSince)) / 1000) : '-')) },
+    { header: 'RESTARTS', value: (r) => own(r, (c) => String(c.nRestarts)) },
+    { header: 'NETWORK', value: (r) => own(r, (c) => (c.network ? [c.network.name, c.network.address].filter(Boolean).join(' ') : '-')) },
+    { header: 'PORTS', value: (r) => own(r, (c) => (c.network?.ports.length ? c.network.ports.join(',') : '-')) },
   ]);
   const details: string[] = [];
   for (const c of list) {

@@ -18,7 +18,7 @@ import { child, present, type Named } from './schema.js';
 import type { MapNode, TreeNode } from './tree.js';
 import type { UpdateProtocol } from '../update/omaha.js';
 import type {
-  ConfiguredWindow, Container, DeclaredNetwork, DropIn, HostConfig, Isolation, LocksmithConfig, Origin, Port, Protocol,
+  App, ConfiguredWindow, Container, DeclaredNetwork, DropIn, HostConfig, Isolation, LocksmithConfig, Origin, Port, Protocol,
   RestartPolicy, TrustEntry, Unit, UnitCommand, User, Volume, WriteFile,
 } from './types.js';
 
@@ -179,24 +179,86 @@ function readUser(r: Reader, item: MapNode): User | undefined {
   };
 }
 
-function readContainer(reader: Reader, item: MapNode): Container | undefined {
-  const name = reader.required(item, 'name', 'a container', 'web');
-  if (name === undefined) return undefined;
-  const r = reader.forItem(name);
-  const imageText = r.required(item, 'image', `container "${name}"`, 'example.com/web:1.4.0');
+/** What a container and an app both declare: command, environment, volumes, identity. `what`: `container "web"`. */
+function readPayload(r: Reader, item: MapNode, what: string): Pick<App, 'exec' | 'environment' | 'volumes' | 'user' | 'group' | 'workingDirectory'> | undefined {
   const exec = r.strings(item, 'exec');
   const program = exec?.[0];
   if (exec !== undefined && !(program && (program.startsWith('/') || !program.includes('/')))) {
     const at = present(item, 'exec')!;
-    r.error(at.node, at.line, `the exec of container "${name}" must begin with an absolute path or a program name looked up on PATH, e.g. [/bin/httpd, -f] or [httpd, -f]`);
+    r.error(at.node, at.line, `the exec of ${what} must begin with an absolute path or a program name looked up on PATH, e.g. [/bin/httpd, -f] or [httpd, -f]`);
     return undefined;
   }
   const volumes: Volume[] = [];
   for (const v of r.items(item, 'volumes')) {
-    const host = r.required(v, 'host', `a volume of container "${name}"`, '/var/lib/web');
-    const path = r.required(v, 'path', `a volume of container "${name}"`, '/data');
+    const host = r.required(v, 'host', `a volume of ${what}`, '/var/lib/web');
+    const path = r.required(v, 'path', `a volume of ${what}`, '/data');
     if (host !== undefined && path !== undefined) volumes.push({ host, path, readOnly: r.flag(v, 'read_only') });
   }
+  const environment: Record<string, string> = Object.fromEntries((r.map(item, 'environment')?.pairs ?? [])
+    .flatMap((p) => (p.value.kind === 'scalar' && p.value.type !== 'null' ? [[p.key, p.value.text]] : [])));
+  return {
+    ...optional('exec', exec),
+    environment,
+    volumes,
+    ...optional('user', r.text(item, 'user')),
+    ...optional('group', r.text(item, 'group')),
+    ...optional('workingDirectory', r.text(item, 'working_directory')),
+  };
+}
+
+/** Keys of a container that belong to each app of a pod, or that a pod does not take. */
+const NOT_WITH_APPS: Array<[string, string]> = [
+  ['image', 'give each app its image'], ['exec', 'give it to the app that runs it'], ['environment', 'give it to each app that needs it'],
+  ['volumes', 'give them to each app that mounts them'], ['user', 'give it to the app'], ['group', 'give it to the app'],
+  ['working_directory', 'give it to the app'], ['isolation', 'a pod\'s apps run as RootDirectory= services in the pod\'s namespaces'],
+  ['private_users', 'a pod\'s apps run without a user namespace'], ['auto_update', 'pods follow the images their apps name, without auto-update'],
+];
+
+/** The apps of a pod, or undefined when one is wrong (reported). */
+function readApps(r: Reader, item: MapNode, name: string): App[] | undefined {
+  const at = present(item, 'apps')!;
+  let ok = true;
+  for (const [key, fix] of NOT_WITH_APPS) {
+    const misplaced = present(item, key);
+    if (misplaced) {
+      r.error(misplaced.node, misplaced.line, `container "${name}" is a pod (it has apps), so "${key}" does not belong to it: ${fix}`);
+      ok = false;
+    }
+  }
+  const items = r.items(item, 'apps');
+  if (items.length === 0) {
+    r.error(at.node, at.line, `the pod "${name}" has no apps; e.g. apps: [{name: web, image: example.com/web:1.0.0}]`);
+    return undefined;
+  }
+  const apps: App[] = [];
+  const lines = new Map<string, number>();
+  for (const a of items) {
+    const appName = r.required(a, 'name', `an app of pod "${name}"`, 'web');
+    const imageText = r.required(a, 'image', `app "${appName ?? '?'}" of pod "${name}"`, 'example.com/web:1.4.0');
+    if (appName !== undefined && lines.has(appName)) {
+      r.error(a, a.line, `app "${appName}" is declared twice in pod "${name}" (also at line ${lines.get(appName)}); give each app its own name`);
+      ok = false;
+    }
+    if (appName !== undefined) lines.set(appName, a.line);
+    const payload = readPayload(r, a, `app "${appName ?? '?'}" of pod "${name}"`);
+    if (appName === undefined || imageText === undefined || payload === undefined) {
+      ok = false;
+      continue;
+    }
+    apps.push({ name: appName, image: parseImageText(imageText), imageText, ...payload, origin: r.origin(a) });
+  }
+  return ok ? apps : undefined;
+}
+
+function readContainer(reader: Reader, item: MapNode): Container | undefined {
+  const name = reader.required(item, 'name', 'a container', 'web');
+  if (name === undefined) return undefined;
+  const r = reader.forItem(name);
+  const apps = present(item, 'apps') ? readApps(r, item, name) : undefined;
+  if (present(item, 'apps') && apps === undefined) return undefined;
+  const imageText = apps ? apps[0]!.imageText : r.required(item, 'image', `container "${name}"`, 'example.com/web:1.4.0');
+  const payload = apps ? { environment: {}, volumes: [] } : readPayload(r, item, `container "${name}"`);
+  if (payload === undefined) return undefined;
   const ports: Port[] = [];
   for (const p of r.items(item, 'ports')) {
     const host = r.number(p, 'host');
@@ -207,8 +269,6 @@ function readContainer(reader: Reader, item: MapNode): Container | undefined {
     ports.push({ host, container: r.number(p, 'container') ?? host, protocol: (r.text(p, 'protocol') ?? 'tcp') as Protocol });
   }
   if (imageText === undefined) return undefined;
-  const environment: Record<string, string> = Object.fromEntries((r.map(item, 'environment')?.pairs ?? [])
-    .flatMap((p) => (p.value.kind === 'scalar' && p.value.type !== 'null' ? [[p.key, p.value.text]] : [])));
   const memory = r.text(item, 'memory');
   const cpu = r.text(item, 'cpu');
   const privateUsers = r.text(item, 'private_users');
@@ -216,21 +276,17 @@ function readContainer(reader: Reader, item: MapNode): Container | undefined {
     name,
     image: parseImageText(imageText),
     imageText,
-    ...optional('exec', exec),
-    environment,
-    volumes,
+    ...payload,
     ...optional('memoryBytes', memory === undefined ? undefined : parseSize(memory)),
     ...optional('cpuPercent', cpu === undefined ? undefined : parseCpuPercent(cpu)),
     restart: (r.text(item, 'restart') ?? 'no') as RestartPolicy,
     isolation: (r.text(item, 'isolation') ?? 'nspawn') as Isolation,
     autoUpdate: r.flag(item, 'auto_update'),
-    ...optional('user', r.text(item, 'user')),
-    ...optional('group', r.text(item, 'group')),
-    ...optional('workingDirectory', r.text(item, 'working_directory')),
     ports,
     ...optional('privateUsers', privateUsers === 'true' ? 'yes' : privateUsers === 'false' ? 'no' : privateUsers),
     ...optional('network', r.text(item, 'network')),
     dns: r.strings(item, 'dns') ?? [],
+    ...optional('apps', apps),
     origin: r.origin(item),
   };
 }

@@ -36,16 +36,30 @@ const checkConflist: ValueCheck<string> = (v) => {
   return problems.length > 0 ? `invalid conflist: ${problems.join('; ')}` : undefined;
 };
 
+const volumes = list(struct({
+  host: str({ check: absolutePath('volume host path') }),
+  path: str({ check: absolutePath('volume path') }),
+  read_only: bool(),
+}));
+
+/** An app of a pod: a list replaced whole by a drop-in that gives it. */
+const app = struct({
+  name: str({ check: checkContainerName }),
+  image: str({ check: checkImage }),
+  exec: list(str()),
+  environment: { kind: 'map', of: str(), keyCheck: checkEnvironmentName },
+  volumes,
+  user: str({ check: checkUserOrGroup('user') }),
+  group: str({ check: checkUserOrGroup('group') }),
+  working_directory: str({ check: absolutePath('working directory') }),
+});
+
 const container = struct({
   name: str({ check: checkContainerName }),
   image: str({ check: checkImage }),
   exec: list(str()),
   environment: { kind: 'map', of: str(), keyCheck: checkEnvironmentName },
-  volumes: list(struct({
-    host: str({ check: absolutePath('volume host path') }),
-    path: str({ check: absolutePath('volume path') }),
-    read_only: bool(),
-  })),
+  volumes,
   memory: str({ check: checkMemory }),
   cpu: str({ check: checkCpu }),
   restart: str({ check: checkRestart }),
@@ -58,6 +72,7 @@ const container = struct({
   private_users: str({ check: checkPrivateUsers }),
   network: str({ check: checkNetworkChoice }),
   dns: list(str({ check: checkNameserver })),
+  apps: list(app),
 });
 
 const network = struct({ name: str({ check: checkNetworkName }), conflist: str({ check: checkConflist }) });

@@ -123,12 +123,28 @@ export interface Port {
   protocol: Protocol;
 }
 
+/** One app of a pod (`apps:` of a container). */
+export interface App {
+  /** AC Name, unique in the pod. */
+  name: string;
+  image: ImageReference;
+  imageText: string;
+  exec?: string[];
+  environment: Record<string, string>;
+  volumes: Volume[];
+  user?: string;
+  group?: string;
+  workingDirectory?: string;
+  origin: Origin;
+}
+
 export interface Container {
   /** AC Name; also names the unit. */
   name: string;
   /**
    * The image as parsed: an appc name and labels (no defaults added: `version` is absent
    * when not written), or an OCI reference (`docker://…`, tag `latest` when none is written).
+   * A pod's is its first app's.
    */
   image: ImageReference;
   /** The image as written. */
@@ -157,6 +173,11 @@ export interface Container {
   network?: string;
   /** Nameservers for the container's resolv.conf; empty: the host's. */
   dns: string[];
+  /**
+   * A pod: these apps share its network (and ports, DNS) and one IPC namespace. Then the
+   * container itself has no exec, environment, volumes, user, group or working directory.
+   */
+  apps?: App[];
   origin: Origin;
 }
 

@@ -29,7 +29,8 @@ export function canonicalJson(value: unknown): string {
  * change, so an upgraded agent does not restart it.
  */
 export function specHash(input: RenderInput, sha256Hex: Sha256Hex): string {
-  const { image, ...rest } = input.spec;
+  const { image, apps, ...rest } = input.spec;
   const { imageLayers, ...host } = input.host;
-  return `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec: { ...rest, image: image.id }, host: { ...host, imageRootfs: imageLayers.join(':') } }))}`;
+  const spec = { ...rest, image: image.id, ...(apps && { apps: apps.map((a) => ({ ...a, image: a.image.id })) }) };
+  return `sha256-${sha256Hex(canonicalJson({ format: UNIT_FORMAT, spec, host: { ...host, imageRootfs: imageLayers.join(':') } }))}`;
 }

@@ -72,3 +72,13 @@ export function networkCommands(c: ResolvedContainer, host: ContainerHost): [str
   const json = JSON.stringify(a);
   return [[...host.network.helper, 'up', json], [...host.network.helper, 'down', json]];
 }
+
+/**
+ * What the manager's environment may hold that the network helper must not inherit: a CA
+ * bundle node parses at every start (40 ms of each container start for a helper that
+ * never speaks TLS) and node options the helper's command line does not give. nspawn
+ * passes none of its environment to the payload, so a unit running the helper drops them.
+ */
+export function helperEnvironment(): [string, string] {
+  return ['UnsetEnvironment', 'NODE_EXTRA_CA_CERTS NODE_OPTIONS'];
+}

@@ -27,6 +27,22 @@ export interface PortSpec {
   protocol: 'tcp' | 'udp';
 }
 
+/**
+ * One app of a pod: its own image, command, environment, identity and volumes, in its own
+ * root (the image's layers under a writable layer of its own).
+ */
+export interface AppSpec {
+  /** AC Name, unique in the pod; the unit is `container-<pod>.<app>.service`. */
+  name: string;
+  image: ImageRecord;
+  exec?: string[];
+  environment: Record<string, string>;
+  user?: string;
+  group?: string;
+  workingDirectory?: string;
+  volumes: VolumeSpec[];
+}
+
 export interface ContainerSpec {
   /** AC Name; the unit is `container-<name>.service`. */
   name: string;
@@ -53,6 +69,17 @@ export interface ContainerSpec {
   privateUsers?: string;
   /** Absent: the host's network. The host side resolves `default` and declared networks to their conflist. */
   network?: ContainerNetwork;
+  /**
+   * A pod (./pod.ts): these apps share the container's network and one IPC namespace; the
+   * container's own image, exec, environment, identity and volumes are then its first app's.
+   */
+  apps?: AppSpec[];
+}
+
+/** Host paths of one app of a pod. */
+export interface AppHost {
+  imageLayers: string[];
+  layer: { upper: string; work: string; merged: string };
 }
 
 /** Host paths and facts for one container, computed by agent/host/containers. */
@@ -78,6 +105,11 @@ export interface ContainerHost {
   wantedBy?: string;
   /** Where container networks live and how to run the network helper; needed for a CNI network. */
   network?: NetworkHost;
+  /**
+   * A pod's apps, in the spec's order; the FIFO through which a failing app ends the pod;
+   * the file its IPC namespace is bound on while it runs.
+   */
+  pod?: { apps: AppHost[]; exitFifo: string; ipcNamespace: string };
 }
 
 export interface RenderInput {
@@ -140,6 +172,28 @@ export function resolve(spec: ContainerSpec): ResolvedContainer {
     isolation: spec.isolation,
     ...withPrivateUsers(resolvePrivateUsers(spec.privateUsers, spec.isolation)),
     network: spec.network ?? { mode: 'host' },
+  };
+}
+
+/**
+ * One app of a pod as a container of its own, for resolving and checking: isolation fly
+ * (a RootDirectory= service), no ports and no network of its own (the pod has them).
+ */
+export function appContainer(pod: ContainerSpec, app: AppSpec): ContainerSpec {
+  return {
+    name: app.name,
+    image: app.image,
+    ...(app.exec !== undefined && { exec: app.exec }),
+    environment: app.environment,
+    ...(app.user !== undefined && { user: app.user }),
+    ...(app.group !== undefined && { group: app.group }),
+    ...(app.workingDirectory !== undefined && { workingDirectory: app.workingDirectory }),
+    volumes: app.volumes,
+    ports: [],
+    ...(pod.memoryBytes !== undefined && { memoryBytes: pod.memoryBytes }),
+    ...(pod.cpuPercent !== undefined && { cpuPercent: pod.cpuPercent }),
+    restart: 'no',
+    isolation: 'fly',
   };
 }
 

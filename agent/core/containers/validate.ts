@@ -8,7 +8,7 @@ import { AgentError } from '../errors.js';
 import { acIdentifierProblem, acNameProblem } from '../appc/names.js';
 import { isImageId } from '../image/id.js';
 import { conflistProblems } from '../network/conflist.js';
-import { resolvePrivateUsers, type ContainerSpec, type RenderInput } from './spec.js';
+import { appContainer, resolvePrivateUsers, type ContainerSpec, type RenderInput } from './spec.js';
 
 export interface SpecProblem {
   /** The field, as written in cloud-config terms: `volumes[1].path`, `exec[2]`. */
@@ -60,11 +60,52 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
     if (message !== undefined) problems.push({ field, message });
   };
   add('name', acNameProblem(spec.name));
+  problems.push(...(spec.apps !== undefined ? appProblems(spec) : payloadProblems(spec)));
+  if (spec.isolation !== 'nspawn' && spec.isolation !== 'fly') add('isolation', `isolation must be nspawn or fly, got "${String(spec.isolation)}"`);
+  if (!RESTART.has(spec.restart)) add('restart', `restart must be one of ${[...RESTART].join(', ')}, got "${spec.restart}"`);
+  problems.push(...networkProblems(spec));
+  if (spec.memoryBytes !== undefined && !(Number.isSafeInteger(spec.memoryBytes) && spec.memoryBytes > 0)) {
+    add('memory', `memory must be a positive number of bytes, got ${spec.memoryBytes}`);
+  }
+  if (spec.cpuPercent !== undefined && !(Number.isFinite(spec.cpuPercent) && spec.cpuPercent > 0)) {
+    add('cpu', `cpu must be a percentage above 0, got ${spec.cpuPercent}`);
+  }
+  if (spec.privateUsers !== undefined && !PRIVATE_USERS.test(spec.privateUsers)) {
+    add('private-users', `private-users must be true, false, pick, identity or UID[:COUNT], got "${spec.privateUsers}"`);
+  } else if (spec.isolation === 'fly' && resolvePrivateUsers(spec.privateUsers, 'fly') !== undefined) {
+    add('private-users', 'isolation fly runs without a user namespace; use isolation nspawn or set private-users: false');
+  } else if (spec.apps !== undefined && resolvePrivateUsers(spec.privateUsers ?? 'no', 'fly') !== undefined) {
+    add('private-users', 'the apps of a pod run without a user namespace; leave private-users out');
+  }
+  if (spec.isolation === 'nspawn' && spec.group !== undefined && !['0', 'root'].includes(spec.group)) {
+    add('group', 'systemd-nspawn takes the group from the user\'s entry in the image\'s /etc/passwd; leave group out or use isolation fly');
+  }
+  return problems;
+}
+
+/** A pod's apps: at least one, names unique AC Names, each checked as a fly container of its own. */
+function appProblems(spec: ContainerSpec): SpecProblem[] {
+  const apps = spec.apps ?? [];
+  const problems: SpecProblem[] = [];
+  if (apps.length === 0) problems.push({ field: 'apps', message: 'a pod needs at least one app' });
+  const seen = new Set<string>();
+  apps.forEach((app, i) => {
+    if (seen.has(app.name)) problems.push({ field: `apps[${i}].name`, message: `app "${app.name}" is declared twice in the pod` });
+    seen.add(app.name);
+    for (const p of specProblems(appContainer(spec, app))) problems.push({ field: `apps[${i}].${p.field}`, message: p.message });
+  });
+  return problems;
+}
+
+/** The payload of a container: image, command, environment, identity, volumes. */
+function payloadProblems(spec: ContainerSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const add = (field: string, message: string | undefined): void => {
+    if (message !== undefined) problems.push({ field, message });
+  };
   if (!isImageId(spec.image.id)) add('image', `image ID must be sha512- and 128 hex digits or sha256- and 64, got "${spec.image.id}"`);
   add('image', imageNameProblem(spec.image.format, spec.image.name));
   if (spec.image.layers.length === 0) add('image', 'the image has no layers');
-  if (spec.isolation !== 'nspawn' && spec.isolation !== 'fly') add('isolation', `isolation must be nspawn or fly, got "${String(spec.isolation)}"`);
-  if (!RESTART.has(spec.restart)) add('restart', `restart must be one of ${[...RESTART].join(', ')}, got "${spec.restart}"`);
 
   const exec = spec.exec ?? spec.image.run?.exec;
   const execField = spec.exec ? 'exec' : 'image exec';
@@ -95,7 +136,15 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
     if (seenPaths.has(v.path)) add(`volumes[${i}].path`, `${v.path} is mounted twice`);
     seenPaths.add(v.path);
   });
+  return problems;
+}
 
+/** Ports, network and DNS. */
+function networkProblems(spec: ContainerSpec): SpecProblem[] {
+  const problems: SpecProblem[] = [];
+  const add = (field: string, message: string | undefined): void => {
+    if (message !== undefined) problems.push({ field, message });
+  };
   const network = spec.network?.mode ?? 'host';
   const seenPorts = new Set<string>();
   spec.ports.forEach((p, i) => {
@@ -119,21 +168,6 @@ export function specProblems(spec: ContainerSpec): SpecProblem[] {
     for (const problem of conflistProblems(spec.network.conflist)) add('network', problem);
     spec.network.dns.forEach((d, i) => add(`dns[${i}]`, IP_ADDRESS.test(d) ? undefined : `a nameserver is an IPv4 or IPv6 address, got "${d}"`));
   }
-
-  if (spec.memoryBytes !== undefined && !(Number.isSafeInteger(spec.memoryBytes) && spec.memoryBytes > 0)) {
-    add('memory', `memory must be a positive number of bytes, got ${spec.memoryBytes}`);
-  }
-  if (spec.cpuPercent !== undefined && !(Number.isFinite(spec.cpuPercent) && spec.cpuPercent > 0)) {
-    add('cpu', `cpu must be a percentage above 0, got ${spec.cpuPercent}`);
-  }
-  if (spec.privateUsers !== undefined && !PRIVATE_USERS.test(spec.privateUsers)) {
-    add('private-users', `private-users must be true, false, pick, identity or UID[:COUNT], got "${spec.privateUsers}"`);
-  } else if (spec.isolation === 'fly' && resolvePrivateUsers(spec.privateUsers, 'fly') !== undefined) {
-    add('private-users', 'isolation fly runs without a user namespace; use isolation nspawn or set private-users: false');
-  }
-  if (spec.isolation === 'nspawn' && spec.group !== undefined && !['0', 'root'].includes(spec.group)) {
-    add('group', 'systemd-nspawn takes the group from the user\'s entry in the image\'s /etc/passwd; leave group out or use isolation fly');
-  }
   return problems;
 }
 
@@ -148,6 +182,12 @@ export function hostProblems(input: RenderInput): SpecProblem[] {
     ['host.outputFile', host.outputFile],
     ['host.legacyCgroups.memory', host.legacyCgroups?.memory],
     ['host.legacyCgroups.cpu', host.legacyCgroups?.cpu],
+    ['host.pod.exitFifo', host.pod?.exitFifo],
+    ['host.pod.ipcNamespace', host.pod?.ipcNamespace],
+    ...(host.pod?.apps ?? []).flatMap((app, i): Array<[string, string]> => [
+      ...app.imageLayers.map((dir, j): [string, string] => [`host.pod.apps[${i}].imageLayers[${j}]`, dir]),
+      ...Object.entries(app.layer).map(([k, dir]): [string, string] => [`host.pod.apps[${i}].layer.${k}`, dir]),
+    ]),
   ];
   const problems: SpecProblem[] = [];
   for (const [field, path] of paths) {
@@ -165,6 +205,9 @@ export function hostProblems(input: RenderInput): SpecProblem[] {
   for (const [field, path] of networkPaths) {
     const message = path === undefined ? undefined : pathProblem(path, field);
     if (message !== undefined) problems.push({ field, message });
+  }
+  if (input.spec.apps !== undefined && host.pod?.apps.length !== input.spec.apps.length) {
+    problems.push({ field: 'host.pod', message: 'a pod needs the host paths of each of its apps' });
   }
   if (host.wantedBy !== undefined && !/^[A-Za-z0-9_.@-]+$/.test(host.wantedBy)) {
     problems.push({ field: 'host.wantedBy', message: `not a unit name: "${host.wantedBy}"` });

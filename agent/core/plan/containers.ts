@@ -34,8 +34,8 @@ export interface PlanError {
 
 /** What the host side made of one declaration (by name). */
 export type PreparedContainer =
-  /** The image is not in the store: fetch it. */
-  | { kind: 'image-missing' }
+  /** The image is not in the store: fetch it (`image`: the reference to fetch; absent: the declared one). */
+  | { kind: 'image-missing'; image?: string }
   /** Fetching the image failed, or the host side refused the spec. */
   | { kind: 'refused'; error: PlanError }
   /** Rendered: the unit and the hash it would carry. */
@@ -123,7 +123,7 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
     const prepared = observed.prepared.get(c.name);
     if (prepared === undefined) continue;
     if (prepared.kind === 'image-missing') {
-      fetches.push({ kind: 'fetch-image', container: c.name, image: c.image });
+      fetches.push({ kind: 'fetch-image', container: c.name, image: prepared.image ?? c.image });
       continue;
     }
     if (prepared.kind === 'refused') {

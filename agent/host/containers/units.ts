@@ -4,12 +4,12 @@
  * marker, lists the ones installed with their spec hash, and removes them. It neither
  * reloads nor starts anything: the reconciler does that through SystemdManager.
  */
-import { stat } from 'node:fs/promises';
+import { mkdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AgentError } from '../../core/errors.js';
 import { createHash } from 'node:crypto';
 import { containerOfOrigin, containerUnitName, IMAGE_KEY, renderContainer, specHashOf, type RenderedContainer } from '../../core/containers/render.js';
-import type { ContainerHost, ContainerSpec } from '../../core/containers/spec.js';
+import { appContainer, type ContainerHost, type ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
 import { defaultNetworkConflist, type NetworkSettings } from '../network/default-network.js';
@@ -18,7 +18,7 @@ import { CONTAINER_IFNAME, resultAddresses } from '../../core/network/conflist.j
 import type { HostFacts } from './host-facts.js';
 import { withResolvedExec } from './resolve-exec.js';
 import { prepareLayer, removeLayer } from './layer.js';
-import { containerPaths, type ContainerPaths } from './paths.js';
+import { appPaths, containerPaths, podFiles, type ContainerPaths } from './paths.js';
 
 const sha256Hex = (text: string): string => createHash('sha256').update(text, 'utf8').digest('hex');
 
@@ -44,18 +44,22 @@ export interface InstalledContainer {
   hash: string | undefined;
   /** `X-HostAgent-Image=` of the main unit: the image ID it runs; undefined when missing. */
   imageId: string | undefined;
-  /** Every unit file of the container (fly: also its rootfs unit). */
+  /** Every unit file of the container (fly: also its rootfs unit; a pod: its apps' units). */
   files: string[];
+  /** The `X-HostAgent-Image=` of every file: a pod's are its apps' images. */
+  imageIds: string[];
 }
 
 async function volumeProblems(spec: ContainerSpec): Promise<SpecProblem[]> {
   const problems: SpecProblem[] = [];
-  for (const [i, v] of spec.volumes.entries()) {
+  const volumes = spec.apps === undefined ? spec.volumes.map((v, i) => ({ v, field: `volumes[${i}]` }))
+    : spec.apps.flatMap((a, j) => a.volumes.map((v, i) => ({ v, field: `apps[${j}].volumes[${i}]` })));
+  for (const { v, field } of volumes) {
     if (!v.host.startsWith('/')) continue; // reported by specProblems
     try {
       await stat(v.host);
     } catch {
-      problems.push({ field: `volumes[${i}].host`, message: `${v.host} does not exist on this host; create it first` });
+      problems.push({ field: `${field}.host`, message: `${v.host} does not exist on this host; create it first` });
     }
   }
   return problems;
@@ -70,7 +74,7 @@ const GETENT = ['usr/bin/getent', 'bin/getent', 'usr/sbin/getent', 'sbin/getent'
  */
 async function userProblems(spec: ContainerSpec, layers: readonly string[]): Promise<SpecProblem[]> {
   const user = spec.user ?? spec.image.run?.user ?? '0';
-  if (spec.isolation !== 'nspawn' || user === '0' || user === 'root') return [];
+  if (spec.isolation !== 'nspawn' || spec.apps !== undefined || user === '0' || user === 'root') return [];
   for (const path of layers.flatMap((layer) => GETENT.map((p) => join(layer, p)))) {
     if (await stat(path).then(() => true, () => false)) return [];
   }
@@ -84,11 +88,13 @@ export async function installedContainers(unitFiles: UnitFileStore): Promise<Ins
   for (const file of await unitFiles.listManaged()) {
     const name = containerOfOrigin(file.origin);
     if (name === undefined) continue;
-    const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [] };
+    const entry: InstalledContainer = byName.get(name) ?? { name, unit: containerUnitName(name), hash: undefined, imageId: undefined, files: [], imageIds: [] };
     entry.files.push(file.name);
+    const imageId = new RegExp(`^${IMAGE_KEY}=(sha(?:256|512)-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+    if (imageId !== undefined && !entry.imageIds.includes(imageId)) entry.imageIds.push(imageId);
     if (file.name === entry.unit) {
       entry.hash = specHashOf(file.text);
-      entry.imageId = new RegExp(`^${IMAGE_KEY}=(sha(?:256|512)-[0-9a-f]+)$`, 'm').exec(file.text)?.[1];
+      entry.imageId = imageId;
     }
     byName.set(name, entry);
   }
@@ -106,14 +112,23 @@ export class ContainerUnits {
   hostFor(spec: ContainerSpec): ContainerHost {
     const { facts, output, wantedBy } = this.options;
     const p = this.paths(spec.name);
+    const layerDirs = (ids: readonly string[]): string[] => ids.map((id) => this.options.images.layerDir(id));
+    const pod = spec.apps && {
+      apps: spec.apps.map((a) => {
+        const ap = appPaths(this.options.stateDir, spec.name, a.name);
+        return { imageLayers: layerDirs(a.image.layers), layer: { upper: ap.upper, work: ap.work, merged: ap.merged } };
+      }),
+      ...podFiles(this.options.stateDir, spec.name),
+    };
     return {
-      imageLayers: spec.image.layers.map((id) => this.options.images.layerDir(id)),
+      imageLayers: layerDirs(spec.image.layers),
       layer: { upper: p.upper, work: p.work, merged: p.merged },
       metacopy: facts.metacopy,
       ...(facts.legacyCgroups && { legacyCgroups: facts.legacyCgroups }),
       ...(output === 'file' && { outputFile: p.output }),
       ...(wantedBy !== undefined && { wantedBy }),
       ...(this.options.network && { network: { helper: this.options.network.helper, runDir: this.options.network.runDir, netnsDir: this.options.network.netnsDir, cniPath: this.options.network.cniPath } }),
+      ...(pod && { pod }),
     };
   }
 
@@ -130,8 +145,18 @@ export class ContainerUnits {
    * resolved on PATH in the image's layers (./resolve-exec.ts).
    */
   async complete(declared: ContainerSpec): Promise<ContainerSpec> {
-    const spec = await this.withNetwork(declared);
-    return withResolvedExec(spec, this.hostFor(spec).imageLayers);
+    const spec = await withResolvedExec(await this.withNetwork(declared), this.layersOf(declared.image));
+    if (!spec.apps) return spec;
+    const apps = await Promise.all(spec.apps.map(async (app) => {
+      const exec = (await withResolvedExec(appContainer(spec, app), this.layersOf(app.image))).exec;
+      return exec === undefined ? app : { ...app, exec };
+    }));
+    return { ...spec, apps };
+  }
+
+  /** The host directories of an image's layers, bottom first. */
+  private layersOf(image: ContainerSpec['image']): string[] {
+    return image.layers.map((id) => this.options.images.layerDir(id));
   }
 
   /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */
@@ -163,13 +188,18 @@ export class ContainerUnits {
   }
 
   /**
-   * Creates the writable layer over the image layers `layerIds` (bottom first; kept if present), writes the unit
+   * Creates the writable layer over the image layers `layerIds` (bottom first; kept if present;
+   * a pod: also each app's over its image's layers), writes the unit
    * files atomically and removes the container's files that are no longer rendered.
    * `installedFiles`: its files as installed() last listed them (a reconciler has them;
    * default: read them again).
    */
   async install(name: string, rendered: RenderedContainer, layerIds: readonly string[], installedFiles?: readonly string[]): Promise<void> {
-    await prepareLayer(this.paths(name), layerIds.map((id) => this.options.images.layerDir(id)));
+    if (rendered.apps === undefined) await prepareLayer(this.paths(name), layerIds.map((id) => this.options.images.layerDir(id)));
+    else await mkdir(this.paths(name).dir, { recursive: true, mode: 0o700 });
+    for (const app of rendered.apps ?? []) {
+      await prepareLayer(appPaths(this.options.stateDir, name, app.name), app.layers.map((id) => this.options.images.layerDir(id)));
+    }
     for (const file of rendered.files) await this.options.unitFiles.write(file.name, file.text);
     const previous = installedFiles ?? await this.filesOf(name);
     for (const file of previous.filter((f) => !rendered.files.some((r) => r.name === f))) await this.options.unitFiles.remove(file);

@@ -84,7 +84,7 @@ test('install, list, uninstall; the layer stays until removed', async (t) => {
   await units.install('app', nspawn, [ID]);
   assert.equal((await stat(units.paths('app').dir)).mode & 0o777, 0o700);
   for (const d of ['upper', 'work', 'merged'] as const) assert.ok((await stat(units.paths('app')[d])).isDirectory());
-  assert.deepEqual(await units.installed(), [{ name: 'app', unit: 'container-app.service', hash: nspawn.hash, imageId: ID, files: ['container-app.service'] }]);
+  assert.deepEqual(await units.installed(), [{ name: 'app', unit: 'container-app.service', hash: nspawn.hash, imageId: ID, files: ['container-app.service'], imageIds: [ID] }]);
 
   // Switching to fly adds its rootfs unit; switching back removes it.
   const fly = await units.render(spec({ isolation: 'fly' }));

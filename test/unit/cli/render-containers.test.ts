@@ -35,3 +35,24 @@ test('ps: output withheld by the agent shows as hidden', () => {
 test('ps with no containers says so', () => {
   assert.equal(renderContainers([], false), 'No containers.\n');
 });
+
+test('ps: a pod, then one row per app under it (its image, version, state, PID); a failed app shows its exit status', () => {
+  const pod: ContainerStatus = {
+    ...base, name: 'duo', image: '', unit: 'container-duo.service', state: 'failed', activeState: 'failed', subState: 'failed', mainPid: 0, exitStatus: 3,
+    lastOutput: ['pod: app client failed with exit status 3; stopping the pod'], network: { name: 'default', ports: ['8080:8080/tcp'] },
+    apps: [
+      { name: 'server', image: 'example.com/httpd:2.4', version: '2.4', unit: 'container-duo.server.service', state: 'stopped', activeState: 'inactive', mainPid: 0 },
+      { name: 'client', image: 'example.com/client', unit: 'container-duo.client.service', state: 'failed', activeState: 'failed', mainPid: 0, exitStatus: 3 },
+    ],
+  };
+  assert.equal(renderContainers([pod], false), [
+    'NAME          IMAGE                  VERSION  STATE            PID  UPTIME  RESTARTS  NETWORK  PORTS',
+    'duo           pod of 2 apps          -        failed (exit 3)  -    -       0         default  8080:8080/tcp',
+    '  duo/server  example.com/httpd:2.4  2.4      stopped          -    -       -         -        -',
+    '  duo/client  example.com/client     -        failed (exit 3)  -    -       -         -        -',
+    '',
+    'duo: exited with status 3; last output:',
+    '  pod: app client failed with exit status 3; stopping the pod',
+    '',
+  ].join('\n'));
+});

@@ -109,7 +109,7 @@ host-agent:
   image: {}
 `), [
     'line 6: error: incorrect type for "auto_update" (want bool)',
-    'line 7: error: misplaced key "read-only" in host-agent.containers[]: it belongs in host-agent.containers[].volumes[] (check its indentation)',
+    'line 7: error: misplaced key "read-only" in host-agent.containers[]: it belongs in host-agent.containers[].volumes[] or host-agent.containers[].apps[].volumes[] (check its indentation)',
     'line 8: error: incorrect type for "ports" (want []struct): write each item as a map of host, container, protocol',
     'line 9: error: unrecognized key "image" in host-agent: did you mean "images"?',
   ]);
