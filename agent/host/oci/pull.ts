@@ -109,8 +109,8 @@ export async function pullOciImage(ref: DockerReference, options: OciPullOptions
       try {
         await layers.importLayer(async () => {
           fetched = true;
-          return client.fetchBlob(ref, layer.descriptor, {
-            signal,
+          return client.resumableBlob(ref, layer.descriptor, {
+            ...(signal && { signal }),
             onProgress: (done, total) => options.onProgress?.({ phase: 'download', done, total, layer: short }),
           });
         }, {

@@ -11,8 +11,9 @@
  *     fetched by its digest and checked;
  *   - blobs stream through a digest and size check, which fails the stream, before its end,
  *     when the bytes differ; a fetch can start at an offset (`Range: bytes=N-`) with the hash
- *     of the bytes before it, and `downloadBlob` resumes an interrupted download into a
- *     partial file.
+ *     of the bytes before it; `downloadBlob` resumes an interrupted download into a
+ *     partial file, `resumableBlob` a stream (the layer extractor's) from the bytes it has
+ *     delivered.
  * Plain http is spoken to loopback registries and, with `insecureHttp`
  * (`--insecure-options=http`), to any; https otherwise. Errors name the registry and
  * repository and say what to do.
@@ -20,7 +21,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { rm, stat, truncate } from 'node:fs/promises';
-import { Transform, type Readable, type TransformCallback } from 'node:stream';
+import { PassThrough, Transform, type Readable, type TransformCallback } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { AgentError, isAgentError } from '../../core/errors.js';
 import { parseChallenges, type Challenge } from '../../core/oci/challenge.js';
@@ -352,6 +353,52 @@ export class RegistryClient {
         if (!isAgentError(e) || !RESUMABLE.has(e.code) || attempt >= attempts || options.signal?.aborted) throw e;
       }
     }
+  }
+
+  /**
+   * The whole blob as one stream, resumed with `Range` from the bytes already delivered when
+   * a connection breaks mid-blob (truncated, stalled, too slow), up to `attempts`
+   * connections: the consumer (the layer extractor) sees each byte once, and the digest is
+   * checked over all of them before the stream ends.
+   */
+  resumableBlob(ref: DockerReference, descriptor: Descriptor, options: DownloadOptions = {}): Readable {
+    const attempts = options.attempts ?? 3;
+    const hash = hashOf(descriptor.digest);
+    const out = new PassThrough();
+    let delivered = 0;
+    const writable = (): Promise<void> => new Promise((resolve) => {
+      const done = (): void => {
+        out.off('drain', done);
+        out.off('close', done);
+        resolve();
+      };
+      out.on('drain', done);
+      out.on('close', done);
+    });
+    void (async () => {
+      for (let attempt = 1; ; attempt++) {
+        try {
+          const blob = await this.fetchBlob(ref, descriptor, { offset: delivered, hash, signal: options.signal, onProgress: options.onProgress });
+          for await (const chunk of blob as AsyncIterable<Buffer>) {
+            if (out.destroyed) {
+              blob.destroy();
+              return;
+            }
+            delivered += chunk.length;
+            if (!out.write(chunk)) await writable();
+          }
+          out.end();
+          return;
+        } catch (e) {
+          if (out.destroyed) return;
+          if (!isAgentError(e) || !RESUMABLE.has(e.code) || attempt >= attempts || options.signal?.aborted) {
+            out.destroy(e as Error);
+            return;
+          }
+        }
+      }
+    })();
+    return out;
   }
 
   /** Throws the error for a missing or refused object; returns for 2xx. */

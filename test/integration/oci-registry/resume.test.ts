@@ -131,3 +131,33 @@ test('a server that answers the range request with the whole blob (200): the byt
   assert.deepEqual(gets.map((g) => g.status), [200, 200]);
   assert.match(gets[1]?.range ?? '', /^bytes=[1-9]/, 'the client asked for a range');
 });
+
+test('resumableBlob: a stream cut twice is resumed with Range from the bytes delivered; the consumer sees each byte once', async (t) => {
+  const registry = await startRegistry(t);
+  const layout = await writeOciLayout(join(await tmpdir(t, 'oci-'), 'layout'), 'big', {
+    layers: [{ entries: [{ name: 'noise', content: { random: 3 << 20 } }], compression: 'none' }],
+  });
+  await pushImage(layout, `${registry.host}/r/big:1`);
+  const proxy = await cuttingProxy(t, registry.host, 1 << 20, 2);
+  const client = new RegistryClient({ platform: { os: 'linux', architecture: 'amd64' } });
+  const ref = parseReference(`${proxy.host}/r/big:1`);
+  const layer = (await client.resolve(ref)).layers[0]?.descriptor;
+  assert.ok(layer);
+  const hash = createHash('sha256');
+  let bytes = 0;
+  for await (const chunk of client.resumableBlob(ref, layer) as AsyncIterable<Buffer>) {
+    hash.update(chunk);
+    bytes += chunk.length;
+  }
+  assert.equal(bytes, layer.size);
+  assert.equal(`sha256:${hash.digest('hex')}`, layer.digest);
+  const gets = proxy.seen.filter((s) => s.path.includes(layer.digest));
+  assert.equal(gets.length, 3, 'cut twice, then finished');
+  for (const resumed of gets.slice(1)) assert.deepEqual([/^bytes=[1-9][0-9]*-$/.test(resumed.range ?? ''), resumed.status], [true, 206]);
+  // Cut more often than the attempts allow: the stream fails, naming the download.
+  const often = await cuttingProxy(t, registry.host, 1 << 20, 5);
+  const refused = client.resumableBlob(parseReference(`${often.host}/r/big:1`), layer, { attempts: 2 });
+  await assert.rejects(async () => {
+    for await (const _ of refused as AsyncIterable<Buffer>) { /* drain */ }
+  }, (e: Error & { code?: string }) => typeof e.code === 'string' && e.code.startsWith('image.download'));
+});
