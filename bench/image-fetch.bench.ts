@@ -7,7 +7,7 @@
  * directory, after a `sync`; clean-up and sync are not timed. agentctl runs from dist/
  * in direct mode (no agent).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -17,32 +17,13 @@ import { join } from 'node:path';
 import { REPO } from '../test/lib/repo.js';
 import { goodImage, writeAci, type AciEntry } from '../test/lib/aci.js';
 import { makeGpg } from '../test/lib/gpg.js';
-import { median, report, type Sample } from './lib/measure.js';
+import { median, report, timeWithRss, type Sample } from './lib/measure.js';
 
 const RUNS = 5;
 const FILES = 64;
 const FILE_BYTES = 4 << 20; // 64 × 4 MiB = 256 MiB of content
 const MAX_RATIO = 1.3;
 const MAX_RSS_MB = 150;
-
-/**
- * Runs `argv` under /usr/bin/time; resolves with wall ms and max RSS in MB. Asynchronous,
- * so that the HTTP server in this process keeps serving.
- */
-function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; rssMb: number }> {
-  const start = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', 'maxrss-kb=%M', ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`));
-      resolve({ ms, rssMb: Number(/maxrss-kb=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1024 });
-    });
-  });
-}
 
 export async function run(): Promise<boolean> {
   const cleanups: Array<() => unknown> = [];
@@ -94,9 +75,9 @@ export async function run(): Promise<boolean> {
       await mkdir(target);
       // Write back what the previous run left dirty, so no run pays for another's writes.
       execFileSync('sync');
-      const f = await timed(fetchArgv, fetchEnv);
+      const f = await timeWithRss(fetchArgv, fetchEnv);
       execFileSync('sync');
-      const b = await timed(baselineArgv, gpgEnv);
+      const b = await timeWithRss(baselineArgv, gpgEnv);
       if (i === 0) continue;
       ours.runs.push(f.ms);
       baseline.runs.push(b.ms);

@@ -10,7 +10,7 @@
  * Every run starts from an empty store / target, after a `sync`; agentctl runs from dist/
  * in direct mode (no agent).
  */
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -19,28 +19,13 @@ import { REPO } from '../test/lib/repo.js';
 import { makeGpg } from '../test/lib/gpg.js';
 import { writeOciLayout, type LayerSpec } from '../test/lib/oci-image.js';
 import { startRegistry } from '../test/lib/registry.js';
-import { median, report, type Sample } from './lib/measure.js';
+import { median, report, timeWithRss, type Sample } from './lib/measure.js';
 
 const exec = promisify(execFile);
 const RUNS = 3;
 const LAYER_BYTES = 64 << 20; // 4 × 64 MiB = 256 MiB of content
 const MAX_RATIO = 1.0;
 const MAX_RSS_MB = 150;
-
-function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; rssMb: number }> {
-  const start = process.hrtime.bigint();
-  const child = spawn('/usr/bin/time', ['-f', 'maxrss-kb=%M', ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-  return new Promise((resolve, reject) => {
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const ms = Number(process.hrtime.bigint() - start) / 1e6;
-      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`));
-      resolve({ ms, rssMb: Number(/maxrss-kb=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1024 });
-    });
-  });
-}
 
 /** A layer holding one file of random bytes, written once so that two images can share the layer. */
 async function layer(dir: string, n: number, bytes: number): Promise<LayerSpec> {
@@ -101,9 +86,9 @@ export async function run(): Promise<boolean> {
       await rm(target, { recursive: true, force: true });
       await mkdir(target);
       execFileSync('sync');
-      const f = await timed(fetchArgv(ref), fetchEnv);
+      const f = await timeWithRss(fetchArgv(ref), fetchEnv);
       execFileSync('sync');
-      const b = await timed(baselineArgv, gpgEnv);
+      const b = await timeWithRss(baselineArgv, gpgEnv);
       if (i === 0) continue;
       ours.runs.push(f.ms);
       baseline.runs.push(b.ms);
@@ -124,7 +109,7 @@ export async function run(): Promise<boolean> {
       .filter((l) => l.includes('GET /v2/bench/app/blobs/') && !l.includes('"skopeo/')).length;
     const layersBefore = await countLayers();
     const getsBefore = await blobGets();
-    const second = await timed(fetchArgv(`docker://${registry.host}/bench/app:two`), fetchEnv);
+    const second = await timeWithRss(fetchArgv(`docker://${registry.host}/bench/app:two`), fetchEnv);
     await new Promise((r) => setTimeout(r, 300)); // the registry's log is written a moment later
     const newLayers = (await countLayers()) - layersBefore;
     const gets = (await blobGets()) - getsBefore;

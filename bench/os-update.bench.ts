@@ -7,9 +7,7 @@
  * child process (this file with `--stage`) so its VmHWM is its own.
  */
 import { execFile } from 'node:child_process';
-import { createReadStream } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,12 +16,12 @@ import { promisify } from 'node:util';
 import { makeDisk } from '../test/lib/disk.js';
 import { resolveUpdatePaths } from '../agent/host/update/paths.js';
 import { stageRelease } from '../agent/host/update/stage.js';
-import type { SignedRelease } from '../agent/host/update/channel.js';
 import { median, report, type Sample } from './lib/measure.js';
-import { makePayload } from './lib/payload.js';
+import { fileServer, makePayload } from './lib/payload.js';
+import type { StageChildArgs } from './lib/stage-child.js';
+import type { SignedRelease } from '../agent/host/update/channel.js';
 
 const GiB = 1024 ** 3;
-const MiB = 1024 ** 2;
 const RUNS = 5;
 const MAX_RATIO = 1.2;
 const MAX_HWM_MB = 150;
@@ -31,16 +29,8 @@ const SELF = fileURLToPath(import.meta.url);
 /** Async: the payload server runs in this process. */
 const exec = promisify(execFile);
 
-interface ChildArgs {
-  signed: SignedRelease;
-  disk: string;
-  cmdlinePath: string;
-  stateDir: string;
-  rebootRequiredPath: string;
-}
-
 /** In the child: stage once, print `{ms, hwmKiB}`. */
-async function stageChild(args: ChildArgs): Promise<void> {
+async function stageChild(args: StageChildArgs): Promise<void> {
   const { signed, ...paths } = args;
   const started = process.hrtime.bigint();
   await stageRelease(signed, { paths: resolveUpdatePaths(paths) });
@@ -51,13 +41,7 @@ async function stageChild(args: ChildArgs): Promise<void> {
 
 export async function run(): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'host-agent-bench-update-'));
-  const server = createServer((req, res) => {
-    const path = join(dir, 'www', new URL(req.url ?? '/', 'http://x').pathname);
-    stat(path).then((s) => {
-      res.writeHead(200, { 'content-length': String(s.size) });
-      createReadStream(path, { highWaterMark: MiB }).pipe(res);
-    }, () => res.writeHead(404).end());
-  });
+  const server = fileServer(join(dir, 'www'));
   try {
     await mkdir(join(dir, 'www'));
     const sha512 = await makePayload(join(dir, 'www', 'usr.img'), GiB);
@@ -76,7 +60,7 @@ export async function run(): Promise<boolean> {
     const pipeline: Sample = { name: 'curl | tee >(sha512sum) | dd', runs: [] };
     const hwms: number[] = [];
     for (let i = 0; i < RUNS; i++) {
-      const args: ChildArgs = { signed, disk: disk.path, cmdlinePath, stateDir: join(dir, `state-${i}`), rebootRequiredPath: join(dir, 'reboot-required') };
+      const args: StageChildArgs = { signed, disk: disk.path, cmdlinePath, stateDir: join(dir, `state-${i}`), rebootRequiredPath: join(dir, 'reboot-required') };
       const child = await exec(process.execPath, ['--import', 'tsx', SELF, '--stage', JSON.stringify(args)]);
       const result = JSON.parse(child.stdout) as { ms: number; hwmKiB: number };
       ours.runs.push(result.ms);
@@ -101,4 +85,4 @@ export async function run(): Promise<boolean> {
   }
 }
 
-if (process.argv[1] === SELF && process.argv[2] === '--stage') await stageChild(JSON.parse(process.argv[3]!) as ChildArgs);
+if (process.argv[1] === SELF && process.argv[2] === '--stage') await stageChild(JSON.parse(process.argv[3]!) as StageChildArgs);

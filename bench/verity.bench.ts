@@ -12,7 +12,6 @@ import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -23,9 +22,10 @@ import { TEST_SALT } from '../test/lib/verity.js';
 import { parseRelease } from '../agent/core/update/release.js';
 import { resolveUpdatePaths } from '../agent/host/update/paths.js';
 import { stageRelease } from '../agent/host/update/stage.js';
-import type { SignedRelease } from '../agent/host/update/channel.js';
 import { median, report, type Sample } from './lib/measure.js';
-import { makePayload } from './lib/payload.js';
+import { fileServer, makePayload } from './lib/payload.js';
+import type { StageChildArgs } from './lib/stage-child.js';
+import type { SignedRelease } from '../agent/host/update/channel.js';
 
 const GiB = 1024 ** 3;
 const MiB = 1024 ** 2;
@@ -34,14 +34,6 @@ const MAX_RATIO = 1.2;
 const SELF = fileURLToPath(import.meta.url);
 const exec = promisify(execFile);
 
-interface ChildArgs {
-  signed: SignedRelease;
-  disk: string;
-  cmdlinePath: string;
-  stateDir: string;
-  rebootRequiredPath: string;
-}
-
 /** CPU ms of the processes this one has waited for (veritysetup, losetup), from /proc/self/stat (clock ticks of 10 ms). */
 async function childrenCpu(): Promise<number> {
   const fields = (await readFile('/proc/self/stat', 'utf8')).replace(/^.*\) /s, '').split(' ');
@@ -49,7 +41,7 @@ async function childrenCpu(): Promise<number> {
 }
 
 /** In the child: stage once, print `{ms, cpuMs}` (its own CPU and its children's, startup excluded). */
-async function stageChild(args: ChildArgs): Promise<void> {
+async function stageChild(args: StageChildArgs): Promise<void> {
   const { signed, ...paths } = args;
   const cpu = process.cpuUsage();
   const children = await childrenCpu();
@@ -78,13 +70,7 @@ async function sha512Of(path: string): Promise<string> {
 
 export async function run(): Promise<boolean> {
   const dir = await mkdtemp(join(tmpdir(), 'host-agent-bench-verity-'));
-  const server = createServer((req, res) => {
-    const path = join(dir, 'www', new URL(req.url ?? '/', 'http://x').pathname);
-    stat(path).then((s) => {
-      res.writeHead(200, { 'content-length': String(s.size) });
-      createReadStream(path, { highWaterMark: MiB }).pipe(res);
-    }, () => res.writeHead(404).end());
-  });
+  const server = fileServer(join(dir, 'www'));
   try {
     await mkdir(join(dir, 'www'));
     const image = join(dir, 'www', 'usr.img');
@@ -107,7 +93,7 @@ export async function run(): Promise<boolean> {
     const pipelineCpu: number[] = [];
     const pipeline: Sample = { name: 'curl|tee|dd; veritysetup verify', runs: [] };
     for (let i = 0; i < RUNS; i++) {
-      const args: ChildArgs = { signed, disk: disk.path, cmdlinePath, stateDir: join(dir, `state-${i}`), rebootRequiredPath: join(dir, 'reboot-required') };
+      const args: StageChildArgs = { signed, disk: disk.path, cmdlinePath, stateDir: join(dir, `state-${i}`), rebootRequiredPath: join(dir, 'reboot-required') };
       const child = await exec(process.execPath, ['--import', 'tsx', SELF, '--stage', JSON.stringify(args)]);
       const result = JSON.parse(child.stdout) as { ms: number; cpuMs: number };
       ours.runs.push(result.ms);
@@ -133,4 +119,4 @@ export async function run(): Promise<boolean> {
   }
 }
 
-if (process.argv[1] === SELF && process.argv[2] === '--stage') await stageChild(JSON.parse(process.argv[3]!) as ChildArgs);
+if (process.argv[1] === SELF && process.argv[2] === '--stage') await stageChild(JSON.parse(process.argv[3]!) as StageChildArgs);

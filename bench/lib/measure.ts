@@ -1,8 +1,8 @@
 /**
- * Timing and reporting for benchmarks: wall time of commands over repeated runs, the
- * median, and a ratio against a baseline measured in the same run.
+ * Timing and reporting for benchmarks: wall time of commands over repeated runs (and their
+ * peak RSS), the median, and a ratio against a baseline measured in the same run.
  */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 
 export interface Sample {
   name: string;
@@ -41,4 +41,23 @@ export function report(title: string, baseline: Sample, others: Sample[], target
   const ok = ratio <= target.maxRatio;
   console.log(`target: ${target.sample} within ${target.maxRatio}× of ${baseline.name}: ${ratio.toFixed(2)}× ${ok ? 'MET' : 'MISSED'}`);
   return ok;
+}
+
+/**
+ * Runs `argv` under /usr/bin/time (apt `time`); resolves with wall ms and max RSS in MB.
+ * Asynchronous, so that a server in the benchmark's own process keeps serving.
+ */
+export function timeWithRss(argv: string[], env: NodeJS.ProcessEnv): Promise<{ ms: number; rssMb: number }> {
+  const start = process.hrtime.bigint();
+  const child = spawn('/usr/bin/time', ['-f', 'maxrss-kb=%M', ...argv], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const ms = Number(process.hrtime.bigint() - start) / 1e6;
+      if (code !== 0) return reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`));
+      resolve({ ms, rssMb: Number(/maxrss-kb=(\d+)/.exec(stderr)?.[1] ?? NaN) / 1024 });
+    });
+  });
 }

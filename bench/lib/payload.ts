@@ -1,9 +1,13 @@
 /**
  * Benchmark payloads: incompressible bytes that depend only on their size, written 1 MiB
- * at a time (never the whole payload in memory).
+ * at a time (never the whole payload in memory), and a loopback server for the files of a
+ * directory.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { open, stat } from 'node:fs/promises';
+import { createServer, type Server } from 'node:http';
+import { join } from 'node:path';
 
 const MiB = 1024 ** 2;
 
@@ -27,4 +31,15 @@ export async function makePayload(path: string, size: number): Promise<string> {
     await fh.close();
   }
   return hash.digest('hex');
+}
+
+/** An HTTP server (not yet listening) for the files under `root`, with their Content-Length; 404 otherwise. */
+export function fileServer(root: string): Server {
+  return createServer((req, res) => {
+    const path = join(root, new URL(req.url ?? '/', 'http://x').pathname);
+    stat(path).then((s) => {
+      res.writeHead(200, { 'content-length': String(s.size) });
+      createReadStream(path, { highWaterMark: MiB }).pipe(res);
+    }, () => res.writeHead(404).end());
+  });
 }

@@ -7,7 +7,7 @@ REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 # OS packages the project needs at run time and in tests.
 APT_PACKAGES=(dbus systemd systemd-container busybox-static gdisk cgpt gnupg etcd-server
   curl openssl xz-utils bzip2 iproute2 util-linux debootstrap attr man-db groff-base
-  containernetworking-plugins iptables docker-registry skopeo umoci cryptsetup-bin)
+  containernetworking-plugins iptables docker-registry skopeo umoci cryptsetup-bin time)
 
 say() { printf '==> %s\n' "$*" >&2; }
 

@@ -123,20 +123,8 @@ export interface Port {
   protocol: Protocol;
 }
 
-/** One app of a pod (`apps:` of a container). */
-export interface App {
-  /** AC Name, unique in the pod. */
-  name: string;
-  image: ImageReference;
-  imageText: string;
-  exec?: string[];
-  environment: Record<string, string>;
-  volumes: Volume[];
-  user?: string;
-  group?: string;
-  workingDirectory?: string;
-  origin: Origin;
-}
+/** One app of a pod (`apps:` of a container); its name is an AC Name, unique in the pod. */
+export type App = Pick<Container, 'name' | 'image' | 'imageText' | 'exec' | 'environment' | 'volumes' | 'user' | 'group' | 'workingDirectory' | 'origin'>;
 
 export interface Container {
   /** AC Name; also names the unit. */

@@ -29,19 +29,10 @@ export interface PortSpec {
 
 /**
  * One app of a pod: its own image, command, environment, identity and volumes, in its own
- * root (the image's layers under a writable layer of its own).
+ * root (the image's layers under a writable layer of its own). Its name is unique in the pod;
+ * the unit is `container-<pod>.<app>.service`.
  */
-export interface AppSpec {
-  /** AC Name, unique in the pod; the unit is `container-<pod>.<app>.service`. */
-  name: string;
-  image: ImageRecord;
-  exec?: string[];
-  environment: Record<string, string>;
-  user?: string;
-  group?: string;
-  workingDirectory?: string;
-  volumes: VolumeSpec[];
-}
+export type AppSpec = Pick<ContainerSpec, 'name' | 'image' | 'exec' | 'environment' | 'user' | 'group' | 'workingDirectory' | 'volumes'>;
 
 export interface ContainerSpec {
   /** AC Name; the unit is `container-<name>.service`. */

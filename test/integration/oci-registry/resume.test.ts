@@ -8,8 +8,9 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { RegistryClient } from '../../../agent/host/oci/registry-client.js';
-import { parseReference } from '../../../agent/core/oci/reference.js';
-import { startRegistry } from '../../lib/registry.js';
+import type { Descriptor } from '../../../agent/core/oci/manifest.js';
+import { parseReference, type DockerReference } from '../../../agent/core/oci/reference.js';
+import { startRegistry, type Registry } from '../../lib/registry.js';
 import { pushImage, writeOciLayout } from '../../lib/oci-image.js';
 import { tmpdir } from '../../lib/tmpdir.js';
 
@@ -64,18 +65,23 @@ async function sha256File(file: string): Promise<string> {
   return `sha256:${hash.digest('hex')}`;
 }
 
-test('a blob whose connection is cut mid-way is resumed with Range from the bytes on disk (206), hashed over all of them', async (t) => {
+/** A 3 MiB uncompressed blob in a real registry, behind a proxy that cuts its first `cuts` responses after 1 MiB. */
+async function cutBlob(t: HasAfter, cuts: number): Promise<{ registry: Registry; proxy: Awaited<ReturnType<typeof cuttingProxy>>; client: RegistryClient; ref: DockerReference; layer: Descriptor }> {
   const registry = await startRegistry(t);
   const layout = await writeOciLayout(join(await tmpdir(t, 'oci-'), 'layout'), 'big', {
     layers: [{ entries: [{ name: 'noise', content: { random: 3 << 20 } }], compression: 'none' }],
   });
   await pushImage(layout, `${registry.host}/r/big:1`);
-  const proxy = await cuttingProxy(t, registry.host, 1 << 20, 2);
+  const proxy = await cuttingProxy(t, registry.host, 1 << 20, cuts);
   const client = new RegistryClient({ platform: { os: 'linux', architecture: 'amd64' } });
   const ref = parseReference(`${proxy.host}/r/big:1`);
-  const image = await client.resolve(ref);
-  const layer = image.layers[0]?.descriptor;
+  const layer = (await client.resolve(ref)).layers[0]?.descriptor;
   assert.ok(layer && layer.size > 3 << 20);
+  return { registry, proxy, client, ref, layer };
+}
+
+test('a blob whose connection is cut mid-way is resumed with Range from the bytes on disk (206), hashed over all of them', async (t) => {
+  const { proxy, client, ref, layer } = await cutBlob(t, 2);
   const file = join(await tmpdir(t, 'blob-'), 'partial');
   const progress: number[] = [];
   await client.downloadBlob(ref, layer, file, { onProgress: (done) => progress.push(done) });
@@ -133,16 +139,7 @@ test('a server that answers the range request with the whole blob (200): the byt
 });
 
 test('resumableBlob: a stream cut twice is resumed with Range from the bytes delivered; the consumer sees each byte once', async (t) => {
-  const registry = await startRegistry(t);
-  const layout = await writeOciLayout(join(await tmpdir(t, 'oci-'), 'layout'), 'big', {
-    layers: [{ entries: [{ name: 'noise', content: { random: 3 << 20 } }], compression: 'none' }],
-  });
-  await pushImage(layout, `${registry.host}/r/big:1`);
-  const proxy = await cuttingProxy(t, registry.host, 1 << 20, 2);
-  const client = new RegistryClient({ platform: { os: 'linux', architecture: 'amd64' } });
-  const ref = parseReference(`${proxy.host}/r/big:1`);
-  const layer = (await client.resolve(ref)).layers[0]?.descriptor;
-  assert.ok(layer);
+  const { registry, proxy, client, ref, layer } = await cutBlob(t, 2);
   const hash = createHash('sha256');
   let bytes = 0;
   for await (const chunk of client.resumableBlob(ref, layer) as AsyncIterable<Buffer>) {
