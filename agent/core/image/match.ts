@@ -34,7 +34,7 @@ export function answersToAppRef(record: Pick<ImageRecord, 'name' | 'labels'>, re
 }
 
 /** True when the image `record` was fetched for the OCI reference `ref` (same repository; same digest, or same tag). */
-export function answersToDockerRef(record: Pick<ImageRecord, 'format' | 'name' | 'labels' | 'digest'>, ref: DockerReference): boolean {
+function answersToDockerRef(record: Pick<ImageRecord, 'format' | 'name' | 'labels' | 'digest'>, ref: DockerReference): boolean {
   if (record.format !== 'oci' || record.name !== repositoryName(ref)) return false;
   return ref.digest !== undefined ? record.digest === ref.digest : labelOf(record, 'version') === ref.tag;
 }

@@ -160,7 +160,7 @@ export class ContainerUnits {
   }
 
   /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */
-  async withNetwork(spec: ContainerSpec): Promise<ContainerSpec> {
+  private async withNetwork(spec: ContainerSpec): Promise<ContainerSpec> {
     if (spec.network?.mode !== 'default' || this.options.network === undefined) return spec;
     return { ...spec, network: { mode: 'cni', conflist: await defaultNetworkConflist(this.options.network), dns: spec.network.dns } };
   }

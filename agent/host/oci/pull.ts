@@ -10,7 +10,8 @@
  *      platform), mapped to an image record by the OCI adapter, checked before any layer;
  *   5. the layers the layer store lacks, in parallel, each streamed from the registry
  *      through its digest check and decompression straight into the store's extraction
- *      (no copy on disk); a connection broken mid-layer is tried again;
+ *      (no copy on disk); a connection broken mid-layer is resumed from the bytes the
+ *      extractor has (RegistryClient.resumableBlob);
  *   6. the image directory (record.json + meta.json) appears by one rename, under `commit`
  *      (the caller's lock, so gc cannot remove the layers between 5 and 6).
  */
@@ -46,7 +47,7 @@ export interface OciPullOptions {
   commit: <T>(what: string, op: () => Promise<T>) => Promise<T>;
   onProgress?: (p: FetchProgress) => void;
   signal?: AbortSignal;
-  /** Tries per layer when the connection breaks mid-layer; default 3. */
+  /** Connections per layer when one breaks mid-layer (each resumes where the last stopped); default 3. */
   attempts?: number;
 }
 
@@ -57,9 +58,6 @@ export interface OciPullResult {
   /** The policy scope that accepted the image; `insecure`: no policy file, accepted unverified (--insecure-options=image). */
   scope: string;
 }
-
-/** Failures worth another connection: the layer's bytes were good so far. */
-const RETRY = new Set(['image.download-truncated', 'image.download-stalled', 'image.download-failed', 'image.download-too-slow']);
 
 function platformMismatch(ref: DockerReference, got: Platform, wanted: Platform): AgentError {
   return new AgentError({
@@ -103,27 +101,20 @@ export async function pullOciImage(ref: DockerReference, options: OciPullOptions
     const layerId = layerIds[i]!;
     if (await layers.has(layerId)) return;
     const short = layer.descriptor.digest.slice(0, 'sha256:'.length + 12);
-    const attempts = options.attempts ?? 3;
-    for (let attempt = 1; ; attempt++) {
-      let fetched = false;
-      try {
-        await layers.importLayer(async () => {
-          fetched = true;
-          return client.resumableBlob(ref, layer.descriptor, {
-            ...(signal && { signal }),
-            onProgress: (done, total) => options.onProgress?.({ phase: 'download', done, total, layer: short }),
-          });
-        }, {
-          compression: layer.compression, diffId: layer.diffId, digest: layer.descriptor.digest, limits: options.limits,
-          subject: `${formatReference(ref, { transport: true })} layer ${layer.descriptor.digest}`,
-          ...(signal && { signal }),
-        });
-        if (fetched) downloaded.push(layerId);
-        return;
-      } catch (e) {
-        if (!isAgentError(e) || !RETRY.has(e.code) || attempt >= attempts || signal?.aborted) throw e;
-      }
-    }
+    let fetched = false;
+    await layers.importLayer(async () => {
+      fetched = true;
+      return client.resumableBlob(ref, layer.descriptor, {
+        ...(signal && { signal }),
+        ...(options.attempts !== undefined && { attempts: options.attempts }),
+        onProgress: (done, total) => options.onProgress?.({ phase: 'download', done, total, layer: short }),
+      });
+    }, {
+      compression: layer.compression, diffId: layer.diffId, digest: layer.descriptor.digest, limits: options.limits,
+      subject: `${formatReference(ref, { transport: true })} layer ${layer.descriptor.digest}`,
+      ...(signal && { signal }),
+    });
+    if (fetched) downloaded.push(layerId);
   }));
 
   const size = (await Promise.all(layerIds.map(async (l) => (await layers.get(l))?.size ?? 0))).reduce((a, b) => a + b, 0);

@@ -20,6 +20,7 @@ import type { AgentStatus } from '../../../agent/api/agent1.js';
 import { agentctl } from '../../lib/agent.js';
 import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
 import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
+import { freePort } from '../../lib/etcd.js';
 
 let w: AgentWorld;
 let net: TestNetworks;
@@ -41,14 +42,6 @@ host-agent:
       network: host
       exec: [/bin/sh, -c, "exec sleep 600"]
 `;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
 }
 
 before(async () => {

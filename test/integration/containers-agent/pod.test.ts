@@ -10,11 +10,11 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { agentctl } from '../../lib/agent.js';
 import { testNetworks, type TestNetworks } from '../../lib/cni-net.js';
 import { AGENT_UNIT, IMAGE, makeAgentWorld, type AgentWorld } from './world.js';
+import { freePort } from '../../lib/etcd.js';
 
 let w: AgentWorld;
 let net: TestNetworks;
@@ -45,14 +45,6 @@ host-agent:
       network: host
       exec: [/bin/sh, -c, "exec sleep 600"]
 `;
-}
-
-async function freePort(): Promise<number> {
-  const s = createServer();
-  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
-  const p = (s.address() as { port: number }).port;
-  await new Promise((r) => s.close(r));
-  return p;
 }
 
 before(async () => {

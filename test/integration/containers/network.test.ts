@@ -16,6 +16,7 @@ import { attachmentOf } from '../../../agent/core/containers/network.js';
 import { resolve } from '../../../agent/core/containers/spec.js';
 import { defaultNetworkConflist } from '../../../agent/host/network/default-network.js';
 import type { ContainerSpec } from '../../../agent/core/containers/spec.js';
+import { freePort } from '../../lib/etcd.js';
 
 /** Start/stop cycles of the teardown test (the issue asks 100: HOST_AGENT_NET_CYCLES=100). */
 const CYCLES = Number(process.env.HOST_AGENT_NET_CYCLES ?? 20);
@@ -115,12 +116,6 @@ test('a container has a network namespace of its own: it reaches the bridge gate
   await w.systemd.stop(unit);
   assert.deepEqual(await w.net!.leftovers(['netns']), [], await readFile(w.units.paths('netns').output, 'utf8'));
 });
-
-async function freePort(): Promise<number> {
-  const s = await serve('127.0.0.1', '');
-  s.close();
-  return s.port;
-}
 
 async function hostGet(host: string, port: number): Promise<string> {
   const deadline = Date.now() + 10_000;

@@ -8,10 +8,10 @@
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { createServer } from 'node:net';
 import { mkdir, readFile, writeFile, access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { makeWorld, treeSnapshot, waitForFile, waitInactive, type World } from './world.js';
+import { freePort } from '../../lib/etcd.js';
 
 let w: World;
 const cleanups: Array<() => unknown> = [];
@@ -24,14 +24,6 @@ before(async () => {
 after(async () => {
   for (const fn of cleanups.reverse()) await fn();
 });
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const { port } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return port;
-}
 
 async function volume(name: string): Promise<string> {
   const dir = join(w.scratch, name);
