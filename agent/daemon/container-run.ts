@@ -13,8 +13,10 @@ import { access, open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { limitsOf } from '../core/containers/limits.js';
-import { networkCommands } from '../core/containers/network.js';
+import { networkCommands, startCommand } from '../core/containers/network.js';
+import { networkName } from '../core/network/choice.js';
 import { legacyCgroupWrites, nspawnCommand } from '../core/containers/nspawn.js';
+import { busArgv } from '../core/containers/quote.js';
 import { resolve, type ContainerHost, type ContainerSpec, type PortSpec } from '../core/containers/spec.js';
 import type { TransientProperty } from '../host/systemd/manager.js';
 
@@ -51,26 +53,28 @@ export function portsOfRun(description: string): PortSpec[] {
 
 /**
  * Properties of the transient unit of `spec` (already validated by ContainerUnits.render;
- * its `default` network already given its conflist).
+ * its `default` network already given its interface and subnet).
  */
 export async function transientProperties(spec: ContainerSpec, host: ContainerHost): Promise<TransientProperty[]> {
   const c = resolve(spec);
-  const network = c.network.mode === 'cni' ? c.network.conflist.name : c.network.mode;
+  const network = networkName(c.network);
   const ports = c.ports.length > 0 ? `, ports ${c.ports.map((p) => `${p.host}:${p.container}/${p.protocol}`).join(' ')}` : '';
   const limits = limitsOf(c);
-  const argv = nspawnCommand(c, host, limits);
   const net = networkCommands(c, host);
+  const argv = startCommand(net, nspawnCommand(c, host, limits));
+  // The CNI helper runs before the start; the built-in network's prepare heads ExecStart.
+  const pre = net?.helper ? net.pre : undefined;
   const props: TransientProperty[] = [
     ['Description', 's', `Container run ${c.name} (network ${network}${ports}, ${c.imageName}, ${c.imageId})`],
     ['Slice', 's', 'machine.slice'],
     ['Type', 's', 'notify'],
     ['Delegate', 'b', true],
     ['KillMode', 's', 'control-group'],
-    ...(net ? [['ExecStartPre', 'a(sasb)', [[await which(net[0][0]!), net[0], false]]] as TransientProperty] : []),
-    ['ExecStart', 'a(sasb)', [[await which(argv[0]!), argv, false]]],
+    ...(pre ? [['ExecStartPre', 'a(sasb)', [[await which(pre[0]!), busArgv(pre), false]]] as TransientProperty] : []),
+    ['ExecStart', 'a(sasb)', [[await which(argv[0]!), busArgv(argv), false]]],
   ];
   const cleanup = [
-    ...(net ? [[await which(net[1][0]!), net[1], true]] : []),
+    ...(net ? [[await which(net.post[0]!), busArgv(net.post), true]] : []),
     ...legacyCgroupWrites(c, host, limits).map(([dir]) => ['/bin/rmdir', ['rmdir', dir], true]),
   ];
   if (cleanup.length > 0) props.push(['ExecStopPost', 'a(sasb)', cleanup]);

@@ -1,9 +1,10 @@
 /**
- * Container networks in tests: a bridge name and a subnet of the test's own (never the
- * host's routes), the network helper run from the source tree, a declared conflist on
- * another bridge, listings of what a network leaves on the host (veths on the test's
- * bridges, iptables rules naming its subnets or containers, IPAM leases, netns files,
- * cached results) and the removal of every bridge and iptables rule the test made, by name.
+ * Container networks in tests: an interface name and a subnet of the test's own (never the
+ * host's routes) for the built-in network, the CNI network helper run from the source tree,
+ * a declared conflist on a bridge of the test's own, listings of what a network leaves on
+ * the host (veths on the test's bridges, iptables rules naming a container or one of its
+ * addresses, leases, netns files, cached results, the containers' files) and the removal of
+ * every interface, chain and iptables rule the tests made, by name.
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -83,10 +84,12 @@ export function testNetworks(t: HasAfter, runtimeDir: string, names = testNetwor
         const veths = run('ip', ['-o', 'link', 'show', 'master', b]).trim();
         if (veths) out.push(...veths.split('\n').map((l) => `veth on ${b}: ${l.split(':')[1]!.trim()}`));
       }
-      const prefixes = subnets.map((s) => s.replace(/0\/24$/, ''));
+      // A network's own rules (the built-in network's chains, masquerade of its subnet) stay;
+      // a rule naming a container or one of its addresses must not.
+      const addresses = subnets.map((s) => new RegExp(`${s.replace(/0\/24$/, '').replace(/\./g, '\\.')}\\d+(/32|:\\d+)`));
       for (const table of ['nat', 'filter']) {
         for (const line of run('iptables-save', ['-t', table]).split('\n')) {
-          if (prefixes.some((p) => line.includes(p)) || containers.some((c) => line.includes(`id: \\"${c}-`))) out.push(`${table}: ${line}`);
+          if (addresses.some((a) => a.test(line)) || containers.some((c) => line.includes(`id: \\"${c}-`) || line.includes(`host-agent:${c}"`))) out.push(`${table}: ${line}`);
         }
       }
       const leases = await readdir(join(settings.runDir, 'ipam'), { recursive: true }).catch(() => [] as string[]);
@@ -107,17 +110,29 @@ function run(program: string, args: string[]): string {
   }
 }
 
-/** Deletes the test's bridges and the firewall plugin's isolation rules that name them (ours by name). */
+/**
+ * Deletes the test's interfaces (a CNI bridge, or the built-in network's interface and its
+ * parent `<name>-p`), the rules naming them (the firewall plugin's isolation rules, the
+ * jumps to the built-in network's chains) and those chains (ours by name).
+ */
 export function removeBridges(bridges: string[]): void {
   for (const b of bridges) {
-    for (const rule of rulesNaming(b)) run('sh', ['-c', `iptables -t filter ${rule.replace(/^-A /, '-D ')}`]);
+    for (const table of ['filter', 'nat']) {
+      for (const rule of rulesNaming(b, table)) run('sh', ['-c', `iptables -w -t ${table} ${rule.replace(/^-A /, '-D ')}`]);
+      for (const chain of ['HA-FWD', 'HA-POST', 'HA-PORTS']) {
+        run('iptables', ['-w', '-t', table, '-F', `${chain}-${b}`]);
+        run('iptables', ['-w', '-t', table, '-X', `${chain}-${b}`]);
+      }
+    }
     run('ip', ['link', 'del', b]);
+    run('ip', ['link', 'del', `${b}-p`]);
   }
 }
 
-/** The iptables rules (filter table) naming `bridge`, as `-A …` lines. */
-export function rulesNaming(bridge: string): string[] {
-  return execFileSync('iptables-save', ['-t', 'filter'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('-A ') && l.includes(` ${bridge} `));
+/** The iptables rules of `table` naming interface `iface` or jumping to one of its chains, as `-A …` lines. */
+export function rulesNaming(iface: string, table = 'filter'): string[] {
+  return execFileSync('iptables-save', ['-t', table], { encoding: 'utf8' }).split('\n')
+    .filter((l) => l.startsWith('-A ') && (l.includes(` ${iface} `) || l.endsWith(`-${iface}`)) && !/^-A HA-[A-Z]+-/.test(l));
 }
 
 /** The container's address, from the result cached for DEL. */

@@ -11,11 +11,12 @@ import {
   checkIsolation, checkMemory, checkPort, checkPrivateUsers, checkProtocol, checkRestart, checkTrustPrefix,
   checkUserOrGroup, checkWindowLength, checkWindowStart, checkUpdateProtocol, checkAppId,
 } from './checks.js';
-import { conflistProblems, DEFAULT_NETWORK } from '../network/conflist.js';
+import { conflistProblems } from '../network/conflist.js';
 import { bool, int, isolatedList, list, str, strictStruct, struct, type Schema, type ValueCheck } from './schema.js';
 
 const NETWORK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
-const BUILT_IN_NETWORKS = [DEFAULT_NETWORK, 'host', 'none'];
+/** Names a declared network cannot take (`default` it may: it then replaces the built-in one). */
+const BUILT_IN_NETWORKS = ['host', 'none'];
 
 const checkNetworkChoice: ValueCheck<string> = (v) => (NETWORK_NAME.test(v) ? undefined
   : `invalid network "${v}": use default, host, none or the name of a network of host-agent.networks`);

@@ -1,16 +1,24 @@
 /**
  * A container's network in its unit. `host`: nothing (nspawn shares the host's network).
- * `none`: `--private-network` (loopback only). A CNI network: `ExecStartPre=` runs the
- * network helper's `up` (a namespace file, the network's plugins, resolv.conf and hosts),
- * nspawn is started in that namespace (`nsenter --net=FILE`: with a user namespace,
- * nspawn's `--network-namespace-path=` fails with EPERM, since its child joins after
- * entering the new user namespace, which does not own the network namespace) with the two
- * files bound read-only over /etc, and `ExecStopPost=` runs `down`, which systemd runs after every end
- * of the unit (stop, crash, kill of nspawn, failed start) whether agentd runs or not.
+ * `none`: `--private-network` (loopback only). The built-in `default` network (macvlan,
+ * ../network/macvlan.ts): `ExecStartPre=` runs the host side's `prepare` script (address,
+ * forwards, files, the namespace file), ExecStart's `unshare` makes the namespace on that
+ * file and its launch script creates `eth0` in it before execing nspawn, and
+ * `ExecStopPost=` runs `down`. A CNI network: `ExecStartPre=` runs the network helper's
+ * `up` (a namespace file, the network's plugins, resolv.conf and hosts), nspawn is started
+ * in that namespace (`nsenter --net=FILE`: with a user namespace, nspawn's
+ * `--network-namespace-path=` fails with EPERM, since its child joins after entering the
+ * new user namespace, which does not own the network namespace), and `ExecStopPost=` runs
+ * `down`. Either way the container's resolv.conf and hosts are bound read-only over /etc,
+ * and systemd runs ExecStopPost after every end of the unit (stop, crash, kill of nspawn,
+ * failed start) whether agentd runs or not.
  * Pure: no I/O.
  */
 import { CONTAINER_IFNAME } from '../network/conflist.js';
+import { MACVLAN_UP_FUNCTION, macvlanCommands, macvlanUpArgs, type MacvlanAttachment } from '../network/macvlan.js';
+import { containerFilesPrefix } from '../network/names.js';
 import type { ContainerNetwork, NetworkAttachment } from '../network/types.js';
+import { commandLine } from './quote.js';
 import type { ContainerHost, ResolvedContainer } from './spec.js';
 
 /** Where the host keeps container networks, and how to run the helper. */
@@ -38,39 +46,110 @@ export function attachmentOf(c: ResolvedContainer, host: ContainerHost): Network
     conflist: net.conflist,
     ports: c.ports.map((p) => ({ hostPort: p.host, containerPort: p.container, protocol: p.protocol })),
     dns: net.dns,
-    netns: `${host.network.netnsDir}/${c.name}`,
+    netns: netnsFile(host, c.name),
     runDir: host.network.runDir,
     cniPath: host.network.cniPath,
     ifname: CONTAINER_IFNAME,
   };
 }
 
+/** What the unit's scripts take for a container on the built-in (macvlan) network; undefined otherwise. */
+export function macvlanAttachmentOf(c: ResolvedContainer, host: ContainerHost): MacvlanAttachment | undefined {
+  const net = c.network;
+  if (net.mode !== 'macvlan' || host.network === undefined) return undefined;
+  return {
+    container: c.name,
+    network: net.network,
+    netns: netnsFile(host, c.name),
+    runDir: host.network.runDir,
+    dns: net.dns,
+    ports: c.ports.map((p) => ({ hostPort: p.host, containerPort: p.container, protocol: p.protocol })),
+  };
+}
+
+function netnsFile(host: ContainerHost, name: string): string {
+  return `${host.network!.netnsDir}/${name}`;
+}
+
+/** The container's namespace file, when it has a network of its own (default or CNI). */
+export function netnsOf(c: ResolvedContainer, host: ContainerHost): string | undefined {
+  return (c.network.mode === 'cni' || c.network.mode === 'macvlan') && host.network !== undefined ? netnsFile(host, c.name) : undefined;
+}
+
+/** The container's resolv.conf and hosts (`<run>/containers/<name>.resolv.conf`, `.hosts`), when it has a network of its own. */
+export function networkFiles(c: ResolvedContainer, host: ContainerHost): { resolvConf: string; hosts: string } | undefined {
+  if (netnsOf(c, host) === undefined) return undefined;
+  const prefix = containerFilesPrefix(host.network!.runDir, c.name);
+  return { resolvConf: `${prefix}.resolv.conf`, hosts: `${prefix}.hosts` };
+}
+
 /** nspawn's network options. `idmap`: the suffix of bind mounts in a user namespace. */
 export function nspawnNetworkArgs(c: ResolvedContainer, host: ContainerHost, idmap: string): string[] {
-  const a = attachmentOf(c, host);
-  if (a !== undefined) {
-    const dir = `${a.runDir}/containers/${c.name}`;
+  const files = networkFiles(c, host);
+  if (files !== undefined) {
     return [
       '--resolv-conf=off',
-      `--bind-ro=${dir}/resolv.conf:/etc/resolv.conf${idmap}`,
-      `--bind-ro=${dir}/hosts:/etc/hosts${idmap}`,
+      `--bind-ro=${files.resolvConf}:/etc/resolv.conf${idmap}`,
+      `--bind-ro=${files.hosts}:/etc/hosts${idmap}`,
     ];
   }
   return c.network.mode === 'none' ? ['--private-network'] : [];
 }
 
-/** What runs nspawn in the container's network namespace: `nsenter --net=FILE --`, or nothing. */
+/** What runs nspawn in a CNI network's namespace: `nsenter --net=FILE --`, or nothing. */
 export function networkEnter(c: ResolvedContainer, host: ContainerHost): string[] {
   const a = attachmentOf(c, host);
   return a === undefined ? [] : ['nsenter', `--net=${a.netns}`, '--'];
 }
 
-/** The helper's command lines: `[ExecStartPre argv, ExecStopPost argv]`, or undefined. */
-export function networkCommands(c: ResolvedContainer, host: ContainerHost): [string[], string[]] | undefined {
+/** `unshare`'s option making the built-in network's namespace on its file (ExecStart, or the pod's up), or nothing. */
+export function networkUnshare(c: ResolvedContainer, host: ContainerHost): string[] {
+  const a = macvlanAttachmentOf(c, host);
+  return a === undefined ? [] : [`--net=${a.netns}`];
+}
+
+/** The built-in network's `net_up` (shell function text) and its arguments, run inside the new namespace. */
+export function networkUp(c: ResolvedContainer, host: ContainerHost): { script: string; args: string[] } | undefined {
+  const a = macvlanAttachmentOf(c, host);
+  return a === undefined ? undefined : { script: MACVLAN_UP_FUNCTION, args: macvlanUpArgs(a) };
+}
+
+export interface NetworkCommands {
+  /** ExecStartPre argv; for the built-in network it also runs a command given after it (see startCommand). */
+  pre: string[];
+  /** ExecStopPost argv. */
+  post: string[];
+  /** The node network helper runs them (a CNI network): its unit drops the node environment (helperEnvironment). */
+  helper: boolean;
+}
+
+/** The unit's network commands before the start and after the end, or undefined. */
+export function networkCommands(c: ResolvedContainer, host: ContainerHost): NetworkCommands | undefined {
+  const m = macvlanAttachmentOf(c, host);
+  if (m !== undefined) {
+    const [pre, post] = macvlanCommands(m);
+    return { pre, post, helper: false };
+  }
   const a = attachmentOf(c, host);
   if (a === undefined || host.network === undefined) return undefined;
   const json = JSON.stringify(a);
-  return [[...host.network.helper, 'up', json], [...host.network.helper, 'down', json]];
+  return { pre: [...host.network.helper, 'up', json], post: [...host.network.helper, 'down', json], helper: true };
+}
+
+/**
+ * The lines before a start of a unit whose ExecStart is `start` (undefined: a unit whose
+ * ExecStart cannot carry it, a pod's): the helper's environment and `ExecStartPre=` (CNI),
+ * nothing for the built-in network when its `prepare` runs at the head of ExecStart (see
+ * startCommand: one process less for systemd to start before the container).
+ */
+export function networkStart(net: NetworkCommands | undefined, chained: boolean): Array<[string, string]> {
+  if (net === undefined || (chained && !net.helper)) return [];
+  return [...(net.helper ? [helperEnvironment()] : []), ['ExecStartPre', commandLine(net.pre)]];
+}
+
+/** ExecStart's argv: `start`, behind the built-in network's `prepare` (which execs it) when there is one. */
+export function startCommand(net: NetworkCommands | undefined, start: string[]): string[] {
+  return net !== undefined && !net.helper ? [...net.pre, ...start] : start;
 }
 
 /**

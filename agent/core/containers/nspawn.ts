@@ -11,7 +11,7 @@
  * report READY to systemd (Type=notify). Pure: no I/O.
  */
 import type { Limits } from './limits.js';
-import { networkEnter, nspawnNetworkArgs } from './network.js';
+import { networkEnter, networkUnshare, networkUp, nspawnNetworkArgs } from './network.js';
 import type { ContainerHost, ResolvedContainer } from './spec.js';
 
 /** Joins the cgroup v1 directories given as `DIR FILE VALUE` triplets up to `--`, mounts
@@ -75,12 +75,21 @@ function nspawnArgs(c: ResolvedContainer, host: ContainerHost, limits: Limits): 
   return args;
 }
 
+/**
+ * The launch script of a container on the built-in network: `net_up PARENT FILES` first
+ * (the namespace is ExecStart's own: `unshare --net=FILE`), then the usual launch.
+ */
+function launchWithNetwork(up: string): string {
+  return `${up}\n${LAUNCH_SCRIPT.replace('set -e; ', 'set -e; net_up "$1" "$2"; shift 2; ')}`;
+}
+
 /** The whole ExecStart= argv of an nspawn container. */
 export function nspawnCommand(c: ResolvedContainer, host: ContainerHost, limits: Limits): string[] {
   const cgroups = legacyCgroupWrites(c, host, limits).flat();
+  const up = networkUp(c, host);
   return [
-    'unshare', '--mount', '--propagation', 'private', '--',
-    '/bin/sh', '-c', LAUNCH_SCRIPT, `container-${c.name}`, ...cgroups, '--',
+    'unshare', '--mount', '--propagation', 'private', ...networkUnshare(c, host), '--',
+    '/bin/sh', '-c', up ? launchWithNetwork(up.script) : LAUNCH_SCRIPT, `container-${c.name}`, ...(up?.args ?? []), ...cgroups, '--',
     overlayOptions(host), host.layer.merged,
     ...networkEnter(c, host),
     ...nspawnArgs(c, host, limits),

@@ -21,7 +21,7 @@
  * apps under nspawn could not share one. Pure: no I/O.
  */
 import { limitsOf, type Limits } from './limits.js';
-import { attachmentOf, helperEnvironment, networkCommands } from './network.js';
+import { networkCommands, networkFiles, netnsOf, networkStart, networkUnshare, networkUp } from './network.js';
 import { commandLine, escapeSpecifiers, quoteWord } from './quote.js';
 import { comment, header, install, output, rootfsService, sandboxService, section, type Lines } from './sections.js';
 import { appContainer, resolve, type AppHost, type ContainerHost, type ContainerSpec, type ResolvedContainer } from './spec.js';
@@ -80,13 +80,13 @@ function podApps(spec: ContainerSpec, host: ContainerHost): Array<{ app: Resolve
 /** The namespace lines of one app: the pod's network (and its resolv.conf and hosts), one IPC namespace for all apps. */
 function namespaces(pod: ResolvedContainer, host: ContainerHost): Lines {
   const lines: Lines = [['IPCNamespacePath', escapeSpecifiers(host.pod!.ipcNamespace)]];
-  const a = attachmentOf(pod, host);
-  if (a !== undefined) {
-    const dir = `${a.runDir}/containers/${pod.name}`;
+  const netns = netnsOf(pod, host);
+  const files = networkFiles(pod, host);
+  if (netns !== undefined && files !== undefined) {
     lines.push(
-      ['NetworkNamespacePath', escapeSpecifiers(a.netns)],
-      ['BindReadOnlyPaths', quoteWord(`${dir}/resolv.conf:/etc/resolv.conf`)],
-      ['BindReadOnlyPaths', quoteWord(`${dir}/hosts:/etc/hosts`)],
+      ['NetworkNamespacePath', escapeSpecifiers(netns)],
+      ['BindReadOnlyPaths', quoteWord(`${files.resolvConf}:/etc/resolv.conf`)],
+      ['BindReadOnlyPaths', quoteWord(`${files.hosts}:/etc/hosts`)],
     );
   } else if (pod.network.mode === 'none') {
     lines.push(['PrivateNetwork', 'yes']);
@@ -101,6 +101,7 @@ export function renderPod(spec: ContainerSpec, host: ContainerHost, hash: string
   const names = apps.map((a) => a.app.name);
   const { exitFifo: fifo, ipcNamespace } = host.pod!;
   const net = networkCommands(pod, host);
+  const up = networkUp(pod, host);
   const podUnit: Lines = [
     ['Description', escapeSpecifiers(`Pod ${pod.name} (${names.join(', ')})`)],
     ...header(pod, hash, 'Pod').slice(1),
@@ -112,10 +113,11 @@ export function renderPod(spec: ContainerSpec, host: ContainerHost, hash: string
     ['KillMode', 'control-group'],
     ['Restart', pod.restart],
     ...output(host),
-    ...(net ? [helperEnvironment(), ['ExecStartPre', commandLine(net[0])] as [string, string]] : []),
+    ...networkStart(net, false),
+    ...(up ? [['ExecStartPre', commandLine(['unshare', ...networkUnshare(pod, host), '--', '/bin/sh', '-c', `${up.script}\nnet_up "$@"`, `pod-${pod.name}`, ...up.args])] as [string, string]] : []),
     ['ExecStartPre', commandLine(['/bin/sh', '-c', POD_UP, `pod-${pod.name}`, fifo, ipcNamespace])],
     ['ExecStart', commandLine(['/bin/sh', '-c', POD_WAIT, `pod-${pod.name}`, fifo])],
-    ...(net ? [['ExecStopPost', `-${commandLine(net[1])}`] as [string, string]] : []),
+    ...(net ? [['ExecStopPost', `-${commandLine(net.post)}`] as [string, string]] : []),
     ['ExecStopPost', `-${commandLine(['/bin/sh', '-c', POD_DOWN, `pod-${pod.name}`, fifo, ipcNamespace])}`],
   ];
   const files = [{ name: `container-${pod.name}.service`, text: `${comment(pod.name)}${section('Unit', podUnit)}\n${section('Service', podService)}${install(host)}` }];

@@ -58,6 +58,15 @@ export function quoteExecWord(word: string, forceQuotes = false): string {
   return BARE.test(word) && !forceQuotes ? text : quoted(text);
 }
 
+/**
+ * A command's argv for a unit made over D-Bus (StartTransientUnit): no specifiers there, but
+ * systemd still substitutes `${NAME}` and whole-word `$NAME` when it runs the command, and
+ * reads `$$` as `$`; so every `$` is doubled, as on a unit file's command line.
+ */
+export function busArgv(argv: readonly string[]): string[] {
+  return argv.map((word) => word.replace(/\$/g, '$$$$'));
+}
+
 /** A whole command line; the first word is the program. */
 export function commandLine(argv: readonly string[]): string {
   return argv.map((word, i) => quoteExecWord(word, i === 0 && PROGRAM_FLAG.test(word))).join(' ');

@@ -9,7 +9,7 @@
  */
 import { specHash, type Sha256Hex } from './canonical.js';
 import { limitsOf, type Limits } from './limits.js';
-import { helperEnvironment, networkCommands } from './network.js';
+import { networkCommands, networkStart, startCommand } from './network.js';
 import { renderPod } from './pod.js';
 import { legacyCgroupWrites, nspawnCommand } from './nspawn.js';
 import { commandLine } from './quote.js';
@@ -59,7 +59,7 @@ export function specHashOf(text: string): string | undefined {
 function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, hash: string): string {
   const net = networkCommands(c, host);
   const cleanup: Lines = [
-    ...(net ? [['ExecStopPost', `-${commandLine(net[1])}`] as [string, string]] : []),
+    ...(net ? [['ExecStopPost', `-${commandLine(net.post)}`] as [string, string]] : []),
     ...legacyCgroupWrites(c, host, limits).map(([dir]): [string, string] => ['ExecStopPost', `-${commandLine(['rmdir', dir])}`]),
   ];
   const service: Lines = [
@@ -70,8 +70,8 @@ function nspawnUnit(c: ResolvedContainer, host: ContainerHost, limits: Limits, h
     ['Restart', c.restart],
     ...limits.properties,
     ...output(host),
-    ...(net ? [helperEnvironment(), ['ExecStartPre', commandLine(net[0])] as [string, string]] : []),
-    ['ExecStart', commandLine(nspawnCommand(c, host, limits))],
+    ...networkStart(net, true),
+    ['ExecStart', commandLine(startCommand(net, nspawnCommand(c, host, limits)))],
     ...cleanup,
   ];
   return `${comment(c.name)}${section('Unit', header(c, hash, 'Container'))}\n${section('Service', service)}${install(host)}`;

@@ -8,6 +8,7 @@ import { AgentError } from '../errors.js';
 import { acIdentifierProblem, acNameProblem } from '../appc/names.js';
 import { isImageId } from '../image/id.js';
 import { conflistProblems } from '../network/conflist.js';
+import { macvlanProblems } from '../network/macvlan.js';
 import { appContainer, resolvePrivateUsers, type ContainerSpec, type RenderInput } from './spec.js';
 
 export interface SpecProblem {
@@ -166,6 +167,11 @@ function networkProblems(spec: ContainerSpec): SpecProblem[] {
   if (spec.isolation === 'fly' && network !== 'host') add('network', 'isolation fly shares the host network; use network host or isolation nspawn');
   if (spec.network?.mode === 'cni') {
     for (const problem of conflistProblems(spec.network.conflist)) add('network', problem);
+  }
+  if (spec.network?.mode === 'macvlan') {
+    for (const problem of macvlanProblems(spec.network.network)) add('network', problem);
+  }
+  if (spec.network?.mode === 'cni' || spec.network?.mode === 'macvlan' || spec.network?.mode === 'default') {
     spec.network.dns.forEach((d, i) => add(`dns[${i}]`, IP_ADDRESS.test(d) ? undefined : `a nameserver is an IPv4 or IPv6 address, got "${d}"`));
   }
   return problems;
@@ -194,7 +200,8 @@ export function hostProblems(input: RenderInput): SpecProblem[] {
     const message = path === undefined ? undefined : pathProblem(path, field);
     if (message !== undefined) problems.push({ field, message });
   }
-  if ((input.spec.network?.mode === 'cni' || input.spec.network?.mode === 'default') && host.network === undefined) {
+  const mode = input.spec.network?.mode;
+  if ((mode === 'cni' || mode === 'macvlan' || mode === 'default') && host.network === undefined) {
     problems.push({ field: 'host.network', message: 'a container network needs the host\'s network settings (helper, run and netns directories)' });
   }
   const networkPaths = [

@@ -1,9 +1,7 @@
 /**
- * CNI network lists: checking a declared conflist, the built-in `default` network (rkt's
- * default network: a bridge with host-local IPAM, masquerade, portmap and firewall), and
- * what each plugin receives on stdin (CNI spec 1.0: the list's name and cniVersion, the
- * runtime config of the capabilities it asks for, the previous plugin's result).
- * Pure: no I/O.
+ * CNI network lists (declared networks): checking a declared conflist, and what each plugin
+ * receives on stdin (CNI spec 1.0: the list's name and cniVersion, the runtime config of
+ * the capabilities it asks for, the previous plugin's result). Pure: no I/O.
  */
 import type { CniConflist, CniPluginConf, PortMapping } from './types.js';
 
@@ -40,39 +38,6 @@ export function normalizeConflist(name: string, value: Record<string, unknown>):
     cniVersion: typeof value.cniVersion === 'string' ? value.cniVersion : '1.0.0',
     name,
     plugins: value.plugins as CniPluginConf[],
-  };
-}
-
-export interface DefaultNetworkSettings {
-  /** The bridge's name on the host, at most 15 characters. */
-  bridge: string;
-  /** An IPv4 /24 (or larger) subnet chosen not to collide with the host's routes. */
-  subnet: string;
-  /** host-local's lease directory. */
-  ipamDataDir: string;
-}
-
-/**
- * The built-in `default` network: rkt's default, as CNI plugins. The firewall's
- * `ingressPolicy: same-bridge` keeps other bridges' containers out, as Docker's isolation
- * chains do.
- */
-export function defaultConflist(s: DefaultNetworkSettings): CniConflist {
-  return {
-    cniVersion: '1.0.0',
-    name: DEFAULT_NETWORK,
-    plugins: [
-      {
-        type: 'bridge',
-        bridge: s.bridge,
-        isGateway: true,
-        ipMasq: true,
-        hairpinMode: true,
-        ipam: { type: 'host-local', ranges: [[{ subnet: s.subnet }]], routes: [{ dst: '0.0.0.0/0' }], dataDir: s.ipamDataDir },
-      },
-      { type: 'portmap', capabilities: { portMappings: true }, snat: true },
-      { type: 'firewall', backend: 'iptables', ingressPolicy: 'same-bridge' },
-    ],
   };
 }
 

@@ -6,6 +6,14 @@
  * Pure: text in, text out.
  */
 
+/**
+ * Where a container's network files live: `<prefix>.resolv.conf` and `.hosts` (both
+ * drivers), `.eth0` and `.rules` (the built-in network): `<runDir>/containers/<name>`.
+ */
+export function containerFilesPrefix(runDir: string, container: string): string {
+  return `${runDir}/containers/${container}`;
+}
+
 export interface HostResolv {
   nameservers: string[];
   /** `search …` and `options …` lines as written. */

@@ -1,7 +1,8 @@
 /**
  * What a container's network is, as the renderer and the network helper take it: the host's
- * network, none (loopback only), or a CNI network list (conflist) the helper runs in a
- * network namespace of the container's own. Pure: types only.
+ * network, none (loopback only), the built-in `default` network (a macvlan network the
+ * container's unit sets up itself, ./macvlan.ts), or a CNI network list (conflist) the
+ * helper runs in a network namespace of the container's own. Pure: types only.
  */
 
 /** A CNI network configuration list (CNI spec 1.0 `.conflist`): `plugins` run in order. */
@@ -24,11 +25,22 @@ export interface PortMapping {
   protocol: 'tcp' | 'udp';
 }
 
+/** A network of host-agent's own (the built-in `default`): see ./macvlan.ts. */
+export interface MacvlanNetwork {
+  /** The network's name (`default`): leases under `ipam/<name>/`, results as `<name>-<container>-eth0`. */
+  name: string;
+  /** The host's interface on the network, holding the subnet's first address (at most 13 characters). */
+  iface: string;
+  /** An IPv4 subnet in CIDR notation, e.g. `172.16.28.0/24`. */
+  subnet: string;
+}
+
 export type ContainerNetwork =
   | { mode: 'host' }
   | { mode: 'none' }
-  /** The built-in network, before the host side gives it its conflist (bridge, subnet). */
+  /** The built-in network, before the host side gives it its interface and subnet. */
   | { mode: 'default'; dns: string[] }
+  | { mode: 'macvlan'; network: MacvlanNetwork; dns: string[] }
   | {
     mode: 'cni';
     conflist: CniConflist;

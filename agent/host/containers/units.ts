@@ -12,7 +12,7 @@ import { containerOfOrigin, containerUnitName, IMAGE_KEY, renderContainer, specH
 import { appContainer, type ContainerHost, type ContainerSpec } from '../../core/containers/spec.js';
 import { ContainerSpecError, specProblems, type SpecProblem } from '../../core/containers/validate.js';
 import type { UnitFileStore } from '../systemd/unit-files.js';
-import { defaultNetworkConflist, type NetworkSettings } from '../network/default-network.js';
+import { defaultNetwork, type NetworkSettings } from '../network/default-network.js';
 import { CniRunner } from '../network/cni.js';
 import { CONTAINER_IFNAME, resultAddresses } from '../../core/network/conflist.js';
 import type { HostFacts } from './host-facts.js';
@@ -141,7 +141,7 @@ export class ContainerUnits {
   }
 
   /**
-   * The spec as it runs: the `default` network given its conflist, and a bare program name
+   * The spec as it runs: the `default` network given its interface and subnet, and a bare program name
    * resolved on PATH in the image's layers (./resolve-exec.ts).
    */
   async complete(declared: ContainerSpec): Promise<ContainerSpec> {
@@ -159,10 +159,10 @@ export class ContainerUnits {
     return image.layers.map((id) => this.options.images.layerDir(id));
   }
 
-  /** The spec with the `default` network given its conflist (bridge, subnet free of the host's routes). */
+  /** The spec with the `default` network given its host interface and subnet (free of the host's routes). */
   private async withNetwork(spec: ContainerSpec): Promise<ContainerSpec> {
     if (spec.network?.mode !== 'default' || this.options.network === undefined) return spec;
-    return { ...spec, network: { mode: 'cni', conflist: await defaultNetworkConflist(this.options.network), dns: spec.network.dns } };
+    return { ...spec, network: { mode: 'macvlan', network: await defaultNetwork(this.options.network), dns: spec.network.dns } };
   }
 
   /**

@@ -7,18 +7,12 @@
  * resolv.conf and hosts. `down` is idempotent: what is missing is skipped.
  */
 import { access, readFile, rm } from 'node:fs/promises';
-import { join } from 'node:path';
 import { resultAddresses } from '../../core/network/conflist.js';
-import { containerHosts, containerResolvConf, parseResolvConf } from '../../core/network/names.js';
+import { containerFilesPrefix, containerHosts, containerResolvConf, parseResolvConf } from '../../core/network/names.js';
 import type { NetworkAttachment } from '../../core/network/types.js';
 import { writeFileAtomic } from '../fs/atomic.js';
 import { CniRunner } from './cni.js';
 import { createNetns, removeNetns } from './netns.js';
-
-/** `<runDir>/containers/<name>/`: resolv.conf and hosts, bound into the container. */
-export function containerNetworkDir(runDir: string, name: string): string {
-  return join(runDir, 'containers', name);
-}
 
 export interface AttachOptions {
   /** The host's resolver configuration. */
@@ -41,10 +35,10 @@ export async function networkUp(a: NetworkAttachment, opts: AttachOptions = { re
     await createNetns(a.netns);
     const result = await runner.add(a.conflist, keyOf(a, a.netns), a.ports);
     const addresses = resultAddresses(result);
-    const dir = containerNetworkDir(a.runDir, a.container);
+    const files = containerFilesPrefix(a.runDir, a.container);
     const host = parseResolvConf(await readFile(opts.resolvConf, 'utf8').catch(() => ''));
-    await writeFileAtomic(join(dir, 'resolv.conf'), containerResolvConf(host, a.dns), { mkdirs: true });
-    await writeFileAtomic(join(dir, 'hosts'), containerHosts(a.container, addresses));
+    await writeFileAtomic(`${files}.resolv.conf`, containerResolvConf(host, a.dns), { mkdirs: true });
+    await writeFileAtomic(`${files}.hosts`, containerHosts(a.container, addresses));
   } catch (e) {
     await networkDown(a).catch(() => undefined);
     throw e;
@@ -57,6 +51,8 @@ export async function networkDown(a: NetworkAttachment): Promise<void> {
   let first: unknown;
   await runnerFor(a).del(a.conflist.name, keyOf(a, netnsExists ? a.netns : ''), a.conflist).catch((e: unknown) => { first = e; });
   await removeNetns(a.netns).catch((e: unknown) => { first ??= e; });
-  await rm(containerNetworkDir(a.runDir, a.container), { recursive: true, force: true });
+  const files = containerFilesPrefix(a.runDir, a.container);
+  await rm(`${files}.resolv.conf`, { force: true });
+  await rm(`${files}.hosts`, { force: true });
   if (first !== undefined) throw first;
 }

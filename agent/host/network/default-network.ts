@@ -1,19 +1,19 @@
 /**
- * The host's side of container networks: where they live, how the unit runs the helper, and
- * the built-in `default` network's conflist, its subnet chosen against the host's routes
- * (/proc/net/route) unless one is set.
+ * The host's side of container networks: where they live, how a unit runs the CNI helper,
+ * and the built-in `default` network (../../core/network/macvlan.ts), its subnet chosen
+ * against the host's routes (/proc/net/route) unless one is set.
  */
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { NetworkHost } from '../../core/containers/network.js';
 import { AgentError } from '../../core/errors.js';
-import { defaultConflist } from '../../core/network/conflist.js';
+import { DEFAULT_NETWORK } from '../../core/network/conflist.js';
 import { parseProcRoutes, pickSubnet, SUBNET_CANDIDATES } from '../../core/network/subnet.js';
-import type { CniConflist } from '../../core/network/types.js';
+import type { MacvlanNetwork } from '../../core/network/types.js';
 
 export interface NetworkSettings extends NetworkHost {
-  /** The default network's bridge. */
+  /** The default network's host interface (holding the gateway address; its parent device is `<bridge>-p`). */
   bridge: string;
   /** The default network's subnet; absent: the first of SUBNET_CANDIDATES free of the host's routes. */
   subnet?: string;
@@ -55,7 +55,7 @@ export function helperCommand(): string[] {
   return [process.execPath, ...nodeArgs, helper];
 }
 
-export async function defaultNetworkConflist(s: NetworkSettings): Promise<CniConflist> {
+export async function defaultNetwork(s: NetworkSettings): Promise<MacvlanNetwork> {
   const subnet = s.subnet ?? pickSubnet(parseProcRoutes(await readFile(s.routesFile ?? '/proc/net/route', 'utf8')), s.bridge);
   if (subnet === undefined) {
     throw new AgentError({
@@ -64,5 +64,5 @@ export async function defaultNetworkConflist(s: NetworkSettings): Promise<CniCon
       hint: 'Declare a network with a free subnet under host-agent.networks and choose it with network:',
     });
   }
-  return defaultConflist({ bridge: s.bridge, subnet, ipamDataDir: join(s.runDir, 'ipam') });
+  return { name: DEFAULT_NETWORK, iface: s.bridge, subnet };
 }

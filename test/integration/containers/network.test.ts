@@ -1,7 +1,8 @@
 /**
- * Container networks through the real CNI plugins (bridge, host-local, portmap, firewall),
- * real iptables and network namespaces the tests create, on bridges and subnets of the
- * tests' own. Traffic only between the containers, the bridges and loopback.
+ * Container networks: the built-in default network (macvlan, set up by the unit itself) and
+ * a declared network through the real CNI plugins (bridge, host-local, portmap, firewall),
+ * real iptables and network namespaces the tests create, on interfaces and subnets of the
+ * tests' own. Traffic only between the containers, the host's interfaces and loopback.
  */
 import { after, afterEach, before, test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -11,10 +12,10 @@ import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeWorld, waitForFile, waitInactive, type World } from './world.js';
-import { addressOf, gatewayOf, HELPER } from '../../lib/cni-net.js';
-import { attachmentOf } from '../../../agent/core/containers/network.js';
+import { addressOf, gatewayOf } from '../../lib/cni-net.js';
+import { networkCommands, networkUnshare, networkUp } from '../../../agent/core/containers/network.js';
 import { resolve } from '../../../agent/core/containers/spec.js';
-import { defaultNetworkConflist } from '../../../agent/host/network/default-network.js';
+import { busArgv } from '../../../agent/core/containers/quote.js';
 import type { ContainerSpec } from '../../../agent/core/containers/spec.js';
 import { freePort } from '../../lib/etcd.js';
 
@@ -135,9 +136,15 @@ test('ports: a host client reaches the container\'s server through the host port
   const { unit } = await start('web', 'exec httpd -f -p 80 -h /www', { ports: [{ host: port, container: 80, protocol: 'tcp' }] });
   assert.equal(await hostGet('127.0.0.1', port), 'hello from the image\n');
   assert.equal(await hostGet(gatewayOf(w.net!.subnets[0]!), port), 'hello from the image\n');
-  // The masquerade of the network is in place (listed, not tried: no packet leaves the machine).
+  // The masquerade of the network and the container's forward are in place (listed, not
+  // tried: no packet leaves the machine).
   const address = await addressOf(w.net!.settings, 'default', 'web');
-  assert.match(execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' }), new RegExp(`-A POSTROUTING -s ${address.replace(/\./g, '\\.')}/32 .*id: \\\\"web-`));
+  const nat = execFileSync('iptables-save', ['-t', 'nat'], { encoding: 'utf8' });
+  const iface = w.net!.bridges[0]!;
+  const subnet = w.net!.subnets[0]!;
+  assert.ok(nat.includes(`-A POSTROUTING -j HA-POST-${iface}`), nat);
+  assert.ok(nat.includes(`-A HA-POST-${iface} -s ${subnet} ! -d ${subnet} -j MASQUERADE`), nat);
+  assert.ok(nat.includes(`-A HA-PORTS-${iface} -p tcp -m tcp --dport ${port} -m comment --comment "host-agent:web" -j DNAT --to-destination ${address}:80`), nat);
   await w.systemd.stop(unit);
   assert.deepEqual(await w.net!.leftovers(['web']), []);
 });
@@ -184,24 +191,34 @@ test('start/stop cycles, a crash of the payload and kill -9 of nspawn leave no l
   await w.systemd.resetFailed(unit);
 });
 
-test('a lease and rules left by a crash of the helper are reclaimed by the next start', async () => {
-  // The network is set up, and nothing tears it down: the helper's up, run in the sandbox
-  // manager's mount namespace as the unit runs it, without the unit (as after a crash
-  // that skipped ExecStopPost).
-  const declared = w.spec('reclaim', { exec: ['/bin/sh', '-c', 'exec sleep 1000'], network: { mode: 'default', dns: [] } });
-  const spec = { ...declared, network: { mode: 'cni' as const, conflist: await defaultNetworkConflist(w.net!.settings), dns: [] } };
-  const attachment = attachmentOf(resolve(spec), w.units.hostFor(spec))!;
+test('a lease, a forward and a namespace left by a run whose ExecStopPost never ran are reclaimed by the next start', async () => {
+  // The unit's prepare and up, run in the sandbox manager as the unit runs them, without the
+  // unit (as after a kill of the manager, which skips ExecStopPost).
+  const port = await freePort();
+  const spec = await w.units.complete(w.spec('reclaim', { exec: ['/bin/sh', '-c', 'exec sleep 1000'], network: { mode: 'default', dns: [] }, ports: [{ host: port, container: 80, protocol: 'tcp' }] }));
+  const c = resolve(spec);
+  const host = w.units.hostFor(spec);
+  const net = networkCommands(c, host)!;
+  const up = networkUp(c, host)!;
+  const log = join(w.scratch, 'reclaim-leftover.log');
   await w.systemd.startTransient('reclaim-leftover.service', [
     ['Type', 's', 'oneshot'],
-    ['ExecStart', 'a(sasb)', [[HELPER[0]!, [...HELPER, 'up', JSON.stringify(attachment)], false]]],
-  ]);
+    ['StandardOutputFileToAppend', 's', log], ['StandardErrorFileToAppend', 's', log],
+    ['ExecStart', 'a(sasb)', [
+      [net.pre[0]!, busArgv(net.pre), false],
+      ['/usr/bin/unshare', busArgv(['unshare', ...networkUnshare(c, host), '--', '/bin/sh', '-c', `${up.script}\nnet_up "$@"`, 'leftover', ...up.args]), false],
+    ]],
+  ]).catch(async (e: unknown) => {
+    throw new Error(`${String(e)}\n${await readFile(log, 'utf8').catch(() => '')}`);
+  });
   const stale = await addressOf(w.net!.settings, 'default', 'reclaim');
   assert.notDeepEqual(await w.net!.leftovers(['reclaim']), []);
-  const { unit } = await start('reclaim', 'exec sleep 1000');
-  // host-local hands addresses out round-robin: the stale lease is released, one lease is held.
+  const { unit } = await start('reclaim', 'exec sleep 1000', { ports: [{ host: port, container: 80, protocol: 'tcp' }] });
+  // Addresses are handed out round-robin: the stale lease is released, one lease is held.
   const now = await addressOf(w.net!.settings, 'default', 'reclaim');
-  const leases = (await w.net!.leftovers(['reclaim'])).filter((l) => l.startsWith('lease '));
-  assert.deepEqual(leases, [`lease default/${now}`], `the stale lease ${stale} is released`);
+  const left = await w.net!.leftovers(['reclaim']);
+  assert.deepEqual(left.filter((l) => l.startsWith('lease ')), [`lease default/${now}`], `the stale lease ${stale} is released`);
+  assert.equal(left.filter((l) => l.startsWith('nat: ')).length, 1, `one forward: ${left.join('; ')}`);
   await w.systemd.stop(unit);
   assert.deepEqual(await w.net!.leftovers(['reclaim']), []);
 });

@@ -32,7 +32,7 @@ test('networks are CNI conflists as JSON text; containers choose one, with names
 test('a bad conflist, a built-in name, a bad nameserver are errors that say what to write', () => {
   const result = validate(cc(`host-agent:
   networks:
-    - name: default
+    - name: host
       conflist: '{"plugins": [{"type": "bridge"}]}'
     - name: broken
       conflist: '{"plugins": '
@@ -44,7 +44,7 @@ test('a bad conflist, a built-in name, a bad nameserver are errors that say what
       dns: [dns.example.com]
 `));
   const text = lines(result).join('\n');
-  assert.match(text, /"default" is a built-in network; give the declared network another name/);
+  assert.match(text, /"host" is a built-in network; give the declared network another name/);
   assert.match(text, /the conflist is not JSON/);
   assert.match(text, /invalid conflist: "plugins" must be a non-empty list/);
   assert.match(text, /invalid nameserver "dns\.example\.com"/);

@@ -8,7 +8,6 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { defaultConflist } from '../../../../agent/core/network/conflist.js';
 import { containerOfOrigin, specHashOf } from '../../../../agent/core/containers/render.js';
 import { specProblems } from '../../../../agent/core/containers/validate.js';
 import type { AppSpec, ContainerHost } from '../../../../agent/core/containers/spec.js';
@@ -35,9 +34,9 @@ const podHost: Partial<ContainerHost> = {
   },
 };
 
-const network = { mode: 'cni' as const, conflist: defaultConflist({ bridge: 'hostagent0', subnet: '172.16.28.0/24', ipamDataDir: '/run/host-agent/network/ipam' }), dns: [] };
+const network = { mode: 'macvlan' as const, network: { name: 'default', iface: 'hostagent0', subnet: '172.16.28.0/24' }, dns: [] };
 
-test('a pod of two apps on a CNI network: the pod unit, and per app its unit, its rootfs unit and its failure unit', async () => {
+test('a pod of two apps on the default network: the pod unit, and per app its unit, its rootfs unit and its failure unit', async () => {
   const r = render(input({ apps, network, ports: [{ host: 8080, container: 8080, protocol: 'tcp' }], restart: 'on-failure' }, podHost));
   assert.equal(r.unit, 'container-web.service');
   assert.deepEqual(r.files.map((f) => f.name), [

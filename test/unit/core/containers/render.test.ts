@@ -3,7 +3,6 @@
  * test/fixtures/containers/<case>.<unit>. Run with UPDATE_GOLDEN=1 to rewrite them after an
  * intended change, and review the diff.
  */
-import { defaultConflist } from '../../../../agent/core/network/conflist.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFile, writeFile } from 'node:fs/promises';
@@ -33,10 +32,16 @@ const everything = {
   restart: 'always' as const,
   workingDirectory: '/data',
   network: {
-    mode: 'cni' as const,
-    conflist: defaultConflist({ bridge: 'hostagent0', subnet: '172.16.28.0/24', ipamDataDir: '/run/host-agent/network/ipam' }),
+    mode: 'macvlan' as const,
+    network: { name: 'default', iface: 'hostagent0', subnet: '172.16.28.0/24' },
     dns: ['192.0.2.53'],
   },
+};
+
+const cniNetwork = {
+  mode: 'cni' as const,
+  conflist: { cniVersion: '1.0.0', name: 'lan', plugins: [{ type: 'bridge', bridge: 'lan0', ipam: { type: 'host-local', ranges: [[{ subnet: '10.1.2.0/24' }]] } }] },
+  dns: [],
 };
 
 const networkHost = {
@@ -64,21 +69,43 @@ test('nspawn, every field, on a user manager over cgroup v1 with output to a fil
   await golden('nspawn-everything', r);
 });
 
-test('networks: host adds nothing, none is --private-network, a CNI network runs the helper around nspawn in its namespace', () => {
+test('networks: host adds nothing, none is --private-network', () => {
   const text = (fields: Parameters<typeof input>[0]): string => render(input(fields, { network: networkHost })).files[0]!.text;
-  const host = text({ network: { mode: 'host' } });
-  assert.doesNotMatch(host, /ExecStartPre|UnsetEnvironment|nsenter|--private-network|--resolv-conf/);
+  assert.doesNotMatch(text({ network: { mode: 'host' } }), /ExecStartPre|UnsetEnvironment|nsenter|--private-network|--resolv-conf|--net=/);
   assert.match(text({ network: { mode: 'none' } }), / --private-network /);
-  const cni = text({ network: everything.network, ports: everything.ports });
-  const pre = /^ExecStartPre=(.*)$/m.exec(cni)![1]!;
-  const post = /^ExecStopPost=(.*)$/m.exec(cni)![1]!;
+});
+
+test('the default network: prepare heads ExecStart, whose unshare makes the namespace, eth0 made before nspawn, down after every end', () => {
+  const text = render(input({ network: everything.network, ports: everything.ports }, { network: networkHost })).files[0]!.text;
+  const start = /^ExecStart=(.*)$/m.exec(text)![1]!;
+  const post = /^ExecStopPost=(.*)$/m.exec(text)![1]!;
+  assert.match(start, /^\/bin\/sh -c "set -e\\n/);
+  const args = ' web hostagent0 172.16.28.0/24 /run/host-agent/netns/web /run/host-agent/network/ipam/default '
+    + '/run/host-agent/network/results/default-web-eth0 /run/host-agent/network/containers/web 192.0.2.53 tcp:8080:80';
+  assert.ok(start.includes(` agentd-net-prepare prepare${args} unshare --mount --propagation private --net=/run/host-agent/netns/web -- /bin/sh -c "net_up() {\\n`), start);
+  assert.ok(post.endsWith(` agentd-net-down down${args}`), post);
+  assert.equal(post.slice(0, post.indexOf(' agentd-net-down')), `-${start.slice(0, start.indexOf(' agentd-net-prepare'))}`, 'down runs the same script');
+  assert.doesNotMatch(text, /ExecStartPre|UnsetEnvironment|nsenter|net-helper/, 'no helper process, no nsenter');
+  assert.match(text, /net_up \\"\$\$1\\" \\"\$\$2\\"; shift 2; /, 'the launch script runs net_up first');
+  assert.match(text, /" container-web hostagent0-p \/run\/host-agent\/network\/containers\/web -- /);
+  assert.match(text, / --resolv-conf=off --bind-ro=\/run\/host-agent\/network\/containers\/web.resolv.conf:\/etc\/resolv.conf:idmap --bind-ro=\/run\/host-agent\/network\/containers\/web.hosts:\/etc\/hosts:idmap /);
+  assert.throws(() => render(input({ network: everything.network })), /host\.network: a container network needs the host's network settings/);
+  assert.throws(() => render(input({ network: { ...everything.network, network: { name: 'default', iface: 'much-too-long-name', subnet: '172.16.28.0/24' } } }, { network: networkHost })),
+    /network: the network's host interface "much-too-long-name" must be 1-13/);
+  assert.throws(() => render(input({ network: { ...everything.network, dns: ['1.1.1.1; reboot'] } }, { network: networkHost })), /dns\[0\]: a nameserver is an IPv4 or IPv6 address/);
+});
+
+test('a CNI network runs the helper around nspawn in its namespace', () => {
+  const text = render(input({ network: cniNetwork, ports: everything.ports }, { network: networkHost })).files[0]!.text;
+  const pre = /^ExecStartPre=(.*)$/m.exec(text)![1]!;
+  const post = /^ExecStopPost=(.*)$/m.exec(text)![1]!;
   assert.ok(pre.startsWith('/usr/bin/node /usr/lib/host-agent/dist/agent/net-helper.js up "{'));
   assert.equal(post, `-${pre.replace(' up ', ' down ')}`, 'down gets the same attachment');
-  assert.match(cni, /^UnsetEnvironment=NODE_EXTRA_CA_CERTS NODE_OPTIONS$/m, 'the helper takes no CA bundle or node options from the manager');
-  assert.match(cni, / nsenter --net=\/run\/host-agent\/netns\/web -- systemd-nspawn /);
-  assert.match(cni, / --resolv-conf=off --bind-ro=\/run\/host-agent\/network\/containers\/web\/resolv.conf:\/etc\/resolv.conf:idmap --bind-ro=\/run\/host-agent\/network\/containers\/web\/hosts:\/etc\/hosts:idmap /);
+  assert.match(text, /^UnsetEnvironment=NODE_EXTRA_CA_CERTS NODE_OPTIONS$/m, 'the helper takes no CA bundle or node options from the manager');
+  assert.match(text, / nsenter --net=\/run\/host-agent\/netns\/web -- systemd-nspawn /);
+  assert.match(text, /^ExecStart=unshare --mount --propagation private -- /m);
+  assert.match(text, / --resolv-conf=off --bind-ro=\/run\/host-agent\/network\/containers\/web.resolv.conf:\/etc\/resolv.conf:idmap --bind-ro=\/run\/host-agent\/network\/containers\/web.hosts:\/etc\/hosts:idmap /);
   assert.match(pre, /\\"ports\\":\[\{\\"hostPort\\":8080,\\"containerPort\\":80,\\"protocol\\":\\"tcp\\"\}\]/);
-  assert.throws(() => render(input({ network: everything.network })), /host\.network: a container network needs the host's network settings/);
 });
 
 test('nspawn without a user namespace, as a named user, without metacopy', async () => {

@@ -1,7 +1,9 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { chooseNetwork } from '../../../../agent/core/network/choice.js';
-import { conflistProblems, defaultConflist, pluginInput, resultAddresses } from '../../../../agent/core/network/conflist.js';
+import { conflistProblems, pluginInput, resultAddresses } from '../../../../agent/core/network/conflist.js';
+import { macvlanProblems } from '../../../../agent/core/network/macvlan.js';
+import type { CniConflist } from '../../../../agent/core/network/types.js';
 import { containerHosts, containerResolvConf, parseResolvConf } from '../../../../agent/core/network/names.js';
 import { parseProcRoutes, pickSubnet } from '../../../../agent/core/network/subnet.js';
 
@@ -41,8 +43,10 @@ test('conflist checks name each problem', () => {
 });
 
 test('each plugin gets the list\'s name and version, its capabilities\' runtime config, the previous result', () => {
-  const list = defaultConflist({ bridge: 'br9', subnet: '172.16.28.0/24', ipamDataDir: '/run/x/ipam' });
-  assert.deepEqual(list.plugins.map((p) => p.type), ['bridge', 'portmap', 'firewall']);
+  const list: CniConflist = {
+    cniVersion: '1.0.0', name: 'default',
+    plugins: [{ type: 'bridge', bridge: 'br9' }, { type: 'portmap', capabilities: { portMappings: true }, snat: true }, { type: 'firewall' }],
+  };
   const ports = [{ hostPort: 8080, containerPort: 80, protocol: 'tcp' as const }];
   const prev = { cniVersion: '1.0.0', ips: [{ address: '172.16.28.2/24' }] };
   assert.deepEqual(pluginInput(list, list.plugins[1]!, { portMappings: ports }, prev), {
@@ -71,4 +75,19 @@ test('a declaration chooses its network: default unless said otherwise, fly on t
     mode: 'cni', conflist: { cniVersion: '1.0.0', name: 'backend', plugins: [{ type: 'bridge' }] }, dns: [],
   });
   assert.match(chooseNetwork({ network: 'nope', dns: [], isolation: 'nspawn' }, declared) as string, /network "nope" is not declared/);
+  // A declared `default` replaces the built-in network, as in rkt.
+  const own = [{ name: 'default', conflist: { plugins: [{ type: 'bridge' }] } }];
+  assert.deepEqual(chooseNetwork({ dns: [], isolation: 'nspawn' }, own), {
+    mode: 'cni', conflist: { cniVersion: '1.0.0', name: 'default', plugins: [{ type: 'bridge' }] }, dns: [],
+  });
+});
+
+test('the built-in network\'s settings are checked before they reach the unit\'s scripts', () => {
+  assert.deepEqual(macvlanProblems({ name: 'default', iface: 'hostagent0', subnet: '172.16.28.0/24' }), []);
+  assert.deepEqual(macvlanProblems({ name: 'Default', iface: 'a b', subnet: '172.16.28.0/31' }), [
+    'the network\'s host interface "a b" must be 1-13 letters, digits, "_", "." or "-" (its parent device is "<name>-p")',
+    'the network\'s subnet "172.16.28.0/31" must be an IPv4 subnet from /8 to /30, such as 172.16.28.0/24',
+    'the network\'s name "Default" must be lower-case letters, digits, ".", "_" or "-"',
+  ]);
+  assert.equal(macvlanProblems({ name: 'default', iface: 'hostagent0', subnet: '300.1.1.0/24' }).length, 1);
 });
