@@ -26,7 +26,7 @@
  *   its own namespace, and creates `eth0` there as a macvlan of the host's parent device
  *   (`link-netns` the manager's namespace), with its address and default route.
  * - `down` (ExecStopPost, every end of the unit): removes the container's DNAT rules (as
- *   written at prepare), unmounts the namespace (every stacked mount), which frees `eth0`,
+ *   written at prepare), unmounts the namespace (every stacked mount, lazily: a unit joining the namespace may hold it open), which frees `eth0`,
  *   and removes its lease and files. Idempotent.
  * Pure: no I/O.
  */
@@ -86,7 +86,7 @@ down() {
   if [ -s "$files.rules" ] && ! rules '-D ' | iptables-restore -w --noflush 2>/dev/null; then
     while read -r l; do iptables -w -t nat -D @{l#-A } 2>/dev/null || true; done < "$files.rules"
   fi
-  while umount "$ns" 2>/dev/null; do :; done
+  while umount -l "$ns" 2>/dev/null; do :; done
   leased
   rm -f "$ns" "$result" "$files.resolv.conf" "$files.hosts" "$files.eth0" "$files.rules" $owned
 }

@@ -35,6 +35,7 @@ export async function createNetns(path: string): Promise<void> {
 
 /** Unmounts and removes the namespace file; missing or unmounted is fine. */
 export async function removeNetns(path: string): Promise<void> {
-  await execProgram('umount', [path], { timeoutMs: TIMEOUT_MS });
+  // Lazily: a unit joining the namespace by its path may hold it open at this moment.
+  await execProgram('umount', ['-l', path], { timeoutMs: TIMEOUT_MS });
   await rm(path, { force: true });
 }

@@ -131,11 +131,17 @@ async function hostGet(host: string, port: number): Promise<string> {
   }
 }
 
-test('ports: a host client reaches the container\'s server through the host port, on 127.0.0.1 and on the bridge address', async () => {
+test('ports: a host client reaches the container\'s server through the host port, on 127.0.0.1 and on the gateway address; so does another container', async () => {
   const port = await freePort();
   const { unit } = await start('web', 'exec httpd -f -p 80 -h /www', { ports: [{ host: port, container: 80, protocol: 'tcp' }] });
   assert.equal(await hostGet('127.0.0.1', port), 'hello from the image\n');
   assert.equal(await hostGet(gatewayOf(w.net!.subnets[0]!), port), 'hello from the image\n');
+  // A container on the same network reaches the forward through the host's address (hairpin).
+  const peer = await start('web-peer', `${WAIT_GO}; ${get(gatewayOf(w.net!.subnets[0]!), String(port), '/data/out')}; exec sleep 1000`);
+  await writeFile(join(peer.data, 'go'), '');
+  assert.equal((await waitForFile(join(peer.data, 'out.rc'))).trim(), '0', await readFile(join(peer.data, 'out.err'), 'utf8').catch(() => ''));
+  assert.equal(await readFile(join(peer.data, 'out'), 'utf8'), 'hello from the image\n');
+  await w.systemd.stop(peer.unit);
   // The masquerade of the network and the container's forward are in place (listed, not
   // tried: no packet leaves the machine).
   const address = await addressOf(w.net!.settings, 'default', 'web');
@@ -146,7 +152,7 @@ test('ports: a host client reaches the container\'s server through the host port
   assert.ok(nat.includes(`-A HA-POST-${iface} -s ${subnet} ! -d ${subnet} -j MASQUERADE`), nat);
   assert.ok(nat.includes(`-A HA-PORTS-${iface} -p tcp -m tcp --dport ${port} -m comment --comment "host-agent:web" -j DNAT --to-destination ${address}:80`), nat);
   await w.systemd.stop(unit);
-  assert.deepEqual(await w.net!.leftovers(['web']), []);
+  assert.deepEqual(await w.net!.leftovers(['web', 'web-peer']), []);
 });
 
 test('two containers on one network reach each other; a container on another network does not', async () => {

@@ -142,7 +142,7 @@ test('kill -9 of the pod\'s main process fails the pod, stops its apps and leave
   process.kill((await w.systemd.unitStatus(unit)).mainPid, 'SIGKILL');
   assert.equal(await waitInactive(w.systemd, unit), 'failed');
   for (const a of ['one', 'two']) assert.match(await waitInactive(w.systemd, appUnitName('killed', a)), /^(inactive|failed)$/);
-  assert.deepEqual(await w.net!.leftovers(['killed']), []);
+  assert.deepEqual(await w.net!.leftovers(['killed']), [], await readFile(w.units.paths('killed').output, 'utf8').catch(() => ''));
   assert.equal(await mounted(join(w.stateDir, 'containers/killed/ipc')), false);
 });
 
