@@ -11,10 +11,9 @@ import {
   checkIsolation, checkMemory, checkPort, checkPrivateUsers, checkProtocol, checkRestart, checkTrustPrefix,
   checkUserOrGroup, checkWindowLength, checkWindowStart, checkUpdateProtocol, checkAppId,
 } from './checks.js';
-import { conflistProblems } from '../network/conflist.js';
+import { conflistProblems, NETWORK_NAME } from '../network/conflist.js';
 import { bool, int, isolatedList, list, str, strictStruct, struct, type Schema, type ValueCheck } from './schema.js';
 
-const NETWORK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 /** Names a declared network cannot take (`default` it may: it then replaces the built-in one). */
 const BUILT_IN_NETWORKS = ['host', 'none'];
 

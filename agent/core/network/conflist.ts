@@ -9,7 +9,8 @@ export const DEFAULT_NETWORK = 'default';
 /** The interface name of a container's network in the container. */
 export const CONTAINER_IFNAME = 'eth0';
 const PLUGIN_TYPE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
-const NETWORK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
+/** A network's name: lower-case letters, digits, `.`, `_`, `-`, at most 63. */
+export const NETWORK_NAME = /^[a-z0-9][a-z0-9_.-]{0,62}$/;
 
 /** Problems of a declared conflist (JSON text or parsed), one message each; empty: fine. */
 export function conflistProblems(value: unknown): string[] {

@@ -8,29 +8,33 @@
  * and iptables runs per container; declared networks still run them, ./conflist.ts).
  *
  * The unit runs three scripts (all arguments positional, never script text):
- * - `prepare` (the host's namespace; then execs the command after its arguments, if any:
- *   ExecStart's nspawn chain, or a pod's ExecStartPre on its own): reclaims what a run whose ExecStopPost
- *   never ran left (a killed manager), brings the network up once per boot under a lock
- *   (the parent device, `dummy` or else a port-less `bridge`; the gateway macvlan with the
- *   subnet's first address; `ip_forward`; `route_localnet` on the gateway interface; the
- *   chains `HA-POST-<if>` (nat: masquerade out of the subnet, and of forwarded connections
- *   from loopback or the subnet itself), `HA-PORTS-<if>` (nat: one DNAT rule per forwarded
- *   port, jumped to for the host's local addresses from PREROUTING and OUTPUT) and
- *   `HA-FWD-<if>` (filter: the subnet goes out, replies and forwarded ports come in, nothing
- *   new enters from another interface)); takes the first free address after the last one
- *   handed out (a lease is a file created with O_EXCL, as host-local's); adds the
- *   container's DNAT rules; writes its resolv.conf, hosts, address and a CNI-style result
- *   (read by `ps`/`status`); creates the namespace file.
- * - `up` (in ExecStart, after `unshare --net=FILE` made the namespace: the nspawn launch
- *   script, or the pod's ExecStartPre): lets the container's root bind ports below 1024 in
- *   its own namespace, and creates `eth0` there as a macvlan of the host's parent device
+ * - `prepare` (the host's namespace; then it execs the command after its arguments, if
+ *   any: ExecStart's nspawn chain; a pod runs it as an ExecStartPre of its own): reclaims
+ *   what a run whose ExecStopPost never ran left (a killed manager); brings the network
+ *   up once per boot under a lock (the parent device, `dummy` or else a port-less
+ *   `bridge`; the gateway macvlan with the subnet's first address; `ip_forward`;
+ *   `route_localnet` on the gateway interface; the chains `HA-POST-<if>` (nat: masquerade
+ *   out of the subnet, and of forwarded connections from loopback or the subnet itself),
+ *   `HA-PORTS-<if>` (nat: one DNAT rule per forwarded port, jumped to for the host's local
+ *   addresses from PREROUTING and OUTPUT) and `HA-FWD-<if>` (filter: the subnet goes out,
+ *   replies and forwarded ports come in, nothing new enters from another interface));
+ *   takes the first free address after the last one handed out (a lease is a file created
+ *   with O_EXCL, as host-local's); adds the container's DNAT rules; writes its
+ *   resolv.conf, hosts, address and a CNI-style result (read by `ps`/`status`); creates
+ *   the namespace file.
+ * - `up` (after `unshare --net=FILE` made the namespace: the nspawn launch script, or the
+ *   pod's ExecStartPre): lets the container's root bind ports below 1024 in its own
+ *   namespace, and creates `eth0` there as a macvlan of the host's parent device
  *   (`link-netns` the manager's namespace), with its address and default route.
  * - `down` (ExecStopPost, every end of the unit): removes the container's DNAT rules (as
- *   written at prepare), unmounts the namespace (every stacked mount, lazily: a unit joining the namespace may hold it open), which frees `eth0`,
- *   and removes its lease and files. Idempotent.
+ *   written at prepare), unmounts the namespace file (every stacked mount, lazily: a unit
+ *   joining the namespace by its path may hold it open), which frees `eth0`, and removes
+ *   its lease and files. Idempotent.
  * Pure: no I/O.
  */
+import { NETWORK_NAME } from './conflist.js';
 import { containerFilesPrefix } from './names.js';
+import { parseCidr } from './subnet.js';
 import type { MacvlanNetwork } from './types.js';
 
 /** The parent device of a network's gateway interface `iface` (at most 13 characters). */
@@ -39,17 +43,16 @@ export function parentDevice(iface: string): string {
 }
 
 const IFACE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,12}$/;
-const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 
 /** Problems of a macvlan network's settings (they reach the unit's scripts as words). */
 export function macvlanProblems(n: MacvlanNetwork): string[] {
   const problems: string[] = [];
   if (!IFACE.test(n.iface)) problems.push(`the network's host interface "${n.iface}" must be 1-13 letters, digits, "_", "." or "-" (its parent device is "<name>-p")`);
-  const m = IPV4_CIDR.exec(n.subnet);
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) < 8 || Number(m[5]) > 30) {
+  const cidr = parseCidr(n.subnet);
+  if (cidr === undefined || cidr.prefix < 8 || cidr.prefix > 30) {
     problems.push(`the network's subnet "${n.subnet}" must be an IPv4 subnet from /8 to /30, such as 172.16.28.0/24`);
   }
-  if (!/^[a-z0-9][a-z0-9_.-]{0,62}$/.test(n.name)) problems.push(`the network's name "${n.name}" must be lower-case letters, digits, ".", "_" or "-"`);
+  if (!NETWORK_NAME.test(n.name)) problems.push(`the network's name "${n.name}" must be lower-case letters, digits, ".", "_" or "-"`);
   return problems;
 }
 
