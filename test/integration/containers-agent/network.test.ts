@@ -9,6 +9,7 @@
  * one a service of the host listens on, or a running run forwards, is refused for a
  * declaration (its error in ps, the rest applied) and for `agentctl run -p`, naming both;
  * two declarations forwarding one port refuse the configuration (the last good one stays).
+ * A declared network named default replaces the built-in one (its CNI plugins run instead).
  */
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -187,4 +188,28 @@ ${ports.map(([name, port]) => `    - name: ${name}
   assert.ok(status.containers!.some((c) => c.name === 'squatter'), 'the last good configuration stays in force');
   assert.ok(!status.containers!.some((c) => c.name === 'one'));
   assert.equal((await agentctl(['rm', 'holder'], env)).code, 0);
+});
+
+test('a declared network named default replaces the built-in one: a container without network: runs on its conflist\'s plugins', async () => {
+  await w.writeConfig(`#cloud-config
+host-agent:
+  networks:
+    - name: default
+      conflist: '${net.secondConflist}'
+  containers:
+    - name: plain
+      image: ${IMAGE}:1.0.0
+      network: host
+      exec: [/bin/sh, -c, "exec sleep 600"]
+    - name: viacni
+      image: ${IMAGE}:1.0.0
+      exec: [/bin/sh, -c, "exec sleep 600"]
+`);
+  const c = await w.eventually(() => w.container('viacni'), (x) => x?.state === 'running' && x.network?.address !== undefined, 'the container on the declared default network', 60_000);
+  assert.equal(c!.network!.name, 'default');
+  assert.ok(c!.network!.address!.startsWith(net.subnets[1]!.replace(/0\/24$/, '')), `an address of the declared conflist's subnet: ${c!.network!.address}`);
+  assert.match(execFileSync('ip', ['-o', 'link', 'show', 'master', net.bridges[1]!], { encoding: 'utf8' }), /veth/, 'a veth on the conflist\'s bridge, made by the bridge plugin');
+  await w.writeConfig(cloudConfig(w.scratch, false));
+  await w.eventually(() => w.container('viacni'), (x) => x === undefined || x.state === 'removed', 'viacni to be removed', 60_000);
+  await w.eventually(() => net.leftovers(['viacni']), (l) => l.length === 0, 'nothing left of its network', 30_000);
 });
