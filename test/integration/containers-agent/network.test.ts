@@ -1,8 +1,8 @@
 /**
- * Container networks under agentd: a declared container on the default network (a bridge
- * and subnet of the world's own, through HOST_AGENT_BRIDGE/HOST_AGENT_SUBNET) serves through
- * its port on 127.0.0.1; ps shows its network, address and ports; kill -9 of agentd leaves
- * its network untouched (same namespace, address, veth, rules) and the restarted agent
+ * Container networks under agentd: a declared container on the default network (an
+ * interface and subnet of the world's own, through HOST_AGENT_BRIDGE/HOST_AGENT_SUBNET) serves
+ * through its port on 127.0.0.1; ps shows its network, address and ports; kill -9 of agentd
+ * leaves its network untouched (same namespace, address, lease, rules) and the restarted agent
  * adopts it; removing it from the configuration leaves nothing behind. One-off runs:
  * `agentctl run --network default|none|host` (ps shows the network, an agent restart keeps
  * it), an undeclared network refused, and a removed run leaves nothing behind. Host ports:
@@ -94,7 +94,7 @@ test('a declared container on the default network: port on 127.0.0.1, network in
   assert.equal(adopted!.mainPid, before.pid, 'adopted, not restarted');
   assert.equal(adopted!.network!.address, web!.network!.address);
   assert.equal(await readlink(`/proc/${containerInit(adopted!.mainPid)}/ns/net`), before.netns);
-  assert.deepEqual(await net.leftovers(['web']), before.listing, 'the same veth, rules, lease');
+  assert.deepEqual(await net.leftovers(['web']), before.listing, 'the same lease, rules and files');
   assert.equal(await get(), 'served by web\n');
 
   await w.writeConfig(cloudConfig(w.scratch, false));
