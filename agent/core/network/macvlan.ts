@@ -11,7 +11,9 @@
  * - `prepare` (the host's namespace; then it execs the command after its arguments, if
  *   any: ExecStart's nspawn chain; a pod runs it as an ExecStartPre of its own): reclaims
  *   what a run whose ExecStopPost never ran left (a killed manager); brings the network
- *   up once per boot under a lock (the parent device, `dummy` or else a port-less
+ *   up once per boot under a lock, unless the gateway interface is there as a macvlan of
+ *   the parent (sysfs `lower_<parent>`; an interface of that name that is something else
+ *   is an error naming it) (the parent device, `dummy` or else a port-less
  *   `bridge`; the gateway macvlan with the subnet's first address; `ip_forward`;
  *   `route_localnet` on the gateway interface; the chains `HA-POST-<if>` (nat: masquerade
  *   out of the subnet, and of forwarded connections from loopback or the subnet itself),
@@ -95,6 +97,10 @@ down() {
 }
 jump() { iptables -w -t "$1" -C "$2" $3 -j "$4" 2>/dev/null || iptables -w -t "$1" -I "$2" 1 $3 -j "$4"; }
 bring_up() {
+  if [ -e "/sys/class/net/$g" ]; then
+    echo "host-agent: the interface $g exists but is not the default network's (a macvlan of $p): remove it (ip link del $g) or give the network another interface name (agentd's HOST_AGENT_BRIDGE)" >&2
+    return 1
+  fi
   if [ ! -e "/sys/class/net/$p" ]; then ip link add "$p" type dummy 2>/dev/null || ip link add "$p" type bridge; fi
   ip link set "$p" up
   echo 1 > /proc/sys/net/ipv4/ip_forward
@@ -158,9 +164,9 @@ prepare() {
   if ! { [ -d "$leases" ] && [ -d "@{files%/*}" ] && [ -d "@{result%/*}" ] && [ -d "@{ns%/*}" ]; }; then
     mkdir -p "$leases" "@{files%/*}" "@{result%/*}" "@{ns%/*}"
   fi
-  if [ ! -e "/sys/class/net/$g" ]; then
+  if [ ! -e "/sys/class/net/$g/lower_$p" ]; then
     exec 9> "$leases.lock"; flock 9
-    if [ ! -e "/sys/class/net/$g" ]; then bring_up; fi
+    if [ ! -e "/sys/class/net/$g/lower_$p" ]; then bring_up; fi
     exec 9>&-
   fi
   lease

@@ -1,7 +1,7 @@
 /**
  * Choosing the default network's subnet: the first candidate that overlaps no route of the
- * host (other than the default route and the routes of the default network's own bridge,
- * which are ours). Routes come from /proc/net/route. Pure: parsing and arithmetic only.
+ * host (other than the default route and the routes of the default network's own
+ * interface, which are ours). Routes come from /proc/net/route. Pure: parsing and arithmetic only.
  */
 
 export interface Route {

@@ -21,7 +21,12 @@ export interface NetworkSettings extends NetworkHost {
   routesFile?: string;
 }
 
-export const DEFAULT_BRIDGE = 'hostagent0';
+/**
+ * The default network's host interface. Not `hostagent0`, the bridge the CNI plugins made for
+ * this network before: one left by an older agent keeps its route, and the subnet choice
+ * moves past it.
+ */
+export const DEFAULT_BRIDGE = 'hostagent';
 
 /** Settings under `runtimeDir` (`/run/host-agent`): everything a reboot clears goes with it. */
 export function networkSettings(runtimeDir: string, helper: string[], extra: { bridge?: string; subnet?: string } = {}): NetworkSettings {
