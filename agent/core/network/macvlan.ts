@@ -11,9 +11,10 @@
  * - `prepare` (the host's namespace; then it execs the command after its arguments, if
  *   any: ExecStart's nspawn chain; a pod runs it as an ExecStartPre of its own): reclaims
  *   what a run whose ExecStopPost never ran left (a killed manager); brings the network
- *   up once per boot under a lock, unless the gateway interface is there as a macvlan of
- *   the parent (sysfs `lower_<parent>`; an interface of that name that is something else
- *   is an error naming it) (the parent device, `dummy` or else a port-less
+ *   up under a lock unless it is up with this subnet (the gateway interface a macvlan of
+ *   the parent, sysfs `lower_<parent>`, and the subnet recorded next to the leases: once
+ *   per boot, or when the subnet changed; an interface of that name that is something
+ *   else is an error naming it) (the parent device, `dummy` or else a port-less
  *   `bridge`; the gateway macvlan with the subnet's first address; `ip_forward`;
  *   `route_localnet` on the gateway interface; the chains `HA-POST-<if>` (nat: masquerade
  *   out of the subnet, and of forwarded connections from loopback or the subnet itself),
@@ -79,7 +80,7 @@ function sh(strings: TemplateStringsArray): string {
 const HOST_SCRIPT = sh`set -e
 cmd=$1 n=$2 g=$3 subnet=$4 ns=$5 leases=$6 result=$7 files=$8 dns=$9 ports=@{10}
 p=$g-p
-to_int() { a=@{1%%.*}; t=@{1#*.}; b=@{t%%.*}; t=@{t#*.}; c=@{t%%.*}; d=@{t#*.}; r=$(( (a << 24) + (b << 16) + (c << 8) + d )); }
+to_int() { o1=@{1%%.*}; o=@{1#*.}; o2=@{o%%.*}; o=@{o#*.}; o3=@{o%%.*}; o4=@{o#*.}; r=$(( (o1 << 24) + (o2 << 16) + (o3 << 8) + o4 )); }
 to_ip() { ip=$(( $1 >> 24 & 255 )).$(( $1 >> 16 & 255 )).$(( $1 >> 8 & 255 )).$(( $1 & 255 )); }
 prefix=@{subnet#*/}
 to_int "@{subnet%/*}"
@@ -96,8 +97,9 @@ down() {
   rm -f "$ns" "$result" "$files.resolv.conf" "$files.hosts" "$files.eth0" "$files.rules" $owned
 }
 jump() { iptables -w -t "$1" -C "$2" $3 -j "$4" 2>/dev/null || iptables -w -t "$1" -I "$2" 1 $3 -j "$4"; }
+ready() { [ -e "/sys/class/net/$g/lower_$p" ] && [ -f "$leases.subnet" ] && read -r had < "$leases.subnet" && [ "$had" = "$subnet" ]; }
 bring_up() {
-  if [ -e "/sys/class/net/$g" ]; then
+  if [ -e "/sys/class/net/$g" ] && [ ! -e "/sys/class/net/$g/lower_$p" ]; then
     echo "host-agent: the interface $g exists but is not the default network's (a macvlan of $p): remove it (ip link del $g) or give the network another interface name (agentd's HOST_AGENT_BRIDGE)" >&2
     return 1
   fi
@@ -125,10 +127,11 @@ RULES
   jump nat PREROUTING "-m addrtype --dst-type LOCAL" "HA-PORTS-$g"
   jump nat OUTPUT "-m addrtype --dst-type LOCAL" "HA-PORTS-$g"
   jump filter FORWARD "" "HA-FWD-$g"
-  ip link add link "$p" name "$g" type macvlan mode bridge
+  if [ ! -e "/sys/class/net/$g" ]; then ip link add link "$p" name "$g" type macvlan mode bridge; fi
   echo 1 > "/proc/sys/net/ipv4/conf/$g/route_localnet"
-  ip addr add "$gw/$prefix" dev "$g"
+  ip addr replace "$gw/$prefix" dev "$g"
   ip link set "$g" up
+  echo "$subnet" > "$leases.subnet"
 }
 lease() {
   c=$first
@@ -164,9 +167,9 @@ prepare() {
   if ! { [ -d "$leases" ] && [ -d "@{files%/*}" ] && [ -d "@{result%/*}" ] && [ -d "@{ns%/*}" ]; }; then
     mkdir -p "$leases" "@{files%/*}" "@{result%/*}" "@{ns%/*}"
   fi
-  if [ ! -e "/sys/class/net/$g/lower_$p" ]; then
+  if ! ready; then
     exec 9> "$leases.lock"; flock 9
-    if [ ! -e "/sys/class/net/$g/lower_$p" ]; then bring_up; fi
+    if ! ready; then bring_up; fi
     exec 9>&-
   fi
   lease

@@ -61,3 +61,16 @@ export function pickSubnet(routes: Route[], ownBridge: string, candidates: reado
     return net !== undefined && !relevant.some((r) => overlaps(net, { addr: r.dst, prefix: r.prefix }));
   });
 }
+
+/**
+ * The default network's subnet: the one its interface `own` already has a route for (so a
+ * route that appears or goes later never moves a network that is up), else pickSubnet's.
+ */
+export function chooseSubnet(routes: Route[], own: string, candidates: readonly string[] = SUBNET_CANDIDATES): string | undefined {
+  const current = routes.find((r) => r.iface === own && r.prefix > 0);
+  if (current !== undefined) {
+    const addr = (current.dst & maskOf(current.prefix)) >>> 0;
+    return `${[24, 16, 8, 0].map((shift) => (addr >>> shift) & 255).join('.')}/${current.prefix}`;
+  }
+  return pickSubnet(routes, own, candidates);
+}

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { NetworkHost } from '../../core/containers/network.js';
 import { AgentError } from '../../core/errors.js';
 import { DEFAULT_NETWORK } from '../../core/network/conflist.js';
-import { parseProcRoutes, pickSubnet, SUBNET_CANDIDATES } from '../../core/network/subnet.js';
+import { chooseSubnet, parseProcRoutes, SUBNET_CANDIDATES } from '../../core/network/subnet.js';
 import type { MacvlanNetwork } from '../../core/network/types.js';
 
 export interface NetworkSettings extends NetworkHost {
@@ -61,7 +61,7 @@ export function helperCommand(): string[] {
 }
 
 export async function defaultNetwork(s: NetworkSettings): Promise<MacvlanNetwork> {
-  const subnet = s.subnet ?? pickSubnet(parseProcRoutes(await readFile(s.routesFile ?? '/proc/net/route', 'utf8')), s.bridge);
+  const subnet = s.subnet ?? chooseSubnet(parseProcRoutes(await readFile(s.routesFile ?? '/proc/net/route', 'utf8')), s.bridge);
   if (subnet === undefined) {
     throw new AgentError({
       code: 'container.no-subnet',

@@ -12,7 +12,7 @@ import { mkdir, readFile, readlink, writeFile } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { makeWorld, waitForFile, waitInactive, type World } from './world.js';
-import { addressOf, gatewayOf } from '../../lib/cni-net.js';
+import { addressOf, gatewayOf, testSubnets } from '../../lib/cni-net.js';
 import { networkCommands, networkUnshare, networkUp } from '../../../agent/core/containers/network.js';
 import { resolve } from '../../../agent/core/containers/spec.js';
 import { busArgv } from '../../../agent/core/containers/quote.js';
@@ -195,6 +195,38 @@ test('start/stop cycles, a crash of the payload and kill -9 of nspawn leave no l
   await waitInactive(w.systemd, unit);
   assert.deepEqual(await w.net!.leftovers(['cycle']), [], 'after kill -9 of nspawn');
   await w.systemd.resetFailed(unit);
+});
+
+test('a subnet changed while the network is up: the next start moves the network to it', async () => {
+  const [other] = testSubnets(1);
+  const moved = { mode: 'macvlan' as const, network: { name: 'default', iface: w.net!.bridges[0]!, subnet: other! }, dns: [] };
+  const gateway = gatewayOf(other!);
+  const { unit, data } = await start('moved', `${WAIT_GO}; . /data/ports; ${get(gateway, '$GWPORT', '/data/gw')}; exec sleep 1000`, { network: moved });
+  const server = await serve(gateway, 'the moved gateway');
+  try {
+    await writeFile(join(data, 'ports'), `GWPORT=${server.port}\n`);
+    await writeFile(join(data, 'go'), '');
+    assert.equal((await waitForFile(join(data, 'gw.rc'))).trim(), '0', await readFile(join(data, 'gw.err'), 'utf8').catch(() => ''));
+    assert.equal(await readFile(join(data, 'gw'), 'utf8'), 'the moved gateway');
+    assert.ok((await addressOf(w.net!.settings, 'default', 'moved')).startsWith(other!.replace(/0\/24$/, '')));
+  } finally {
+    server.close();
+  }
+  await w.systemd.stop(unit);
+  assert.deepEqual(await w.net!.leftovers(['moved']), []);
+});
+
+test('a full subnet: the start that finds no free address fails, naming the subnet; nothing of it is left', async () => {
+  const [small] = testSubnets(1);
+  const tiny = small!.replace(/\/24$/, '/30'); // one address for containers: .2
+  const network = { mode: 'macvlan' as const, network: { name: 'default', iface: w.net!.bridges[0]!, subnet: tiny }, dns: [] };
+  const first = await start('only', 'exec sleep 1000', { network });
+  await assert.rejects(start('over', 'exec sleep 1000', { network }), new RegExp(`no free address left in ${tiny.replace(/\./g, '\\.')} for container over`));
+  await w.systemd.resetFailed('container-over.service').catch(() => undefined);
+  const left = await w.net!.leftovers(['over']);
+  assert.deepEqual(left.filter((l) => l.startsWith('lease ') || l.includes('over')), [`lease default/${small!.replace(/0\/24$/, '2')}`], 'only the first container\'s lease');
+  await w.systemd.stop(first.unit);
+  assert.deepEqual(await w.net!.leftovers(['only', 'over']), []);
 });
 
 test('a lease, a forward and a namespace left by a run whose ExecStopPost never ran are reclaimed by the next start', async () => {

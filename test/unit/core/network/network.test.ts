@@ -5,7 +5,7 @@ import { conflistProblems, pluginInput, resultAddresses } from '../../../../agen
 import { macvlanProblems } from '../../../../agent/core/network/macvlan.js';
 import type { CniConflist } from '../../../../agent/core/network/types.js';
 import { containerHosts, containerResolvConf, parseResolvConf } from '../../../../agent/core/network/names.js';
-import { parseProcRoutes, pickSubnet } from '../../../../agent/core/network/subnet.js';
+import { chooseSubnet, parseProcRoutes, pickSubnet } from '../../../../agent/core/network/subnet.js';
 
 const PROC_ROUTE = `Iface\tDestination\tGateway \tFlags\tRefCnt\tUse\tMetric\tMask\t\tMTU\tWindow\tIRTT
 eth0\t00000000\t010200C0\t0003\t0\t0\t0\t00000000\t0\t0\t0
@@ -29,6 +29,15 @@ test('routes from /proc/net/route; the subnet avoids every route but the default
   assert.equal(pickSubnet(wide, 'hostagent0'), '10.88.28.0/24');
   assert.equal(pickSubnet(routes, 'other0', ['172.16.29.0/24']), undefined, 'another bridge\'s route counts');
   assert.equal(pickSubnet([{ iface: 'x', dst: 0, prefix: 1 }, { iface: 'y', dst: 0x80000000, prefix: 1 }], 'b'), undefined);
+});
+
+test('a network that is up keeps its subnet: the route of its own interface wins over the candidates', () => {
+  const routes = parseProcRoutes(PROC_ROUTE);
+  assert.equal(chooseSubnet(routes, 'hostagent0'), '172.16.29.0/24', 'hostagent0 has 172.16.29.0/24 already');
+  assert.equal(chooseSubnet(routes, 'hostagent'), '172.16.28.0/24', 'a new interface: the first free candidate');
+  // An older agent's bridge holding the first candidate: the next one.
+  const old = [...routes, { iface: 'hostagent0', dst: 0xac101c00, prefix: 24 }];
+  assert.equal(chooseSubnet(old.filter((r) => r.dst !== 0xac101d00), 'hostagent'), '172.16.29.0/24');
 });
 
 test('conflist checks name each problem', () => {
