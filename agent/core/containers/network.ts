@@ -1,10 +1,10 @@
 /**
  * A container's network in its unit. `host`: nothing (nspawn shares the host's network).
  * `none`: `--private-network` (loopback only). The built-in `default` network (macvlan,
- * ../network/macvlan.ts): `ExecStartPre=` runs the host side's `prepare` script (address,
- * forwards, files, the namespace file), ExecStart's `unshare` makes the namespace on that
- * file and its launch script creates `eth0` in it before execing nspawn, and
- * `ExecStopPost=` runs `down`. A CNI network: `ExecStartPre=` runs the network helper's
+ * ../network/macvlan.ts): the host side's `prepare` script (address, forwards, files, the
+ * namespace file) heads ExecStart and execs the rest, ExecStart's `unshare` makes the
+ * namespace on that file and its launch script creates `eth0` in it before execing nspawn
+ * (a pod, with no nspawn, runs both as ExecStartPre), and `ExecStopPost=` runs `down`. A CNI network: `ExecStartPre=` runs the network helper's
  * `up` (a namespace file, the network's plugins, resolv.conf and hosts), nspawn is started
  * in that namespace (`nsenter --net=FILE`: with a user namespace, nspawn's
  * `--network-namespace-path=` fails with EPERM, since its child joins after entering the
@@ -137,10 +137,10 @@ export function networkCommands(c: ResolvedContainer, host: ContainerHost): Netw
 }
 
 /**
- * The lines before a start of a unit whose ExecStart is `start` (undefined: a unit whose
- * ExecStart cannot carry it, a pod's): the helper's environment and `ExecStartPre=` (CNI),
- * nothing for the built-in network when its `prepare` runs at the head of ExecStart (see
- * startCommand: one process less for systemd to start before the container).
+ * The lines before a start: the helper's environment and `ExecStartPre=` (CNI), or the
+ * built-in network's `prepare` as `ExecStartPre=` unless `chained`, i.e. it heads ExecStart
+ * (see startCommand: one process less for systemd to start before the container; a pod's
+ * ExecStart cannot carry it).
  */
 export function networkStart(net: NetworkCommands | undefined, chained: boolean): Array<[string, string]> {
   if (net === undefined || (chained && !net.helper)) return [];
