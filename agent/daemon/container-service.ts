@@ -625,9 +625,8 @@ export class ContainerService {
       case 'reset-failed': return manager.resetFailed(step.unit);
       case 'stop': return this.stopUnit(step.unit);
       case 'start':
-      case 'restart':
         started.add(step.container);
-        return step.kind === 'start' ? manager.start(step.unit) : manager.restart(step.unit);
+        return manager.start(step.unit);
     }
   }
 

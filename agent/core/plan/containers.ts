@@ -73,8 +73,7 @@ export type ContainerStep =
   | { kind: 'daemon-reload' }
   | { kind: 'reset-failed'; container: string; unit: string }
   | { kind: 'stop'; container: string; unit: string }
-  | { kind: 'start'; container: string; unit: string }
-  | { kind: 'restart'; container: string; unit: string };
+  | { kind: 'start'; container: string; unit: string };
 
 export interface ContainerPlan {
   steps: ContainerStep[];
@@ -97,7 +96,6 @@ export function describeContainerStep(step: ContainerStep): string {
     case 'reset-failed': return `reset the failed state of ${step.unit}`;
     case 'stop': return `stop ${step.unit}`;
     case 'start': return `start ${step.unit}`;
-    case 'restart': return `restart ${step.unit}`;
   }
 }
 
@@ -112,6 +110,7 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
   const declared = new Set(desired.map((c) => c.name));
 
   const fetches: ContainerStep[] = [];
+  const stops: ContainerStep[] = [];
   const writes: ContainerStep[] = [];
   const resets: ContainerStep[] = [];
   const starts: ContainerStep[] = [];
@@ -134,8 +133,11 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
     const state = unit?.activeState ?? 'inactive';
     if (unit?.hash !== prepared.hash) {
       writes.push({ kind: 'write-unit', container: c.name, hash: prepared.hash });
-      if (isRunningState(state)) {
-        starts.push({ kind: 'restart', container: c.name, unit: prepared.unit });
+      if (unit !== undefined && isRunningState(state)) {
+        // Stopped before its new unit is written: systemd runs the ExecStopPost of the unit
+        // as loaded, so the teardown (its network's above all) is the one that set it up.
+        stops.push({ kind: 'stop', container: c.name, unit: unit.unit });
+        starts.push({ kind: 'start', container: c.name, unit: prepared.unit });
         continue;
       }
     } else if (isRunningState(state) || started.has(c.name) || state === 'deactivating') {
@@ -145,7 +147,6 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
     starts.push({ kind: 'start', container: c.name, unit: prepared.unit });
   }
 
-  const stops: ContainerStep[] = [];
   const removals: ContainerStep[] = [];
   for (const unit of observed.installed) {
     if (declared.has(unit.name)) continue;
@@ -165,6 +166,7 @@ export function planContainers(desired: readonly DeclaredContainer[], observed: 
  */
 export function explainContainerPlan(plan: ContainerPlan, installed: readonly InstalledContainerUnit[]): { steps: string[]; problems: string[] } {
   const before = new Map(installed.map((u) => [u.name, u]));
+  const rewritten = new Set(plan.steps.flatMap((s) => (s.kind === 'write-unit' ? [s.container] : [])));
   const steps = plan.steps.map((step): string => {
     const unit = 'container' in step ? before.get(step.container) : undefined;
     switch (step.kind) {
@@ -172,12 +174,12 @@ export function explainContainerPlan(plan: ContainerPlan, installed: readonly In
         return unit
           ? `change container ${step.container}: its declaration or image changed (unit ${unit.hash?.slice(0, 19) ?? 'without a spec'} → ${step.hash.slice(0, 19)})`
           : `create container ${step.container}: write its unit (${step.hash.slice(0, 19)})`;
-      case 'restart':
-        return `restart container ${step.container} (${step.unit}): it runs with a unit that changed`;
       case 'remove-unit':
         return `remove container ${step.container}: no valid configuration declares it any more (its unit files go, its writable layer is kept)`;
       case 'stop':
-        return `stop container ${step.container} (${step.unit}): it is no longer declared`;
+        return rewritten.has(step.container)
+          ? `stop container ${step.container} (${step.unit}): its unit changes; it is stopped with the unit that started it, and started again with the new one`
+          : `stop container ${step.container} (${step.unit}): it is no longer declared`;
       default:
         return describeContainerStep(step);
     }

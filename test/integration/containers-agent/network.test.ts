@@ -190,7 +190,7 @@ ${ports.map(([name, port]) => `    - name: ${name}
   assert.equal((await agentctl(['rm', 'holder'], env)).code, 0);
 });
 
-test('a declared network named default replaces the built-in one: a container without network: runs on its conflist\'s plugins', async () => {
+test('a declared network named default replaces the built-in one: a container without network: runs on its conflist\'s plugins, and moves back, torn down by its old unit', async () => {
   await w.writeConfig(`#cloud-config
 host-agent:
   networks:
@@ -209,6 +209,26 @@ host-agent:
   assert.equal(c!.network!.name, 'default');
   assert.ok(c!.network!.address!.startsWith(net.subnets[1]!.replace(/0\/24$/, '')), `an address of the declared conflist's subnet: ${c!.network!.address}`);
   assert.match(execFileSync('ip', ['-o', 'link', 'show', 'master', net.bridges[1]!], { encoding: 'utf8' }), /veth/, 'a veth on the conflist\'s bridge, made by the bridge plugin');
+
+  // The declared default goes: the container moves to the built-in network. It is stopped
+  // with the unit that started it, so the CNI DEL runs: nothing of the plugins' is left.
+  const pid = c!.mainPid;
+  await w.writeConfig(`#cloud-config
+host-agent:
+  containers:
+    - name: plain
+      image: ${IMAGE}:1.0.0
+      network: host
+      exec: [/bin/sh, -c, "exec sleep 600"]
+    - name: viacni
+      image: ${IMAGE}:1.0.0
+      exec: [/bin/sh, -c, "exec sleep 600"]
+`);
+  const moved = await w.eventually(() => w.container('viacni'), (x) => x?.state === 'running' && x.mainPid !== pid && x.network?.address?.startsWith(net.subnets[0]!.replace(/0\/24$/, '')) === true,
+    'the container on the built-in network', 60_000);
+  assert.equal(moved!.network!.name, 'default');
+  assert.deepEqual((await net.leftovers(['viacni'])).filter((l) => l.includes(net.bridges[1]!) || l.includes('id: \\"viacni-') || l.includes(net.subnets[1]!.replace(/0\/24$/, ''))), [],
+    'no veth, rule or lease of the CNI network');
   await w.writeConfig(cloudConfig(w.scratch, false));
   await w.eventually(() => w.container('viacni'), (x) => x === undefined || x.state === 'removed', 'viacni to be removed', 60_000);
   await w.eventually(() => net.leftovers(['viacni']), (l) => l.length === 0, 'nothing left of its network', 30_000);

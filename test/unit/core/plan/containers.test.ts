@@ -28,17 +28,19 @@ test('adoption: same hash and active means no step at all', () => {
   assert.deepEqual(activating.steps, []);
 });
 
-test('drift: a different hash rewrites and restarts only that container', () => {
+test('drift: a different hash stops that container under its old unit, rewrites it and starts it again', () => {
   const plan = planContainers([decl('web'), decl('db')], observed(
     [unit('web', 'active', H1), unit('db', 'active', H1)],
     [['web', rendered('web', H2)], ['db', rendered('db', H1)]],
   ));
-  assert.deepEqual(kinds(plan.steps), ['write-unit web', 'daemon-reload', 'restart web']);
+  // The stop comes before the write: systemd runs the ExecStopPost of the unit as loaded,
+  // so the container is torn down (its network above all) by the unit that set it up.
+  assert.deepEqual(kinds(plan.steps), ['stop web', 'write-unit web', 'daemon-reload', 'start web']);
 });
 
 test('a unit without a hash is drift too', () => {
   const plan = planContainers([decl('web')], observed([{ ...unit('web', 'active'), hash: undefined }], [['web', rendered('web')]]));
-  assert.deepEqual(kinds(plan.steps), ['write-unit web', 'daemon-reload', 'restart web']);
+  assert.deepEqual(kinds(plan.steps), ['stop web', 'write-unit web', 'daemon-reload', 'start web']);
 });
 
 test('an inactive declared container is started; a failed one is reset first', () => {
@@ -93,23 +95,23 @@ test('a name declared but not prepared (the host side skipped it) gets no step a
 });
 
 test('steps read as sentences', () => {
-  assert.equal(describeContainerStep({ kind: 'restart', container: 'web', unit: 'container-web.service' }), 'restart container-web.service');
   assert.equal(describeContainerStep({ kind: 'fetch-image', container: 'web', image: 'example.com/web' }), 'fetch image example.com/web for container web');
   assert.equal(describeContainerStep({ kind: 'daemon-reload' }), 'reload systemd');
 });
 
-test('explained for config plan: create, change and restart (why), remove (why), and rejected ones as problems', () => {
+test('explained for config plan: create, change (why, stopped with its old unit), remove (why), and rejected ones as problems', () => {
   const installed = [unit('web', 'active', H1), unit('old', 'active', H1)];
   const plan = planContainers([decl('web'), decl('new'), { ...decl('bad'), rejected: { code: 'container.invalid-declaration', message: 'f.yaml: line 5: error: x' } }],
     observed(installed, [['web', rendered('web', H2)], ['new', rendered('new', H1)]]));
   const { steps, problems } = explainContainerPlan(plan, installed);
   assert.deepEqual(steps, [
+    'stop container web (container-web.service): its unit changes; it is stopped with the unit that started it, and started again with the new one',
     'stop container old (container-old.service): it is no longer declared',
     'remove container old: no valid configuration declares it any more (its unit files go, its writable layer is kept)',
     `change container web: its declaration or image changed (unit ${H1.slice(0, 19)} → ${H2.slice(0, 19)})`,
     `create container new: write its unit (${H1.slice(0, 19)})`,
     'reload systemd',
-    'restart container web (container-web.service): it runs with a unit that changed',
+    'start container-web.service',
     'start container-new.service',
   ]);
   assert.deepEqual(problems, ['container bad is left as it is: f.yaml: line 5: error: x']);
