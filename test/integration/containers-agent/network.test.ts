@@ -191,11 +191,12 @@ ${ports.map(([name, port]) => `    - name: ${name}
 });
 
 test('a declared network named default replaces the built-in one: a container without network: runs on its conflist\'s plugins, and moves back, torn down by its old unit', async () => {
-  await w.writeConfig(`#cloud-config
-host-agent:
+  // viacni declares no network; with declaredDefault the configuration declares `default`.
+  const config = (declaredDefault: boolean): string => `#cloud-config
+host-agent:${declaredDefault ? `
   networks:
     - name: default
-      conflist: '${net.secondConflist}'
+      conflist: '${net.secondConflist}'` : ''}
   containers:
     - name: plain
       image: ${IMAGE}:1.0.0
@@ -204,7 +205,8 @@ host-agent:
     - name: viacni
       image: ${IMAGE}:1.0.0
       exec: [/bin/sh, -c, "exec sleep 600"]
-`);
+`;
+  await w.writeConfig(config(true));
   const c = await w.eventually(() => w.container('viacni'), (x) => x?.state === 'running' && x.network?.address !== undefined, 'the container on the declared default network', 60_000);
   assert.equal(c!.network!.name, 'default');
   assert.ok(c!.network!.address!.startsWith(net.subnets[1]!.replace(/0\/24$/, '')), `an address of the declared conflist's subnet: ${c!.network!.address}`);
@@ -213,17 +215,7 @@ host-agent:
   // The declared default goes: the container moves to the built-in network. It is stopped
   // with the unit that started it, so the CNI DEL runs: nothing of the plugins' is left.
   const pid = c!.mainPid;
-  await w.writeConfig(`#cloud-config
-host-agent:
-  containers:
-    - name: plain
-      image: ${IMAGE}:1.0.0
-      network: host
-      exec: [/bin/sh, -c, "exec sleep 600"]
-    - name: viacni
-      image: ${IMAGE}:1.0.0
-      exec: [/bin/sh, -c, "exec sleep 600"]
-`);
+  await w.writeConfig(config(false));
   const moved = await w.eventually(() => w.container('viacni'), (x) => x?.state === 'running' && x.mainPid !== pid && x.network?.address?.startsWith(net.subnets[0]!.replace(/0\/24$/, '')) === true,
     'the container on the built-in network', 60_000);
   assert.equal(moved!.network!.name, 'default');
