@@ -13,7 +13,7 @@ import { access, open } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { promisify } from 'node:util';
 import { limitsOf } from '../core/containers/limits.js';
-import { networkCommands, startCommand } from '../core/containers/network.js';
+import { networkCommands, startCommand, startPre } from '../core/containers/network.js';
 import { networkName } from '../core/network/choice.js';
 import { legacyCgroupWrites, nspawnCommand } from '../core/containers/nspawn.js';
 import { busArgv } from '../core/containers/quote.js';
@@ -62,8 +62,7 @@ export async function transientProperties(spec: ContainerSpec, host: ContainerHo
   const limits = limitsOf(c);
   const net = networkCommands(c, host);
   const argv = startCommand(net, nspawnCommand(c, host, limits));
-  // The CNI helper runs before the start; the built-in network's prepare heads ExecStart.
-  const pre = net?.helper ? net.pre : undefined;
+  const pre = startPre(net, true);
   const props: TransientProperty[] = [
     ['Description', 's', `Container run ${c.name} (network ${network}${ports}, ${c.imageName}, ${c.imageId})`],
     ['Slice', 's', 'machine.slice'],

@@ -54,7 +54,7 @@ export function attachmentOf(c: ResolvedContainer, host: ContainerHost): Network
 }
 
 /** What the unit's scripts take for a container on the built-in (macvlan) network; undefined otherwise. */
-export function macvlanAttachmentOf(c: ResolvedContainer, host: ContainerHost): MacvlanAttachment | undefined {
+function macvlanAttachmentOf(c: ResolvedContainer, host: ContainerHost): MacvlanAttachment | undefined {
   const net = c.network;
   if (net.mode !== 'macvlan' || host.network === undefined) return undefined;
   return {
@@ -143,8 +143,14 @@ export function networkCommands(c: ResolvedContainer, host: ContainerHost): Netw
  * ExecStart cannot carry it).
  */
 export function networkStart(net: NetworkCommands | undefined, chained: boolean): Array<[string, string]> {
-  if (net === undefined || (chained && !net.helper)) return [];
-  return [...(net.helper ? [helperEnvironment()] : []), ['ExecStartPre', commandLine(net.pre)]];
+  const pre = startPre(net, chained);
+  if (pre === undefined) return [];
+  return [...(net!.helper ? [helperEnvironment()] : []), ['ExecStartPre', commandLine(pre)]];
+}
+
+/** The ExecStartPre argv of networkStart, for a unit made over D-Bus (which has no environment lines to drop). */
+export function startPre(net: NetworkCommands | undefined, chained: boolean): string[] | undefined {
+  return net === undefined || (chained && !net.helper) ? undefined : net.pre;
 }
 
 /** ExecStart's argv: `start`, behind the built-in network's `prepare` (which execs it) when there is one. */
@@ -158,6 +164,6 @@ export function startCommand(net: NetworkCommands | undefined, start: string[]):
  * never speaks TLS) and node options the helper's command line does not give. nspawn
  * passes none of its environment to the payload, so a unit running the helper drops them.
  */
-export function helperEnvironment(): [string, string] {
+function helperEnvironment(): [string, string] {
   return ['UnsetEnvironment', 'NODE_EXTRA_CA_CERTS NODE_OPTIONS'];
 }

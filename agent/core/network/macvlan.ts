@@ -41,7 +41,7 @@ import { parseCidr } from './subnet.js';
 import type { MacvlanNetwork } from './types.js';
 
 /** The parent device of a network's gateway interface `iface` (at most 13 characters). */
-export function parentDevice(iface: string): string {
+function parentDevice(iface: string): string {
   return `${iface}-p`;
 }
 

@@ -132,7 +132,7 @@ export class ContainerUnits {
     };
   }
 
-  /** The address of a running container on a network of its own (from the result cached for DEL). */
+  /** The address of a running container on a network of its own: from its result file (the CNI cache, or the built-in network's CNI-style result at the same path). */
   async networkAddress(name: string, network: string): Promise<string | undefined> {
     const settings = this.options.network;
     if (settings === undefined) return undefined;
